@@ -1,0 +1,139 @@
+"""``hashmatch hash``: hash files and folders, one JSON line per file."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hashmatch.cli.errors import EXIT_FAILED
+from hashmatch.cli.progress import stderr, tracked
+from hashmatch.errors import UnknownSignalTypeError
+from hashmatch.hashing import FileHashes, HashRequest, default_jobs, hash_files, iter_files
+from hashmatch.media import DecodeLimits
+from hashmatch.media.limits import PILLOW_BOMB_PIXELS
+
+
+class OutputFormat(StrEnum):
+    jsonl = "jsonl"
+    table = "table"
+
+
+def parse_signal_names(value: str | None) -> tuple[str, ...]:
+    """``"pdq,md5"`` -> ``("pdq", "md5")``, checked against installed types."""
+    if not value:
+        return ()
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    try:
+        HashRequest(signal_types=names).resolved()
+    except UnknownSignalTypeError as error:
+        raise typer.BadParameter(str(error), param_hint="--signal") from None
+    return names
+
+
+def hash_files_command(
+    paths: list[Path] = typer.Argument(
+        ...,
+        exists=True,
+        metavar="PATH",
+        help="Files and folders; folders are walked recursively.",
+    ),
+    signal: str | None = typer.Option(
+        None,
+        "--signal",
+        "-s",
+        help="Comma-separated signal types, e.g. pdq,md5,sha256 (default: all that apply).",
+    ),
+    dihedral: bool = typer.Option(
+        False, "--dihedral", help="Also output the PDQ hashes of the 8 rotations and flips."
+    ),
+    fast: bool = typer.Option(
+        False,
+        "--fast",
+        help="Decode JPEGs' luma only and blur in one step: several times faster, "
+        "PDQ hashes may differ from the reference by a few bits.",
+    ),
+    jobs: int = typer.Option(
+        default_jobs(), "--jobs", "-j", min=1, help="Files hashed in parallel (default: all cores)."
+    ),
+    output_format: OutputFormat = typer.Option(
+        OutputFormat.jsonl, "--format", "-f", help="jsonl (one JSON object per line) or table."
+    ),
+    max_pixels: int = typer.Option(
+        PILLOW_BOMB_PIXELS, "--max-pixels", min=1, help="Refuse images with more pixels."
+    ),
+    max_file_bytes: int = typer.Option(
+        DecodeLimits().max_file_bytes,
+        "--max-file-bytes",
+        min=1,
+        help="Refuse to decode larger media files (exact hashes have no limit).",
+    ),
+) -> None:
+    """Hash files and folders.
+
+    Prints one JSON line per file:
+    {"path": ..., "signals": {"md5": ..., "pdq": ..., "sha256": ...}, "pdq_quality": 100}
+    or {"path": ..., "error": ...} for a file that could not be hashed.
+    Exits 1 if any file failed.
+    """
+    request = HashRequest(
+        signal_types=parse_signal_names(signal),
+        dihedral=dihedral,
+        fast=fast,
+        limits=DecodeLimits(max_file_bytes=max_file_bytes, max_pixels=max_pixels),
+    )
+    files = list(iter_files(paths))
+    show_progress = any(path.is_dir() for path in paths) or len(files) > 1
+    started = time.perf_counter()
+    results = tracked(
+        hash_files(files, request, jobs=jobs), len(files), "hashing", show=show_progress
+    )
+    failed = _print_results(results, output_format)
+    seconds = time.perf_counter() - started
+    stderr.print(
+        f"hashed {len(files) - failed} file(s), {failed} failed, in {seconds:.2f} s",
+        highlight=False,
+    )
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_results(results: Iterable[FileHashes], output_format: OutputFormat) -> int:
+    failed = 0
+    table = _hash_table() if output_format is OutputFormat.table else None
+    for result in results:
+        failed += not result.ok
+        if table is None:
+            typer.echo(json.dumps(result.to_json()))
+        else:
+            _add_row(table, result)
+    if table is not None:
+        Console(width=200).print(table)
+    return failed
+
+
+def _hash_table() -> Table:
+    table = Table(show_lines=False)
+    for column in ("path", "signal", "value", "quality"):
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _add_row(table: Table, result: FileHashes) -> None:
+    if not result.ok:
+        table.add_row(result.path, "error", f"[red]{result.error}[/red]", "")
+        return
+    for position, (name, value) in enumerate(sorted(result.signals.items())):
+        quality = result.quality.get(name)
+        table.add_row(
+            result.path if position == 0 else "",
+            name,
+            value,
+            "" if quality is None else str(quality),
+        )

@@ -1,0 +1,62 @@
+"""Every error hashmatch raises on purpose, in one hierarchy.
+
+::
+
+    HashmatchError
+    ├── InvalidHashError          a hash string of the wrong length or alphabet
+    ├── UnknownSignalTypeError    a signal type name nobody registered
+    └── MediaError                a file that could not be read as media
+        ├── FileTooLargeError     over the configured byte limit
+        ├── EmptyFileError        zero bytes
+        ├── UnsupportedMediaError not a format we decode
+        ├── ImageTooLargeError    over the pixel limit (decompression bombs)
+        └── CorruptMediaError     truncated or damaged data
+
+Library code raises these; the CLI and the HTTP API turn them into one clean
+message (and an exit code or a 4xx) at the edge.
+"""
+
+from __future__ import annotations
+
+
+class HashmatchError(Exception):
+    """Base class: the message is written for the person who sees it."""
+
+
+class InvalidHashError(HashmatchError, ValueError):
+    """A hash string that is not valid for its signal type."""
+
+
+class UnknownSignalTypeError(HashmatchError, KeyError):
+    """A signal type name that no installed signal type has."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"unknown signal type {name!r}; known: {', '.join(sorted(known))}")
+        self.name = name
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class MediaError(HashmatchError):
+    """A file could not be read as media."""
+
+
+class FileTooLargeError(MediaError):
+    """The file is larger than the configured maximum."""
+
+
+class EmptyFileError(MediaError):
+    """The file has no bytes."""
+
+
+class UnsupportedMediaError(MediaError):
+    """The file is not in a format hashmatch decodes."""
+
+
+class ImageTooLargeError(MediaError):
+    """The image has more pixels than allowed: refused before decoding."""
+
+
+class CorruptMediaError(MediaError):
+    """The file is truncated or damaged."""

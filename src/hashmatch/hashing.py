@@ -1,0 +1,174 @@
+"""Hashing files: every requested signal of each file, many files in parallel.
+
+>>> from hashmatch.hashing import HashRequest, hash_file
+>>> hash_file("photo.jpg", HashRequest()).signals  # doctest: +SKIP
+{'md5': '...', 'pdq': '...', 'sha256': '...'}
+
+A file is read once for all byte digests and decoded once for all image
+signals.  Failures are per file: the result carries the error message and the
+batch goes on.  Threads run in parallel because decoding, digesting and the
+PDQ kernel all release the GIL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hashmatch.errors import EmptyFileError, HashmatchError, UnsupportedMediaError
+from hashmatch.media import DecodeLimits, OpenedImage, open_image
+from hashmatch.signals import (
+    BytesSignalType,
+    ImageSignalType,
+    SignalType,
+    get_signal_type,
+    signal_types,
+)
+from hashmatch.signals.base import DihedralSignalType
+from hashmatch.signals.exact import digest_file
+
+
+@dataclass(frozen=True)
+class HashRequest:
+    """What to compute for each file."""
+
+    #: Signal type names; empty means every installed type that applies.
+    signal_types: tuple[str, ...] = ()
+    #: Also hash the 8 rotations and flips (for types that can).
+    dihedral: bool = False
+    #: Allow quicker decoding that may move perceptual hashes by a few bits.
+    fast: bool = False
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
+
+    def resolved(self) -> list[SignalType]:
+        """The signal type objects, raising UnknownSignalTypeError for bad names."""
+        if not self.signal_types:
+            return list(signal_types().values())
+        return [get_signal_type(name) for name in self.signal_types]
+
+
+@dataclass
+class FileHashes:
+    """The outcome for one file: its signals, or the reason it failed."""
+
+    path: str
+    signals: dict[str, str] = field(default_factory=dict)
+    quality: dict[str, int] = field(default_factory=dict)
+    dihedral: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON-lines record ``hashmatch hash`` prints."""
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        record: dict[str, Any] = {"path": self.path, "signals": dict(sorted(self.signals.items()))}
+        for name, quality in sorted(self.quality.items()):
+            record[f"{name}_quality"] = quality
+        for name, values in sorted(self.dihedral.items()):
+            record[f"{name}_dihedral"] = values
+        return record
+
+
+def hash_file(path: str | os.PathLike[str], request: HashRequest) -> FileHashes:
+    """Every requested signal of one file; errors are returned, not raised."""
+    types = request.resolved()
+    result = FileHashes(str(path))
+    try:
+        _hash_into(result, Path(path), types, request, explicit=bool(request.signal_types))
+    except HashmatchError as error:
+        return FileHashes(str(path), error=str(error))
+    except OSError as error:
+        return FileHashes(str(path), error=f"{path}: cannot read: {error.strerror or error}")
+    if not result.signals:
+        return FileHashes(
+            str(path), error=f"{path}: none of the requested signals apply to this file"
+        )
+    return result
+
+
+def _hash_into(
+    result: FileHashes, path: Path, types: list[SignalType], request: HashRequest, explicit: bool
+) -> None:
+    if path.stat().st_size == 0:
+        raise EmptyFileError(f"{path}: file is empty")
+    image_types = [t for t in types if isinstance(t, ImageSignalType)]
+    if image_types:
+        try:
+            opened = open_image(path, request.limits)
+        except UnsupportedMediaError:
+            if explicit:
+                raise
+        else:
+            with opened:
+                for signal in image_types:
+                    _hash_image(result, signal, opened, request)
+    bytes_types = [t for t in types if isinstance(t, BytesSignalType)]
+    if bytes_types:
+        result.signals.update(digest_file(path, bytes_types))
+
+
+def _hash_image(
+    result: FileHashes, signal: ImageSignalType, opened: OpenedImage, request: HashRequest
+) -> None:
+    if request.dihedral and isinstance(signal, DihedralSignalType):
+        values = signal.hash_image_dihedral(opened, fast=request.fast)
+        result.dihedral[signal.name] = [value.value for value in values]
+        original = values[0]
+    else:
+        original = signal.hash_image(opened, fast=request.fast)
+    result.signals[signal.name] = original.value
+    if original.quality is not None:
+        result.quality[signal.name] = original.quality
+
+
+def hash_files(
+    paths: Iterable[str | os.PathLike[str]], request: HashRequest, *, jobs: int = 1
+) -> Iterator[FileHashes]:
+    """Hash many files on ``jobs`` threads, yielding results in input order."""
+    request.resolved()  # fail on unknown names before starting
+    if jobs <= 1:
+        for path in paths:
+            yield hash_file(path, request)
+        return
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hashmatch-hash") as pool:
+        pending: deque[Future[FileHashes]] = deque()
+        for path in paths:
+            pending.append(pool.submit(hash_file, path, request))
+            if len(pending) >= jobs * 4:  # bounded look-ahead: memory stays flat
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Files named, and files under folders named (recursively, sorted).
+
+    Symbolic links to folders are not followed, so a link loop cannot make a
+    scan run forever.
+    """
+    for given in paths:
+        path = Path(given)
+        if not path.is_dir():
+            yield path
+            continue
+        for folder, subfolders, files in os.walk(path):
+            subfolders.sort()
+            for name in sorted(files):
+                yield Path(folder) / name
+
+
+def default_jobs() -> int:
+    """Every core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1

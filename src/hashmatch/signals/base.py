@@ -1,0 +1,95 @@
+"""The signal type extension point: what a kind of hash is and can do.
+
+A signal type has a stable ``name``, parses and compares hash strings, and
+says how close two hashes must be to match.  What it can hash is a separate
+capability, checked with ``isinstance``:
+
+* :class:`BytesSignalType` hashes the raw bytes of any file (MD5, SHA-256);
+* :class:`ImageSignalType` hashes decoded images (PDQ);
+* :class:`DihedralSignalType` also hashes an image's 8 rotations and flips.
+
+A new type is a subclass registered under the ``hashmatch.signal_types``
+entry point group, exactly as the built-in ones are::
+
+    class Crc32Signal(BytesSignalType):
+        name = "crc32"
+        default_threshold = 0
+
+        def parse(self, text: str) -> str: ...
+        def distance(self, a: str, b: str) -> int: ...
+        def new_digest(self) -> Digest: ...
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from hashmatch.media.image import OpenedImage
+
+
+@dataclass(frozen=True)
+class SignalValue:
+    """One hash of one piece of content."""
+
+    signal_type: str
+    value: str
+    #: 0..100 for perceptual hashes; None where quality means nothing.
+    quality: int | None = None
+
+
+class SignalType(ABC):
+    """A kind of hash.  Instances are stateless and shared."""
+
+    #: The stable identifier used in files, URLs and the database.
+    name: ClassVar[str]
+    #: Largest distance that still counts as a match (inclusive).
+    default_threshold: ClassVar[int]
+
+    @abstractmethod
+    def parse(self, text: str) -> str:
+        """Validate a hash string; return its canonical form or raise InvalidHashError."""
+
+    @abstractmethod
+    def distance(self, a: str, b: str) -> int:
+        """Distance between two canonical hashes (0 = identical)."""
+
+    def matches(self, a: str, b: str, threshold: int | None = None) -> bool:
+        limit = self.default_threshold if threshold is None else threshold
+        return self.distance(a, b) <= limit
+
+
+class Digest(Protocol):
+    """The part of a ``hashlib`` object a bytes signal needs."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
+class BytesSignalType(SignalType):
+    """Capability: hashes a file's bytes, fed in chunks (any size, constant memory)."""
+
+    @abstractmethod
+    def new_digest(self) -> Digest:
+        """A fresh incremental hasher."""
+
+
+class ImageSignalType(SignalType):
+    """Capability: hashes decoded images."""
+
+    @abstractmethod
+    def hash_image(self, image: OpenedImage, *, fast: bool = False) -> SignalValue:
+        """Hash one image; ``fast`` allows a quicker, slightly different decode."""
+
+
+class DihedralSignalType(ImageSignalType):
+    """Capability: hashes an image's 8 rotations and flips from one decode."""
+
+    #: Names of the transforms, in the order :meth:`hash_image_dihedral` returns them.
+    transforms: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    def hash_image_dihedral(self, image: OpenedImage, *, fast: bool = False) -> list[SignalValue]:
+        """One value per transform, the original first."""

@@ -1,0 +1,74 @@
+"""Shared fixtures: the reference data shipped in tests/data and generated images."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+DATA = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True)
+class ReferenceImage:
+    """One row of expected_pdqhash.csv: what pdqhash computes for that file."""
+
+    path: Path
+    mode: str
+    pdq: str
+    quality: int
+    dihedral: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return str(self.path.relative_to(DATA))
+
+
+def load_reference_images() -> list[ReferenceImage]:
+    with (DATA / "expected_pdqhash.csv").open() as stream:
+        return [
+            ReferenceImage(
+                DATA / row["path"],
+                row["mode"],
+                row["pdq"],
+                int(row["quality"]),
+                tuple(row["dihedral"].split()),
+            )
+            for row in csv.DictReader(stream)
+        ]
+
+
+REFERENCE_IMAGES = load_reference_images()
+
+
+def noise_image(width: int, height: int, seed: int = 0) -> Image.Image:
+    """A deterministic RGB picture: smooth gradients plus seeded noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack(
+        [
+            (x * 255 // max(width - 1, 1)),
+            (y * 255 // max(height - 1, 1)),
+            ((x + y) * 127 // max(width + height - 2, 1)),
+        ],
+        axis=-1,
+    )
+    noise = rng.integers(-40, 40, size=base.shape)
+    pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
+    return Image.fromarray(pixels, "RGB")
+
+
+def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def photo_path() -> Path:
+    return DATA / "photos" / "nature-beach-malibu.jpg"
