@@ -1,0 +1,200 @@
+"""A live, exact range index over 256-bit hashes with integer ids.
+
+    >>> index = HammingIndex()
+    >>> index.add(np.array([7]), words_from_hex(["00" * 32]))
+    >>> index.search(words_from_hex(["00" * 31 + "0f"])[0], radius=31)
+    (array([7]), array([4], dtype=int32))
+
+Two parts answer every query together:
+
+* the *main* part, a :class:`~hashmatch.index.mih.MultiIndex` built once
+  over most of the hashes (or mapped from a snapshot);
+* the *delta*, recent additions kept in plain arrays and scanned by brute
+  force, so an added hash is matchable at once.
+
+Removals clear a row's ``alive`` flag in either part.  When the delta grows
+past a fraction of the main part, a background thread builds a new main part
+from both; queries keep using the old one until the new one is swapped in,
+and changes made meanwhile are carried over.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hashmatch.index.hamming import WORDS, empty, scan
+from hashmatch.index.mih import MultiIndex
+
+#: Below this many hashes a brute-force scan is as fast as the tables.
+MIN_TABLE_SIZE = 20_000
+#: The delta is merged when it passes this share of the main part (or the minimum).
+MERGE_SHARE = 0.05
+
+
+@dataclass
+class _Part:
+    """Hashes with ids (sorted by id in the main part) and alive flags."""
+
+    ids: np.ndarray
+    hashes: np.ndarray
+    alive: np.ndarray
+    tables: MultiIndex | None = None
+
+    @classmethod
+    def empty(cls) -> _Part:
+        return cls(np.zeros(0, np.int64), empty(), np.zeros(0, np.uint8))
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    def search(self, query: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.tables is not None and radius <= self.tables.max_radius:
+            rows, distances = self.tables.search(self.alive, query, radius)
+        else:
+            rows, distances = scan(self.hashes, self.alive, query, radius)
+        return self.ids[rows], distances
+
+    def kill(self, ids: np.ndarray) -> None:
+        if self.ids.shape[0] and ids.shape[0]:
+            self.alive[np.isin(self.ids, ids)] = 0
+
+    def live(self) -> tuple[np.ndarray, np.ndarray]:
+        keep = self.alive.astype(bool)
+        return self.ids[keep], self.hashes[keep]
+
+
+def _main_part(ids: np.ndarray, hashes: np.ndarray) -> _Part:
+    order = np.argsort(ids, kind="stable")
+    ids, hashes = ids[order], np.ascontiguousarray(hashes[order])
+    tables = MultiIndex.build(hashes) if ids.shape[0] >= MIN_TABLE_SIZE else None
+    return _Part(ids, hashes, np.ones(ids.shape[0], np.uint8), tables)
+
+
+@dataclass
+class _Delta:
+    """Growable arrays; only the first ``size`` rows are in use."""
+
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(1024, np.int64))
+    hashes: np.ndarray = field(default_factory=lambda: np.zeros((1024, WORDS), np.uint64))
+    alive: np.ndarray = field(default_factory=lambda: np.zeros(1024, np.uint8))
+    size: int = 0
+
+    def append(self, ids: np.ndarray, hashes: np.ndarray) -> None:
+        needed = self.size + ids.shape[0]
+        if needed > self.ids.shape[0]:
+            capacity = max(needed, 2 * self.ids.shape[0])
+            self.ids = np.resize(self.ids, capacity)
+            self.hashes = np.resize(self.hashes, (capacity, WORDS))
+            self.alive = np.resize(self.alive, capacity)
+        # Hashes first, alive flags last: a concurrent query never sees a
+        # live row whose hash is not written yet.
+        self.ids[self.size : needed] = ids
+        self.hashes[self.size : needed] = hashes
+        self.alive[self.size : needed] = 1
+        self.size = needed
+
+    def view(self) -> _Part:
+        n = self.size
+        return _Part(self.ids[:n], self.hashes[:n], self.alive[:n])
+
+
+class HammingIndex:
+    """Exact range search over (id, 256-bit hash) pairs, updated in place.
+
+    Thread-safe: queries run concurrently with each other and with updates.
+    """
+
+    def __init__(self, ids: np.ndarray | None = None, hashes: np.ndarray | None = None) -> None:
+        self._lock = threading.Lock()
+        self._main = _Part.empty() if ids is None else _main_part(ids, hashes)  # type: ignore[arg-type]
+        self._delta = _Delta()
+        self._merging: threading.Thread | None = None
+        self._removed_while_merging: list[np.ndarray] = []
+
+    @classmethod
+    def from_parts(
+        cls, main: MultiIndex | None, ids: np.ndarray, hashes: np.ndarray
+    ) -> HammingIndex:
+        """An index whose main part is already built (e.g. mapped from a snapshot)."""
+        index = cls()
+        index._main = _Part(ids, hashes, np.ones(ids.shape[0], np.uint8), main)
+        return index
+
+    def __len__(self) -> int:
+        return int(self._main.alive.sum()) + int(self._delta.view().alive.sum())
+
+    @property
+    def main(self) -> tuple[np.ndarray, np.ndarray, MultiIndex | None]:
+        """The main part's sorted ids, hashes and tables (what a snapshot saves)."""
+        return self._main.ids, self._main.hashes, self._main.tables
+
+    def add(self, ids: np.ndarray, hashes: np.ndarray) -> None:
+        """Add hashes under their ids; matchable as soon as this returns."""
+        ids = np.asarray(ids, dtype=np.int64)
+        hashes = np.ascontiguousarray(hashes, dtype=np.uint64).reshape(-1, WORDS)
+        if ids.shape[0] != hashes.shape[0]:
+            raise ValueError("one id per hash")
+        with self._lock:
+            self._delta.append(ids, hashes)
+            self._maybe_merge()
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Stop matching every hash stored under these ids."""
+        ids = np.asarray(ids, dtype=np.int64)
+        with self._lock:
+            self._main.kill(ids)
+            self._delta.view().kill(ids)
+            if self._merging is not None:
+                self._removed_while_merging.append(ids)
+
+    def search(self, query: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of every hash within ``radius`` bits of ``query`` (4 words), with distances."""
+        query = np.ascontiguousarray(query, dtype=np.uint64)
+        main, delta = self._main, self._delta.view()
+        ids, distances = main.search(query, radius)
+        if len(delta):
+            more_ids, more_distances = delta.search(query, radius)
+            ids = np.concatenate((ids, more_ids))
+            distances = np.concatenate((distances, more_distances))
+        return ids, distances
+
+    def search_many(self, queries: np.ndarray, radius: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`search` for each row of an (n, 4) array."""
+        return [self.search(query, radius) for query in np.asarray(queries, dtype=np.uint64)]
+
+    def _maybe_merge(self) -> None:
+        threshold = max(MIN_TABLE_SIZE, int(MERGE_SHARE * len(self._main)))
+        if self._delta.size >= threshold and self._merging is None:
+            self._merging = threading.Thread(
+                target=self._merge, name="hashmatch-index-merge", daemon=True
+            )
+            self._merging.start()
+
+    def _merge(self) -> None:
+        with self._lock:
+            main, delta = self._main, self._delta.view()
+            taken = len(delta)
+            main_ids, main_hashes = main.live()
+            delta_ids, delta_hashes = delta.live()
+        merged = _main_part(
+            np.concatenate((main_ids, delta_ids)), np.concatenate((main_hashes, delta_hashes))
+        )
+        with self._lock:
+            rest = self._delta.view()
+            carried = _Delta()
+            keep = rest.alive[taken:].astype(bool)
+            carried.append(rest.ids[taken:][keep], rest.hashes[taken:][keep])
+            for ids in self._removed_while_merging:
+                merged.kill(ids)
+            self._main, self._delta = merged, carried
+            self._removed_while_merging = []
+            self._merging = None
+
+    def wait_for_merge(self) -> None:
+        """Block until a background merge, if any, has finished (for tests and shutdown)."""
+        thread = self._merging
+        if thread is not None:
+            thread.join()
