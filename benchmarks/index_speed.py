@@ -12,7 +12,8 @@ build seconds, resident memory added per hash (hashes included), query
 p50/p99 and recall against a brute-force scan.  Besides the table, one line
 per engine::
 
-    RESULT engine=<name> n=<N> data=<random|clustered> build_s=<x> bytes_per_hash=<x> p50_us=<x> p99_us=<x> recall=<x>
+    RESULT engine=<name> n=<N> data=<random|clustered> build_s=<x> bytes_per_hash=<x>
+        p50_us=<x> p99_us=<x> recall=<x>      (on one line)
 """
 
 from __future__ import annotations

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+from hashmatch.store import Database
 
 DATA = Path(__file__).parent / "data"
 
@@ -72,3 +77,50 @@ def encoded(image: Image.Image, fmt: str, **options: object) -> bytes:
 @pytest.fixture
 def photo_path() -> Path:
     return DATA / "photos" / "nature-beach-malibu.jpg"
+
+
+# -- databases ---------------------------------------------------------------
+
+POSTGRES_ENV = "HASHMATCH_TEST_POSTGRES_URL"
+
+
+def _postgres_schema_url(base: str, schema: str) -> str:
+    """The base URL, with every connection's search_path set to ``schema``."""
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each engine.
+
+    PostgreSQL runs when HASHMATCH_TEST_POSTGRES_URL is set (``.ci/run`` sets
+    it, and fails if the server is down); each test gets its own schema.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hashmatch.db'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail(f"{POSTGRES_ENV} is not set: CI must run the PostgreSQL tests")
+        pytest.skip(f"set {POSTGRES_ENV} to run the PostgreSQL tests")
+    import sqlalchemy
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = sqlalchemy.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield _postgres_schema_url(base, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database.open(database_url)
+    yield db
+    db.close()

@@ -5,6 +5,11 @@
     HashmatchError
     ├── InvalidHashError          a hash string of the wrong length or alphabet
     ├── UnknownSignalTypeError    a signal type name nobody registered
+    ├── ConfigurationError        a setting that cannot work (bad database URL, ...)
+    ├── BankError                 a bank operation that cannot be done
+    │   ├── UnknownBankError      no bank by that name
+    │   ├── BankExistsError       a bank by that name already exists
+    │   └── ImportFormatError     a hash list with a bad line (names the line)
     └── MediaError                a file that could not be read as media
         ├── FileTooLargeError     over the configured byte limit
         ├── EmptyFileError        zero bytes
@@ -36,6 +41,33 @@ class UnknownSignalTypeError(HashmatchError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class ConfigurationError(HashmatchError):
+    """A setting that cannot work, such as a malformed database URL."""
+
+
+class BankError(HashmatchError):
+    """A bank operation that cannot be done as asked."""
+
+
+class UnknownBankError(BankError, KeyError):
+    """No bank has that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no bank named {name!r}")
+        self.name = name
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class BankExistsError(BankError):
+    """A bank with that name already exists."""
+
+
+class ImportFormatError(BankError, ValueError):
+    """A hash list that cannot be imported; the message names the line."""
 
 
 class MediaError(HashmatchError):

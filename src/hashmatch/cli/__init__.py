@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from hashmatch import __version__
-from hashmatch.cli import compare_command, demo_command, hash_command
+from hashmatch.cli import compare_command, demo_command, hash_command, match_command
+from hashmatch.cli.bank_command import bank_app
+from hashmatch.cli.errors import reported_errors
+from hashmatch.settings import Settings
 
 app = typer.Typer(
     name="hashmatch",
@@ -18,6 +23,8 @@ app = typer.Typer(
 app.command("hash")(hash_command.hash_files_command)
 app.command("compare")(compare_command.compare_command)
 app.command("demo")(demo_command.demo_command)
+app.command("match")(match_command.match_command)
+app.add_typer(bank_app, name="bank")
 
 
 def _version(value: bool) -> None:
@@ -28,11 +35,29 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        help="Data folder (env HASHMATCH_DATA_DIR; default ~/.local/share/hashmatch).",
+    ),
+    database_url: str | None = typer.Option(
+        None,
+        "--database-url",
+        help="sqlite:///... or postgresql://... (env HASHMATCH_DATABASE_URL).",
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML settings file (env HASHMATCH_CONFIG)."
+    ),
 ) -> None:
     """Find known content by perceptual and exact hashes."""
+    with reported_errors():
+        ctx.obj = Settings.load(
+            {"data_dir": data_dir, "database_url": database_url}, config_file=config
+        )
 
 
 def main() -> None:

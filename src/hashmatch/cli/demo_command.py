@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hashmatch.demo import BANK_SIZE, PDQ_THRESHOLD, run_demo
+from hashmatch.demo import BANK_NAME, BANK_SIZE, PDQ_THRESHOLD, run_demo
 
 
 def demo_command(
@@ -20,26 +20,24 @@ def demo_command(
     """Hash sample photos and edited copies of them, and show which are near-duplicates."""
     console = Console(width=None if Console().is_terminal else 140)
     console.print(
-        f"Bank: {BANK_SIZE} sample photos, hashed with PDQ (8 rotations and flips each).\n"
-        f"Queries: two edited copies of each, and unrelated photos. "
-        f"Match: PDQ distance <= {PDQ_THRESHOLD}.\n",
+        f"Bank {BANK_NAME!r}: {BANK_SIZE} sample photos (PDQ, MD5, SHA-256 each).\n"
+        f"Uploads: two edited copies of each, and unrelated photos, matched with "
+        f"the 8 rotations and flips of each upload. Match: PDQ distance <= {PDQ_THRESHOLD}.\n",
         highlight=False,
     )
     with tempfile.TemporaryDirectory(prefix="hashmatch-demo-") as scratch:
         rows = run_demo(workdir or Path(scratch))
     table = Table()
-    for column in ("query", "made from", "edit", "closest bank photo", "distance", "as", "result"):
+    for column in ("upload", "made from", "edit", "matched bank photo", "distance", "as"):
         table.add_column(column)
     for row in rows:
-        verdict = "[green]match[/green]" if row.matched else "[dim]no match[/dim]"
         table.add_row(
             row.query,
             row.made_from or "(unrelated)",
             row.edit or "",
-            row.best_match,
-            str(row.distance),
-            row.transform,
-            verdict,
+            row.best_match or "[dim]no match[/dim]",
+            "" if row.distance is None else str(row.distance),
+            row.transform or "",
         )
     console.print(table)
     copies = [row for row in rows if row.made_from is not None]
@@ -57,3 +55,10 @@ def demo_command(
             "it does not survive cropping away much of a picture.",
             highlight=False,
         )
+    console.print(
+        "\nThe same with your own pictures:\n"
+        "  hashmatch bank create known\n"
+        "  hashmatch bank add known photo1.jpg photo2.jpg   (or: bank import known list.csv)\n"
+        "  hashmatch match uploads/",
+        highlight=False,
+    )

@@ -7,13 +7,21 @@ from contextlib import contextmanager
 
 import typer
 
-from hashmatch.errors import HashmatchError, InvalidHashError, UnknownSignalTypeError
+from hashmatch.errors import (
+    BankError,
+    ConfigurationError,
+    HashmatchError,
+    InvalidHashError,
+    UnknownSignalTypeError,
+)
 
 #: Exit codes: 1 = something failed while working, 2 = the command was wrong.
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
-_USAGE_ERRORS = (InvalidHashError, UnknownSignalTypeError)
+#: Errors in what the user asked for (a bad hash, an unknown or duplicate bank,
+#: a malformed list or setting), as opposed to failures while doing it.
+_USAGE_ERRORS = (InvalidHashError, UnknownSignalTypeError, BankError, ConfigurationError)
 
 
 @contextmanager

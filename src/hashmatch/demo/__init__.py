@@ -1,10 +1,12 @@
-"""The demo: a few bundled photos, edited copies of them, and the matches found.
+"""The demo: a bank of bundled photos, edited copies of them, and the matches.
 
-Six photos stand for a bank of known images.  Each is copied twice with an
-ordinary edit (resizing, recompression, cropping, a rotation, ...) and four
-other photos stand for unrelated uploads.  Every copy and unrelated photo is
-compared with the bank's PDQ hashes, including their 8 rotations and flips.
-All pictures are benign sample photos.
+Six photos go into a bank (in a SQLite database in the work folder), exactly
+as ``hashmatch bank add`` puts them there.  Each is copied twice with an
+ordinary edit (resizing, recompression, cropping, a rotation, ...) into an
+uploads folder, beside four other photos that stand for unrelated uploads.
+Every upload is then matched as ``hashmatch match`` does: PDQ with the 8
+rotations and flips of the upload, MD5 and SHA-256.  All pictures are benign
+sample photos.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
-from hashmatch.media import open_image
-from hashmatch.pdq import DIHEDRAL_TRANSFORMS, Hash256
+from hashmatch.banks import Banks
+from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.hashlists import Entry
+from hashmatch.matching import Matcher
 from hashmatch.signals.pdq import PdqSignal
+from hashmatch.store import Database
 
 PDQ_THRESHOLD = PdqSignal.default_threshold
 
@@ -45,32 +50,28 @@ EDITS: dict[str, Edit] = {
     "blurred": lambda im: im.filter(ImageFilter.GaussianBlur(2)),
 }
 BANK_SIZE = 6
+BANK_NAME = "demo-known"
 
 
 @dataclass(frozen=True)
 class DemoRow:
-    """One query picture and what matching found for it."""
+    """One upload and the closest bank photo matching found for it, if any."""
 
     query: str
     made_from: str | None
     edit: str | None
-    best_match: str
-    distance: int
-    transform: str
+    best_match: str | None
+    distance: int | None
+    transform: str | None
 
     @property
     def matched(self) -> bool:
-        return self.distance <= PDQ_THRESHOLD
+        return self.best_match is not None
 
 
 def bundled_photos() -> list[Path]:
     folder = resources.files("hashmatch.demo") / "photos"
     return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".jpg"))
-
-
-def _hash(path: Path) -> tuple[Hash256, ...]:
-    with open_image(path) as opened:
-        return PdqSignal().compute_dihedral(opened).hashes
 
 
 def make_queries(photos: list[Path], workdir: Path) -> list[tuple[Path, str | None, str | None]]:
@@ -92,19 +93,30 @@ def make_queries(photos: list[Path], workdir: Path) -> list[tuple[Path, str | No
 
 
 def run_demo(workdir: Path) -> list[DemoRow]:
-    """Build the bank, write the queries into ``workdir`` and match them."""
+    """Build the bank, write the uploads into ``workdir`` and match them."""
     photos = bundled_photos()
-    bank = {photo.name: _hash(photo) for photo in photos[:BANK_SIZE]}
-    rows = []
-    for query, made_from, edit in make_queries(photos, workdir):
-        query_hash = _hash(query)[0]
-        name, distance, transform = min(
-            (
-                (bank_name, query_hash.distance(variant), DIHEDRAL_TRANSFORMS[position])
-                for bank_name, variants in bank.items()
-                for position, variant in enumerate(variants)
-            ),
-            key=lambda found: found[1],
-        )
-        rows.append(DemoRow(query.name, made_from, edit, name, distance, transform))
-    return rows
+    database = Database.open(f"sqlite:///{workdir / 'demo.db'}")
+    try:
+        banks = Banks(database)
+        banks.create(BANK_NAME, description="Bundled sample photos", labels=["demo"])
+        for photo in photos[:BANK_SIZE]:
+            signals = hash_file(photo, HashRequest()).signals
+            banks.add(BANK_NAME, Entry(dict(signals), external_id=photo.name), source="demo")
+        matcher = Matcher(database)
+        rows = []
+        for query, made_from, edit in make_queries(photos, workdir / "uploads"):
+            matches = [m for m in matcher.match_file(query)[1] if m.signal_type == "pdq"]
+            best = min(matches, key=lambda m: m.distance, default=None)
+            rows.append(
+                DemoRow(
+                    query.name,
+                    made_from,
+                    edit,
+                    best.external_id if best else None,
+                    best.distance if best else None,
+                    best.transform if best else None,
+                )
+            )
+        return rows
+    finally:
+        database.close()

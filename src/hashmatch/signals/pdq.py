@@ -6,12 +6,20 @@ from typing import ClassVar
 
 from hashmatch.media.image import OpenedImage
 from hashmatch.pdq import DIHEDRAL_TRANSFORMS, Hash256, PdqDihedralResult, PdqResult, hasher
+from hashmatch.pdq.hash256 import HEX_DIGITS
 from hashmatch.signals.base import DihedralSignalType, SignalValue
 
 #: PDQ's fast mode falls back to the exact decode below this quality: flat
 #: images sit close to the median everywhere, so a slightly different luma
 #: moves many of their bits.
 FAST_MODE_MIN_QUALITY = 80
+
+
+def _is_hex(digits: str) -> bool:
+    try:
+        return len(bytes.fromhex(digits)) == HEX_DIGITS // 2
+    except ValueError:
+        return False
 
 
 class PdqSignal(DihedralSignalType):
@@ -22,7 +30,10 @@ class PdqSignal(DihedralSignalType):
     transforms: ClassVar[tuple[str, ...]] = DIHEDRAL_TRANSFORMS
 
     def parse(self, text: str) -> str:
-        return Hash256.from_hex(text).hex
+        digits = text.strip()
+        if len(digits) == HEX_DIGITS and _is_hex(digits):  # the fast path for big lists
+            return digits.lower()
+        return Hash256.from_hex(text).hex  # raises with the precise reason
 
     def distance(self, a: str, b: str) -> int:
         return Hash256.from_hex(a).distance(Hash256.from_hex(b))

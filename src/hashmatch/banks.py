@@ -1,0 +1,419 @@
+"""Banks of known content: create, change, fill, empty and export them.
+
+    banks = Banks(Database.open(url))
+    banks.create("known-images", labels=["A1"])
+    banks.import_entries("known-images", read_file(Path("list.csv")))
+
+Every change is one transaction, and every signal added or removed is
+written to the change log that live indexes follow.  Imports are
+all-or-nothing and idempotent: an entry whose signals (or external id) the
+bank already has is skipped, so importing a list twice adds nothing.  A
+bank's row is locked for the length of a write, so two processes importing
+into one bank take turns rather than clash.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import JSON, Connection, Table, delete, func, insert, literal, select, text
+from sqlalchemy.orm import Session
+
+from hashmatch.errors import BankError, BankExistsError, UnknownBankError
+from hashmatch.hashlists import Entry
+from hashmatch.signals import get_signal_type
+from hashmatch.store import Bank, Change, Content, ContentSignal, Database
+from hashmatch.store.models import as_utc, utcnow
+
+BANK_KINDS = ("match", "allowlist")
+#: The industry classification (Tech Coalition / NCMEC categories).
+CLASSIFICATIONS = ("A1", "A2", "B1", "B2")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_BATCH = 5000
+CONTENTS = cast(Table, Content.__table__)
+SIGNALS = cast(Table, ContentSignal.__table__)
+CHANGES = cast(Table, Change.__table__)
+
+
+@dataclass(frozen=True)
+class BankInfo:
+    name: str
+    description: str
+    enabled: bool
+    kind: str
+    labels: list[str]
+    thresholds: dict[str, int]
+    contents: int
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "enabled": self.enabled,
+            "kind": self.kind,
+            "labels": self.labels,
+            "thresholds": self.thresholds,
+            "contents": self.contents,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    skipped: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"added": self.added, "skipped": self.skipped}
+
+
+def check_labels(labels: Iterable[str]) -> list[str]:
+    """Free tags, with the classification codes written in capitals."""
+    out = []
+    for label in labels:
+        text = label.strip()
+        if not text or len(text) > 100 or "," in text or ";" in text:
+            raise BankError(f"invalid label {label!r}: 1-100 characters, no commas or semicolons")
+        out.append(text.upper() if text.upper() in CLASSIFICATIONS else text)
+    return sorted(set(out))
+
+
+def check_thresholds(thresholds: dict[str, int]) -> dict[str, int]:
+    out = {}
+    for name, value in thresholds.items():
+        signal_type = get_signal_type(name)
+        if not isinstance(value, int) or value < 0:
+            raise BankError(f"threshold for {name} must be a whole number >= 0, got {value!r}")
+        if signal_type.default_threshold == 0 and value != 0:
+            raise BankError(f"{name} is an exact hash: its threshold can only be 0")
+        out[name] = value
+    return out
+
+
+class Banks:
+    """Bank operations on one database."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    # -- banks ---------------------------------------------------------------
+
+    def create(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        kind: str = "match",
+        labels: Iterable[str] = (),
+        thresholds: dict[str, int] | None = None,
+        enabled: bool = True,
+    ) -> BankInfo:
+        if not _NAME.match(name):
+            raise BankError(
+                f"invalid bank name {name!r}: 1-100 letters, digits, '_', '.' or '-', "
+                "starting with a letter or digit"
+            )
+        if kind not in BANK_KINDS:
+            raise BankError(f"bank kind must be one of {', '.join(BANK_KINDS)}, got {kind!r}")
+        with self.database.transaction() as session:
+            if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
+                raise BankExistsError(f"a bank named {name!r} already exists")
+            bank = Bank(
+                name=name,
+                description=description,
+                kind=kind,
+                labels=check_labels(labels),
+                thresholds=check_thresholds(thresholds or {}),
+                enabled=enabled,
+            )
+            session.add(bank)
+            session.flush()
+            return self._info(session, bank)
+
+    def all(self) -> list[BankInfo]:
+        with self.database.reading() as session:
+            banks = session.scalars(select(Bank).order_by(Bank.name)).all()
+            return [self._info(session, bank) for bank in banks]
+
+    def get(self, name: str) -> BankInfo:
+        with self.database.reading() as session:
+            return self._info(session, self._bank(session, name))
+
+    def update(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        description: str | None = None,
+        enabled: bool | None = None,
+        labels: Iterable[str] | None = None,
+        thresholds: dict[str, int] | None = None,
+    ) -> BankInfo:
+        with self.database.transaction() as session:
+            bank = self._bank(session, name, lock=True)
+            if new_name is not None and new_name != name:
+                if not _NAME.match(new_name):
+                    raise BankError(f"invalid bank name {new_name!r}")
+                if session.scalar(select(Bank.id).where(Bank.name == new_name)) is not None:
+                    raise BankExistsError(f"a bank named {new_name!r} already exists")
+                bank.name = new_name
+            if description is not None:
+                bank.description = description
+            if enabled is not None:
+                bank.enabled = enabled
+            if labels is not None:
+                bank.labels = check_labels(labels)
+            if thresholds is not None:
+                bank.thresholds = {**bank.thresholds, **check_thresholds(thresholds)}
+            session.flush()
+            return self._info(session, bank)
+
+    def delete(self, name: str) -> None:
+        """Delete a bank and everything in it (its signals leave the indexes)."""
+        with self.database.transaction() as session:
+            bank = self._bank(session, name, lock=True)
+            self._log_removals(session, ContentSignal.bank_id == bank.id)
+            session.execute(delete(ContentSignal).where(ContentSignal.bank_id == bank.id))
+            session.execute(delete(Content).where(Content.bank_id == bank.id))
+            session.delete(bank)
+
+    # -- content -------------------------------------------------------------
+
+    def import_entries(
+        self, name: str, entries: Iterable[Entry], *, source: str | None = None
+    ) -> ImportResult:
+        """Add every new entry in one transaction; skip the ones already there."""
+        entries = list(entries)
+        with self.database.transaction() as session:
+            bank = self._bank(session, name, lock=True)
+            fresh = self._new_entries(session, bank.id, entries)
+            for start in range(0, len(fresh), _BATCH):
+                self._insert(session, bank.id, fresh[start : start + _BATCH], source)
+            return ImportResult(added=len(fresh), skipped=len(entries) - len(fresh))
+
+    def add(self, name: str, entry: Entry, *, source: str | None = None) -> int | None:
+        """Add one content; its id, or None when the bank already has it."""
+        with self.database.transaction() as session:
+            bank = self._bank(session, name, lock=True)
+            fresh = self._new_entries(session, bank.id, [entry])
+            return self._insert(session, bank.id, fresh, source)[0] if fresh else None
+
+    def export(self, name: str) -> Iterator[Entry]:
+        """Every content of a bank as an entry, in the order it was added."""
+        with self.database.reading() as session:
+            bank = self._bank(session, name)
+            query = (
+                select(Content, ContentSignal.signal_type, ContentSignal.value)
+                .join(ContentSignal, ContentSignal.content_id == Content.id)
+                .where(Content.bank_id == bank.id)
+                .order_by(Content.id, ContentSignal.signal_type)
+                .execution_options(yield_per=_BATCH)
+            )
+            current: Entry | None = None
+            current_id = None
+            for content, signal_type, value in session.execute(query):
+                if content.id != current_id:
+                    if current is not None:
+                        yield current
+                    current_id = content.id
+                    current = Entry(
+                        {},
+                        content.external_id,
+                        list(content.labels),
+                        content.note,
+                        dict(content.source_metadata),
+                    )
+                assert current is not None
+                current.signals[signal_type] = value
+            if current is not None:
+                yield current
+
+    def set_disabled(self, name: str, content_ids: Iterable[int], until: datetime | None) -> int:
+        """Disable content until a time (None: enable again); how many changed."""
+        ids = list(content_ids)
+        with self.database.transaction() as session:
+            bank = self._bank(session, name, lock=True)
+            contents = session.scalars(
+                select(Content).where(Content.bank_id == bank.id, Content.id.in_(ids))
+            ).all()
+            missing = set(ids) - {content.id for content in contents}
+            if missing:
+                raise BankError(f"bank {name!r} has no content {sorted(missing)}")
+            for content in contents:
+                content.disabled_until = until
+            return len(contents)
+
+    # -- internals -----------------------------------------------------------
+
+    def _bank(self, session: Session, name: str, *, lock: bool = False) -> Bank:
+        query = select(Bank).where(Bank.name == name)
+        if lock and self.database.dialect == "postgresql":
+            query = query.with_for_update()
+        bank = session.scalar(query)
+        if bank is None:
+            raise UnknownBankError(name)
+        return bank
+
+    def _info(self, session: Session, bank: Bank) -> BankInfo:
+        count = session.scalar(
+            select(func.count()).select_from(Content).where(Content.bank_id == bank.id)
+        )
+        return BankInfo(
+            bank.name,
+            bank.description,
+            bank.enabled,
+            bank.kind,
+            list(bank.labels),
+            dict(bank.thresholds),
+            int(count or 0),
+            as_utc(bank.created_at),
+        )
+
+    def _new_entries(self, session: Session, bank_id: int, entries: list[Entry]) -> list[Entry]:
+        """Entries whose signals and external id the bank (and the batch) lacks."""
+        if not entries:
+            return []
+        seen_signals: set[tuple[str, str]] = set(
+            session.execute(
+                select(ContentSignal.signal_type, ContentSignal.value).where(
+                    ContentSignal.bank_id == bank_id
+                )
+            )
+        )
+        seen_ids: set[str] = set(
+            session.scalars(
+                select(Content.external_id).where(
+                    Content.bank_id == bank_id, Content.external_id.is_not(None)
+                )
+            )
+        )
+        fresh = []
+        for entry in entries:
+            pairs = set(entry.signals.items())
+            if not pairs or pairs & seen_signals or (entry.external_id in seen_ids):
+                continue
+            seen_signals |= pairs
+            if entry.external_id is not None:
+                seen_ids.add(entry.external_id)
+            fresh.append(entry)
+        return fresh
+
+    def _insert(
+        self, session: Session, bank_id: int, entries: list[Entry], source: str | None
+    ) -> list[int]:
+        """Insert new entries with their signals and change-log rows."""
+        connection = session.connection()
+        now = utcnow()
+        content_ids = _reserve_ids(connection, CONTENTS, len(entries))
+        _bulk_insert(
+            connection,
+            CONTENTS,
+            (
+                "id",
+                "bank_id",
+                "external_id",
+                "source",
+                "source_metadata",
+                "labels",
+                "note",
+                "created_at",
+            ),
+            [
+                (cid, bank_id, e.external_id, source, e.source_metadata, e.labels, e.note, now)
+                for cid, e in zip(content_ids, entries, strict=True)
+            ],
+        )
+        pairs = [
+            (content_id, kind, value)
+            for content_id, entry in zip(content_ids, entries, strict=True)
+            for kind, value in sorted(entry.signals.items())
+        ]
+        signal_ids = _reserve_ids(connection, SIGNALS, len(pairs))
+        _bulk_insert(
+            connection,
+            SIGNALS,
+            ("id", "content_id", "bank_id", "signal_type", "value"),
+            [
+                (signal_id, content_id, bank_id, kind, value)
+                for signal_id, (content_id, kind, value) in zip(signal_ids, pairs, strict=True)
+            ],
+        )
+        _bulk_insert(
+            connection,
+            CHANGES,
+            ("op", "signal_id", "signal_type", "value", "created_at"),
+            [
+                ("add", signal_id, kind, value, now)
+                for signal_id, (_, kind, value) in zip(signal_ids, pairs, strict=True)
+            ],
+        )
+        return content_ids
+
+    def _log_removals(self, session: Session, condition: Any) -> None:
+        now = utcnow()
+        session.execute(
+            insert(Change).from_select(
+                ["op", "signal_id", "signal_type", "value", "created_at"],
+                select(
+                    literal("remove"),
+                    ContentSignal.id,
+                    ContentSignal.signal_type,
+                    ContentSignal.value,
+                    literal(now),
+                ).where(condition),
+            )
+        )
+
+
+def _reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
+    """``count`` fresh primary keys for ``table``.
+
+    PostgreSQL hands them out from the column's sequence (safe with any
+    number of writers).  On SQLite the transaction already holds the
+    database's write lock (BEGIN IMMEDIATE), so the next ids are free.
+    """
+    if count == 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        query = text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
+        )
+        return list(connection.scalars(query, {"table": table.name, "n": count}))
+    start = (connection.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(start, start + count))
+
+
+def _bulk_insert(
+    connection: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    """executemany at the driver level, values converted as SQLAlchemy would.
+
+    SQLAlchemy's own executemany builds a parameter dict per row and, with
+    RETURNING, falls back to a statement per row; a million-row hash list
+    would take minutes.  Values go through the column types' own converters
+    (timestamps on SQLite) and JSON through ``json.dumps`` as SQLAlchemy's
+    JSON type does, so the stored values are what the ORM writes and reads.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect
+    values_by_column: list[Iterable[Any]] = []
+    for name, values in zip(columns, zip(*rows, strict=True), strict=True):
+        column_type = table.c[name].type
+        if isinstance(column_type, JSON):
+            values_by_column.append(map(json.dumps, values))
+            continue
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        values_by_column.append(values if process is None else map(process, values))
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([marker] * len(columns))})"
+    )
+    connection.exec_driver_sql(sql, list(zip(*values_by_column, strict=True)))

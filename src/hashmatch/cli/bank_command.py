@@ -1,0 +1,300 @@
+"""``hashmatch bank ...``: create, inspect, fill and export banks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hashmatch.banks import BANK_KINDS, Banks
+from hashmatch.cli.context import open_database
+from hashmatch.cli.errors import EXIT_USAGE, reported_errors
+from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.hashlists import Entry, ListFormat, read_file, write_entries
+from hashmatch.signals import get_signal_type
+from hashmatch.store.models import as_utc
+
+bank_app = typer.Typer(
+    help="Create, inspect, fill and export banks of known content.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class ListView(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _banks(ctx: typer.Context) -> Banks:
+    return Banks(open_database(ctx))
+
+
+def _print_json(record: object) -> None:
+    typer.echo(json.dumps(record))
+
+
+def parse_thresholds(values: list[str]) -> dict[str, int]:
+    """``["pdq=20"]`` -> ``{"pdq": 20}``."""
+    out = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep or not number.strip().isdigit():
+            raise typer.BadParameter(
+                f"expected TYPE=DISTANCE, got {value!r}", param_hint="--threshold"
+            )
+        out[name.strip()] = int(number)
+    return out
+
+
+def parse_hash(text: str) -> tuple[str, str]:
+    """``"pdq:<hex>"`` -> ``("pdq", "<canonical hex>")``."""
+    name, sep, value = text.partition(":")
+    if not sep:
+        raise typer.BadParameter(f"expected TYPE:HASH, got {text!r}", param_hint="--hash")
+    with reported_errors():
+        return name, get_signal_type(name).parse(value)
+
+
+@bank_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Unique name: letters, digits, '_', '.', '-'."),
+    description: str = typer.Option("", "--description", "-d", help="What the bank holds."),
+    kind: str = typer.Option(
+        "match", "--kind", help=f"{' or '.join(BANK_KINDS)}: allowlist matches suppress others."
+    ),
+    label: list[str] = typer.Option(
+        [], "--label", "-l", help="A label (repeat); A1, A2, B1, B2 classify."
+    ),
+    threshold: list[str] = typer.Option(
+        [], "--threshold", "-t", help="TYPE=DISTANCE, e.g. pdq=20 (repeat)."
+    ),
+    disabled: bool = typer.Option(
+        False, "--disabled", help="Create it disabled (it matches nothing)."
+    ),
+) -> None:
+    """Create a bank and print it as JSON."""
+    banks = _banks(ctx)
+    with reported_errors():
+        info = banks.create(
+            name,
+            description=description,
+            kind=kind,
+            labels=label,
+            thresholds=parse_thresholds(threshold),
+            enabled=not disabled,
+        )
+    _print_json(info.to_json())
+
+
+@bank_app.command("list")
+def list_banks(
+    ctx: typer.Context,
+    output_format: ListView = typer.Option(ListView.table, "--format", "-f", help="table or json."),
+) -> None:
+    """List every bank with its size."""
+    infos = _banks(ctx).all()
+    if output_format is ListView.json:
+        _print_json([info.to_json() for info in infos])
+        return
+    table = Table()
+    for column in ("name", "kind", "enabled", "contents", "labels", "thresholds", "description"):
+        table.add_column(column)
+    for info in infos:
+        table.add_row(
+            info.name,
+            info.kind,
+            "yes" if info.enabled else "no",
+            str(info.contents),
+            ", ".join(info.labels),
+            ", ".join(f"{k}={v}" for k, v in sorted(info.thresholds.items())),
+            info.description,
+        )
+    Console(width=160).print(table)
+
+
+@bank_app.command("show")
+def show(ctx: typer.Context, name: str = typer.Argument(..., help="Bank name.")) -> None:
+    """Print one bank as JSON."""
+    banks = _banks(ctx)
+    with reported_errors():
+        _print_json(banks.get(name).to_json())
+
+
+@bank_app.command("update")
+def update(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Bank name."),
+    new_name: str | None = typer.Option(None, "--name", help="Rename the bank."),
+    description: str | None = typer.Option(None, "--description", "-d", help="New description."),
+    enabled: bool | None = typer.Option(
+        None, "--enable/--disable", help="Switch matching on or off."
+    ),
+    label: list[str] | None = typer.Option(
+        None, "--label", "-l", help="Replace the labels (repeat)."
+    ),
+    threshold: list[str] = typer.Option([], "--threshold", "-t", help="TYPE=DISTANCE (repeat)."),
+) -> None:
+    """Change a bank's name, description, labels, thresholds or enabled flag."""
+    banks = _banks(ctx)
+    with reported_errors():
+        info = banks.update(
+            name,
+            new_name=new_name,
+            description=description,
+            enabled=enabled,
+            labels=label or None,
+            thresholds=parse_thresholds(threshold) or None,
+        )
+    _print_json(info.to_json())
+
+
+@bank_app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Bank name."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a bank and all its content."""
+    banks = _banks(ctx)
+    with reported_errors():
+        info = banks.get(name)
+    if not yes and not typer.confirm(f"Delete bank {name!r} and its {info.contents} contents?"):
+        raise typer.Exit(EXIT_USAGE)
+    with reported_errors():
+        banks.delete(name)
+    _print_json({"deleted": name})
+
+
+@bank_app.command("add")
+def add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Bank name."),
+    paths: list[Path] = typer.Argument(
+        None,
+        exists=True,
+        dir_okay=False,
+        metavar="[FILE]...",
+        help="Files to hash and add, one content each.",
+    ),
+    hashes: list[str] = typer.Option(
+        [], "--hash", help="TYPE:HASH to add as one content (repeat)."
+    ),
+    external_id: str | None = typer.Option(None, "--external-id", help="Your id for this content."),
+    note: str = typer.Option("", "--note", help="A note stored with the content."),
+    label: list[str] = typer.Option([], "--label", "-l", help="Content label (repeat)."),
+) -> None:
+    """Add content by hashing files, or by hashes given on the command line.
+
+    Prints one JSON line per content: its id, or "skipped" if the bank has it.
+    """
+    banks = _banks(ctx)
+    entries: list[tuple[str, Entry]] = []
+    if hashes:
+        entries.append(
+            ("--hash", Entry(dict(parse_hash(h) for h in hashes), external_id, label, note))
+        )
+    for path in paths or []:
+        result = hash_file(path, HashRequest())
+        if not result.ok:
+            typer.echo(f"error: {result.error}", err=True)
+            raise typer.Exit(1)
+        entries.append((str(path), Entry(dict(result.signals), external_id, label, note)))
+    if not entries:
+        raise typer.BadParameter("give files to hash or --hash TYPE:HASH")
+    if external_id is not None and len(entries) > 1:
+        raise typer.BadParameter("--external-id names one content: add one file at a time")
+    for origin, entry in entries:
+        with reported_errors():
+            content_id = banks.add(name, entry, source="cli")
+        record = {"input": origin, "content_id": content_id, "skipped": content_id is None}
+        _print_json(record)
+
+
+@bank_app.command("import")
+def import_list(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Bank name."),
+    path: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="CSV, JSON lines, or one PDQ hash per line."
+    ),
+    list_format: ListFormat | None = typer.Option(
+        None, "--format", "-f", help="csv, jsonl or pdq (default: from the file name)."
+    ),
+    source: str | None = typer.Option(
+        None, "--source", help="Where the list came from (stored with each content)."
+    ),
+) -> None:
+    """Import a hash list: all of it or nothing, skipping what the bank has.
+
+    Prints {"added": N, "skipped": M}.
+    """
+    banks = _banks(ctx)
+    with reported_errors():
+        entries = read_file(path, list_format)
+        result = banks.import_entries(name, entries, source=source or path.name)
+    _print_json(result.to_json())
+
+
+@bank_app.command("export")
+def export(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Bank name."),
+    list_format: ListFormat = typer.Option(
+        ListFormat.csv, "--format", "-f", help="csv, jsonl or pdq."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="File to write (default: stdout)."
+    ),
+) -> None:
+    """Write a bank's content as a hash list that ``bank import`` reads back."""
+    banks = _banks(ctx)
+    with reported_errors():
+        banks.get(name)
+        if output is None:
+            write_entries(banks.export(name), sys.stdout, list_format)
+            return
+        with output.open("w", encoding="utf-8", newline="") as stream:
+            count = write_entries(banks.export(name), stream, list_format)
+    typer.echo(f"wrote {count} content(s) to {output}", err=True)
+
+
+def _set_disabled(
+    ctx: typer.Context, name: str, content_ids: list[int], until: datetime | None
+) -> None:
+    banks = _banks(ctx)
+    with reported_errors():
+        changed = banks.set_disabled(name, content_ids, until)
+    _print_json(
+        {"bank": name, "changed": changed, "disabled_until": until.isoformat() if until else None}
+    )
+
+
+@bank_app.command("disable-content")
+def disable_content(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Bank name."),
+    content_ids: list[int] = typer.Argument(..., help="Content ids."),
+    until: datetime = typer.Option(
+        datetime(9999, 12, 31), "--until", help="Disabled until this time (UTC; default: for good)."
+    ),
+) -> None:
+    """Stop content from matching (until a time, or for good)."""
+    _set_disabled(ctx, name, content_ids, as_utc(until))
+
+
+@bank_app.command("enable-content")
+def enable_content(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Bank name."),
+    content_ids: list[int] = typer.Argument(..., help="Content ids."),
+) -> None:
+    """Let disabled content match again."""
+    _set_disabled(ctx, name, content_ids, None)

@@ -1,0 +1,125 @@
+"""``hashmatch match``: which bank content files (or hashes) match."""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from hashmatch.banks import Banks
+from hashmatch.cli.bank_command import parse_hash
+from hashmatch.cli.context import open_database
+from hashmatch.cli.errors import EXIT_FAILED, reported_errors
+from hashmatch.cli.progress import stderr, tracked
+from hashmatch.hashing import HashRequest, default_jobs, hash_files, iter_files
+from hashmatch.matching import Match, Matcher
+
+
+class MatchFormat(StrEnum):
+    jsonl = "jsonl"
+    table = "table"
+
+
+def match_command(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(
+        None, exists=True, metavar="[PATH]...", help="Files and folders (recursive)."
+    ),
+    hashes: list[str] = typer.Option(
+        [], "--hash", help="Match a TYPE:HASH instead of files (repeat)."
+    ),
+    bank: list[str] = typer.Option(
+        [], "--bank", "-b", help="Only report matches in this bank (repeat)."
+    ),
+    jobs: int = typer.Option(
+        default_jobs(), "--jobs", "-j", min=1, help="Files hashed in parallel (default: all cores)."
+    ),
+    fast: bool = typer.Option(
+        False, "--fast", help="Fast PDQ decoding (a few bits from the reference)."
+    ),
+    output_format: MatchFormat = typer.Option(
+        MatchFormat.jsonl, "--format", "-f", help="jsonl or table."
+    ),
+) -> None:
+    """Match files and folders (or hashes) against every enabled bank.
+
+    Prints one JSON line per file: {"path": ..., "matches": [{"bank": ...,
+    "content_id": ..., "signal_type": "pdq", "distance": 4, "transform":
+    "original", ...}]}, or {"path": ..., "error": ...}.  PDQ is matched with the
+    8 rotations and flips of each image.  Exits 0 whether or not anything
+    matched, 1 if a file could not be hashed.
+    """
+    if not paths and not hashes:
+        raise typer.BadParameter("give files or folders, or --hash TYPE:HASH")
+    queries = [parse_hash(text) for text in hashes]
+    database = open_database(ctx)
+    with reported_errors():
+        for name in bank:
+            Banks(database).get(name)
+        matcher = Matcher(database)
+    rows: list[dict[str, Any]] = []
+    emit = rows.append if output_format is MatchFormat.table else _print_line
+    for signal_type, value in queries:
+        by_hash = matcher.match_hashes({signal_type: [value]}, banks=bank or None)
+        emit({"hash": f"{signal_type}:{value}", "matches": [m.to_json() for m in by_hash]})
+    failed = matched = 0
+    files = list(iter_files(paths or []))
+    started = time.perf_counter()
+    request = HashRequest(dihedral=True, fast=fast)
+    results = tracked(
+        hash_files(files, request, jobs=jobs), len(files), "matching", show=len(files) > 1
+    )
+    for result in results:
+        if not result.ok:
+            failed += 1
+            emit(result.to_json())
+            continue
+        found: list[Match] = matcher.match_result(result, banks=bank or None)
+        matched += bool(found)
+        emit({"path": result.path, "matches": [m.to_json() for m in found]})
+    if output_format is MatchFormat.table:
+        _print_table(rows)
+    if files:
+        stderr.print(
+            f"matched {len(files) - failed} file(s): {matched} with matches, {failed} failed, "
+            f"in {time.perf_counter() - started:.2f} s",
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _print_line(record: dict[str, Any]) -> None:
+    typer.echo(json.dumps(record))
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    table = Table()
+    for column in ("input", "bank", "content", "signal", "distance", "transform", "note"):
+        table.add_column(column)
+    for row in rows:
+        label = row.get("path") or row.get("hash", "")
+        if "error" in row:
+            table.add_row(label, "", "", "", "", "", f"[red]{row['error']}[/red]")
+        elif not row["matches"]:
+            table.add_row(label, "[dim]no match[/dim]", "", "", "", "", "")
+        for match in row.get("matches", []):
+            note = (
+                f"suppressed by {', '.join(match['suppressed_by'])}" if match["suppressed"] else ""
+            )
+            table.add_row(
+                label,
+                match["bank"],
+                str(match["content_id"]),
+                match["signal_type"],
+                str(match["distance"]),
+                match["transform"] or "",
+                note,
+            )
+    Console(width=160).print(table)

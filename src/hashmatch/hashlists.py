@@ -1,0 +1,205 @@
+"""Hash list files: reading them into bank entries and writing banks out.
+
+Three formats:
+
+* **CSV** with a header ``signal_type,signal`` and optional columns
+  ``external_id``, ``labels`` (separated by ``;``) and ``note``.  Rows that
+  share an external id are one content with several signals.
+* **JSON lines**: ``{"signals": {"pdq": "...", "md5": "..."}, "external_id":
+  ..., "labels": [...], "note": ..., "source_metadata": {...}}`` per line;
+  ``{"signal_type": "pdq", "signal": "..."}`` is accepted too.
+* **Plain PDQ lists**: one 64-digit hex hash per line (the PDQ reference
+  repository's ``haystack.txt`` format).
+
+Parsing validates everything first and names the line of the first problem,
+so an import either takes the whole file or nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+from hashmatch.errors import HashmatchError, ImportFormatError
+from hashmatch.signals import get_signal_type
+
+CSV_COLUMNS = ("signal_type", "signal", "external_id", "labels", "note")
+
+
+class ListFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+    pdq = "pdq"
+
+    @classmethod
+    def for_path(cls, path: Path) -> ListFormat:
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            return cls.csv
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return cls.jsonl
+        return cls.pdq
+
+
+@dataclass
+class Entry:
+    """One content to put in a bank: its signals and what is known about it."""
+
+    signals: dict[str, str]
+    external_id: str | None = None
+    labels: list[str] = field(default_factory=list)
+    note: str = ""
+    source_metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {"signals": dict(sorted(self.signals.items()))}
+        if self.external_id is not None:
+            record["external_id"] = self.external_id
+        if self.labels:
+            record["labels"] = self.labels
+        if self.note:
+            record["note"] = self.note
+        if self.source_metadata:
+            record["source_metadata"] = self.source_metadata
+        return record
+
+
+def _signal(where: str, signal_type: str, value: str) -> tuple[str, str]:
+    try:
+        return signal_type, get_signal_type(signal_type).parse(value)
+    except HashmatchError as error:
+        raise ImportFormatError(f"{where}: {error}") from None
+
+
+def _labels(where: str, value: Any) -> list[str]:
+    if value in (None, ""):
+        return []
+    items = value.split(";") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ImportFormatError(f"{where}: labels must be a list of strings")
+    return [item.strip() for item in items if item.strip()]
+
+
+def read_csv(stream: IO[str], name: str) -> Iterator[Entry]:
+    reader = csv.DictReader(stream)
+    header = reader.fieldnames or []
+    if "signal_type" not in header or "signal" not in header:
+        raise ImportFormatError(f"{name}:1: the header must name signal_type and signal columns")
+    unknown = set(header) - set(CSV_COLUMNS)
+    if unknown:
+        raise ImportFormatError(f"{name}:1: unknown columns: {', '.join(sorted(unknown))}")
+    entries: list[Entry] = []
+    by_external_id: dict[str, Entry] = {}
+    for row in reader:
+        where = f"{name}:{reader.line_num}"
+        if None in row or any(row.get(column) is None for column in ("signal_type", "signal")):
+            raise ImportFormatError(f"{where}: expected {len(header)} fields")
+        signal_type, value = _signal(where, row["signal_type"].strip(), row["signal"])
+        external_id = (row.get("external_id") or "").strip() or None
+        entry = by_external_id.get(external_id) if external_id is not None else None
+        if entry is None:
+            entry = Entry({}, external_id, _labels(where, row.get("labels")), row.get("note") or "")
+            entries.append(entry)
+            if external_id is not None:
+                by_external_id[external_id] = entry
+        if entry.signals.get(signal_type, value) != value:
+            raise ImportFormatError(f"{where}: {external_id!r} has two {signal_type} signals")
+        entry.signals[signal_type] = value
+    yield from entries
+
+
+def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry]:
+    for number, line in enumerate(stream, start=1):
+        where = f"{name}:{number}"
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ImportFormatError(f"{where}: not JSON: {error.msg}") from None
+        if not isinstance(record, dict):
+            raise ImportFormatError(f"{where}: expected a JSON object")
+        raw = record.get("signals")
+        if raw is None and "signal_type" in record:
+            raw = {record["signal_type"]: record.get("signal")}
+        if not isinstance(raw, dict) or not raw:
+            raise ImportFormatError(f'{where}: needs "signals": {{type: hash, ...}}')
+        signals = dict(
+            _signal(where, str(kind), value if isinstance(value, str) else "")
+            for kind, value in raw.items()
+        )
+        external_id = record.get("external_id")
+        metadata = record.get("source_metadata", {})
+        if not isinstance(metadata, dict):
+            raise ImportFormatError(f"{where}: source_metadata must be an object")
+        yield Entry(
+            signals,
+            None if external_id is None else str(external_id),
+            _labels(where, record.get("labels")),
+            str(record.get("note") or ""),
+            metadata,
+        )
+
+
+def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
+    for number, line in enumerate(stream, start=1):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            signal_type, value = _signal(f"{name}:{number}", "pdq", text.split(",")[0])
+            yield Entry({signal_type: value})
+
+
+READERS = {ListFormat.csv: read_csv, ListFormat.jsonl: read_jsonl, ListFormat.pdq: read_pdq_lines}
+
+
+def read_entries(stream: IO[str], list_format: ListFormat, name: str = "<input>") -> list[Entry]:
+    """Every entry of a hash list, or ImportFormatError naming the first bad line."""
+    try:
+        return list(READERS[list_format](stream, name))
+    except UnicodeDecodeError:
+        raise ImportFormatError(f"{name}: not UTF-8 text") from None
+    except csv.Error as error:
+        raise ImportFormatError(f"{name}: {error}") from None
+
+
+def read_file(path: Path, list_format: ListFormat | None = None) -> list[Entry]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return read_entries(stream, list_format or ListFormat.for_path(path), str(path))
+
+
+def write_entries(entries: Iterable[Entry], stream: IO[str], list_format: ListFormat) -> int:
+    """Write entries in a format ``read_entries`` reads back; returns how many."""
+    count = 0
+    if list_format is ListFormat.csv:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for count, entry in enumerate(entries, start=1):  # noqa: B007 - count is the result
+            for signal_type, value in sorted(entry.signals.items()):
+                writer.writerow(
+                    [
+                        signal_type,
+                        value,
+                        entry.external_id or "",
+                        ";".join(entry.labels),
+                        entry.note,
+                    ]
+                )
+        return count
+    for count, entry in enumerate(entries, start=1):  # noqa: B007
+        if list_format is ListFormat.jsonl:
+            stream.write(json.dumps(entry.to_json()) + "\n")
+        elif "pdq" in entry.signals:
+            stream.write(entry.signals["pdq"] + "\n")
+    return count
+
+
+def entries_text(entries: Iterable[Entry], list_format: ListFormat) -> str:
+    buffer = io.StringIO()
+    write_entries(entries, buffer, list_format)
+    return buffer.getvalue()

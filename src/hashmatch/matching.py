@@ -1,0 +1,265 @@
+"""Matching: which bank content a file or a hash matches.
+
+    matcher = Matcher(database)
+    matcher.match_hashes({"pdq": ["f8f8...9b22"]})
+    matcher.match_file("upload.jpg")
+
+The matcher keeps one in-memory index per signal type: an exact Hamming range
+index for PDQ, exact maps for MD5 and SHA-256.  It loads them from the
+database, then follows the change log (:meth:`Matcher.refresh`), so content
+added anywhere is matchable after the next refresh without a rebuild.
+
+Rules, in order:
+
+* an image's PDQ is matched with its 8 rotations and flips (the match says
+  which transform), unless its quality is under 50;
+* a bank's own threshold for a signal type applies, else the type's default;
+* disabled banks, and content disabled until a later time, do not match;
+* when the query also matches an allowlist bank, its matches are reported
+  as suppressed (with the allowlist banks named), not as hits.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from hashmatch.hashing import FileHashes, HashRequest, hash_file
+from hashmatch.index import ExactIndex, HammingIndex, words_from_hex
+from hashmatch.pdq import DIHEDRAL_TRANSFORMS, MIN_MATCH_QUALITY
+from hashmatch.signals import get_signal_type
+from hashmatch.store import Bank, Change, Content, ContentSignal, Database
+from hashmatch.store.models import as_utc, utcnow
+
+PERCEPTUAL = "pdq"
+
+
+@dataclass(frozen=True)
+class Match:
+    """One bank content that a query matched."""
+
+    bank: str
+    content_id: int
+    signal_type: str
+    distance: int
+    #: For PDQ, which rotation or flip of the query matched.
+    transform: str | None
+    bank_labels: list[str]
+    content_labels: list[str]
+    external_id: str | None
+    source: str | None
+    source_metadata: dict[str, Any]
+    suppressed: bool = False
+    suppressed_by: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        record = {
+            "bank": self.bank,
+            "content_id": self.content_id,
+            "signal_type": self.signal_type,
+            "distance": self.distance,
+            "transform": self.transform,
+            "labels": self.bank_labels,
+            "content_labels": self.content_labels,
+            "external_id": self.external_id,
+            "source": self.source,
+            "source_metadata": self.source_metadata,
+            "suppressed": self.suppressed,
+        }
+        if self.suppressed:
+            record["suppressed_by"] = self.suppressed_by
+        return record
+
+
+@dataclass(frozen=True)
+class _Hit:
+    signal_id: int
+    signal_type: str
+    distance: int
+    transform: str | None
+
+
+class Matcher:
+    """In-memory indexes over every bank, kept current from the change log."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._lock = threading.Lock()
+        self._pdq = HammingIndex()
+        self._exact: dict[str, ExactIndex] = {}
+        self._seq = 0
+        self._load()
+
+    def _load(self) -> None:
+        with self.database.reading() as session:
+            self._seq = session.scalar(select(Change.seq).order_by(Change.seq.desc()).limit(1)) or 0
+            ids: list[int] = []
+            values: list[str] = []
+            rows = session.execute(
+                select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value)
+            )
+            exact: dict[str, list[tuple[int, str]]] = {}
+            for signal_id, signal_type, value in rows:
+                if signal_type == PERCEPTUAL:
+                    ids.append(signal_id)
+                    values.append(value)
+                else:
+                    exact.setdefault(signal_type, []).append((signal_id, value))
+        self._pdq = HammingIndex(np.array(ids, dtype=np.int64), words_from_hex(values))
+        for signal_type, entries in exact.items():
+            self._exact_index(signal_type).add(entries)
+
+    def _exact_index(self, signal_type: str) -> ExactIndex:
+        return self._exact.setdefault(signal_type, ExactIndex())
+
+    @property
+    def seq(self) -> int:
+        """The last change-log entry applied."""
+        return self._seq
+
+    def refresh(self) -> int:
+        """Apply changes logged since the last refresh; how many were applied."""
+        with self._lock, self.database.reading() as session:
+            changes = session.execute(
+                select(Change.seq, Change.op, Change.signal_id, Change.signal_type, Change.value)
+                .where(Change.seq > self._seq)
+                .order_by(Change.seq)
+            ).all()
+        for _seq, op, signal_id, signal_type, value in changes:
+            if signal_type == PERCEPTUAL:
+                if op == "add":
+                    self._pdq.add(np.array([signal_id]), words_from_hex([value]))
+                else:
+                    self._pdq.remove(np.array([signal_id]))
+            elif op == "add":
+                self._exact_index(signal_type).add([(signal_id, value)])
+            else:
+                self._exact_index(signal_type).remove([signal_id])
+        if changes:
+            self._seq = changes[-1][0]
+        return len(changes)
+
+    def match_hashes(
+        self,
+        signals: dict[str, list[str]],
+        *,
+        banks: Iterable[str] | None = None,
+        pdq_transforms: Iterable[str] | None = None,
+    ) -> list[Match]:
+        """Matches of given hashes (canonical strings).  A PDQ list holds either
+        one hash, or 8 dihedral hashes named by ``pdq_transforms``."""
+        limits = self._radius_limits()
+        hits: list[_Hit] = []
+        for signal_type, values in signals.items():
+            if signal_type == PERCEPTUAL:
+                names = list(pdq_transforms or ["original"] * len(values))
+                radius = limits.get(PERCEPTUAL, get_signal_type(PERCEPTUAL).default_threshold)
+                for value, transform in zip(values, names, strict=True):
+                    ids, distances = self._pdq.search(words_from_hex([value])[0], radius)
+                    hits.extend(
+                        _Hit(int(i), signal_type, int(d), transform)
+                        for i, d in zip(ids, distances, strict=True)
+                    )
+            else:
+                index = self._exact.get(signal_type)
+                for value in values:
+                    if index is not None:
+                        hits.extend(_Hit(i, signal_type, 0, None) for i in index.search(value))
+        return self._resolve(_best_per_signal(hits), set(banks) if banks else None)
+
+    def match_file(
+        self, path: str | os.PathLike[str], request: HashRequest | None = None
+    ) -> tuple[FileHashes, list[Match]]:
+        """Hash a file (PDQ with its 8 transforms) and match it."""
+        result = hash_file(path, request or HashRequest(dihedral=True))
+        return result, self.match_result(result)
+
+    def match_result(
+        self, result: FileHashes, *, banks: Iterable[str] | None = None
+    ) -> list[Match]:
+        """Matches of a hashed file; a file that failed to hash matches nothing."""
+        if not result.ok:
+            return []
+        query = {name: [value] for name, value in result.signals.items() if name != PERCEPTUAL}
+        transforms = None
+        if PERCEPTUAL in result.signals and result.quality.get(PERCEPTUAL, 0) >= MIN_MATCH_QUALITY:
+            dihedral = result.dihedral.get(PERCEPTUAL)
+            query[PERCEPTUAL] = dihedral or [result.signals[PERCEPTUAL]]
+            transforms = list(DIHEDRAL_TRANSFORMS) if dihedral else ["original"]
+        return self.match_hashes(query, banks=banks, pdq_transforms=transforms)
+
+    def _radius_limits(self) -> dict[str, int]:
+        """Per signal type, the largest threshold any bank uses."""
+        with self.database.reading() as session:
+            limits: dict[str, int] = {}
+            all_thresholds: list[dict[str, int]] = list(session.scalars(select(Bank.thresholds)))
+            for thresholds in all_thresholds:
+                for name, value in thresholds.items():
+                    limits[name] = max(limits.get(name, 0), int(value))
+        default = get_signal_type(PERCEPTUAL).default_threshold
+        limits[PERCEPTUAL] = max(limits.get(PERCEPTUAL, default), default)
+        return limits
+
+    def _resolve(self, hits: list[_Hit], only_banks: set[str] | None) -> list[Match]:
+        if not hits:
+            return []
+        by_id = {hit.signal_id: hit for hit in hits}
+        now = utcnow()
+        with self.database.reading() as session:
+            rows = session.execute(
+                select(ContentSignal.id, Content, Bank)
+                .join(Content, Content.id == ContentSignal.content_id)
+                .join(Bank, Bank.id == Content.bank_id)
+                .where(ContentSignal.id.in_(list(by_id)))
+            ).all()
+        matches: list[Match] = []
+        allowlisted: list[str] = []
+        for signal_id, content, bank in rows:
+            hit = by_id[signal_id]
+            threshold = bank.thresholds.get(
+                hit.signal_type, get_signal_type(hit.signal_type).default_threshold
+            )
+            disabled = content.disabled_until is not None and as_utc(content.disabled_until) > now
+            if not bank.enabled or disabled or hit.distance > threshold:
+                continue
+            if bank.kind == "allowlist":
+                allowlisted.append(bank.name)
+                continue
+            if only_banks is not None and bank.name not in only_banks:
+                continue
+            matches.append(
+                Match(
+                    bank.name,
+                    content.id,
+                    hit.signal_type,
+                    hit.distance,
+                    hit.transform,
+                    list(bank.labels),
+                    list(content.labels),
+                    content.external_id,
+                    content.source,
+                    dict(content.source_metadata),
+                )
+            )
+        if allowlisted:
+            names = sorted(set(allowlisted))
+            matches = [
+                Match(**{**match.__dict__, "suppressed": True, "suppressed_by": names})
+                for match in matches
+            ]
+        return sorted(matches, key=lambda m: (m.distance, m.bank, m.content_id, m.signal_type))
+
+
+def _best_per_signal(hits: list[_Hit]) -> list[_Hit]:
+    """One hit per bank signal: the closest transform of the query."""
+    best: dict[int, _Hit] = {}
+    for hit in hits:
+        if hit.signal_id not in best or hit.distance < best[hit.signal_id].distance:
+            best[hit.signal_id] = hit
+    return list(best.values())

@@ -1,0 +1,122 @@
+"""Connecting to the database, migrating it, and transactions.
+
+    db = Database.open("sqlite:////var/lib/hashmatch/hashmatch.db")
+    with db.transaction() as session:
+        session.add(...)
+
+The schema is brought up to date on open (Alembic, ``upgrade head``), so a
+fresh data directory just works.  Every write goes through
+:meth:`Database.transaction`: it commits whole or not at all.  On SQLite the
+transaction takes the write lock at its start (``BEGIN IMMEDIATE``) and waits
+for another writer instead of failing halfway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from hashmatch.errors import ConfigurationError
+
+#: How long a SQLite writer waits for another one to finish.
+SQLITE_BUSY_SECONDS = 60
+
+
+def normalise_url(url: str) -> URL:
+    """Accept ``postgresql://`` (psycopg 3 is the driver) and ``sqlite:///path``."""
+    try:
+        parsed = make_url(url)
+    except Exception as error:  # noqa: BLE001 - SQLAlchemy raises several types
+        raise ConfigurationError(f"not a database URL: {url!r} ({error})") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            f"unsupported database {parsed.drivername!r}: use sqlite or postgresql"
+        )
+    return parsed
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below decide
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_SECONDS * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """An engine, a session factory, and the migrated schema."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, url: str, *, migrate: bool = True) -> Database:
+        parsed = normalise_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(parsed)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True)
+        database = cls(engine)
+        if migrate:
+            database.migrate()
+        return database
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` (Alembic), in one transaction."""
+        self._alembic(command.upgrade, revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to ``revision`` ("base": nothing), in one transaction."""
+        self._alembic(command.downgrade, revision)
+
+    def _alembic(self, action: Any, revision: str) -> None:
+        config = Config()
+        location = resources.files("hashmatch.store") / "migrations"
+        config.set_main_option("script_location", str(location))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            action(config, revision)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits at the end of the block, or not at all."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads (nothing it does is committed)."""
+        with self._sessions() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()

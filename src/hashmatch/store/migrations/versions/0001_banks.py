@@ -1,0 +1,75 @@
+"""Banks, bank content, content signals and the change log.
+
+Revision ID: 0001
+Revises:
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+Id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+Timestamp = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "banks",
+        sa.Column("id", Id, primary_key=True),
+        sa.Column("name", sa.String(100), nullable=False, unique=True),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("enabled", sa.Boolean, nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("labels", sa.JSON, nullable=False),
+        sa.Column("thresholds", sa.JSON, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("updated_at", Timestamp, nullable=False),
+    )
+    op.create_table(
+        "contents",
+        sa.Column("id", Id, primary_key=True),
+        sa.Column("bank_id", Id, sa.ForeignKey("banks.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("external_id", sa.String(200)),
+        sa.Column("source", sa.String(200)),
+        sa.Column("source_metadata", sa.JSON, nullable=False),
+        sa.Column("labels", sa.JSON, nullable=False),
+        sa.Column("note", sa.Text, nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
+        sa.Column("disabled_until", Timestamp),
+        sa.UniqueConstraint("bank_id", "external_id"),
+    )
+    op.create_index("ix_contents_bank_id", "contents", ["bank_id"])
+    op.create_table(
+        "content_signals",
+        sa.Column("id", Id, primary_key=True),
+        sa.Column(
+            "content_id", Id, sa.ForeignKey("contents.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("bank_id", Id, sa.ForeignKey("banks.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("signal_type", sa.String(32), nullable=False),
+        sa.Column("value", sa.String(128), nullable=False),
+        sa.Column("quality", sa.Integer),
+        sa.UniqueConstraint("bank_id", "signal_type", "value"),
+    )
+    op.create_index("ix_content_signals_content_id", "content_signals", ["content_id"])
+    op.create_table(
+        "changes",
+        sa.Column("seq", Id, primary_key=True, autoincrement=True),
+        sa.Column("op", sa.String(8), nullable=False),
+        sa.Column("signal_id", Id, nullable=False),
+        sa.Column("signal_type", sa.String(32), nullable=False),
+        sa.Column("value", sa.String(128), nullable=False),
+        sa.Column("created_at", Timestamp, nullable=False),
+    )
+    op.create_index("ix_changes_signal_type_seq", "changes", ["signal_type", "seq"])
+
+
+def downgrade() -> None:
+    op.drop_table("changes")
+    op.drop_table("content_signals")
+    op.drop_table("contents")
+    op.drop_table("banks")

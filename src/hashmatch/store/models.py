@@ -1,0 +1,124 @@
+"""The database schema: banks, their content, content signals, and the change log.
+
+One schema for SQLite and PostgreSQL; Alembic migrations under
+``hashmatch/store/migrations`` create and evolve it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer, "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for the UTC values it stores."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Bank(Base):
+    """A named list of known content, matched against (or, for allowlists, suppressing)."""
+
+    __tablename__ = "banks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: "match" or "allowlist".
+    kind: Mapped[str] = mapped_column(String(16), default="match")
+    labels: Mapped[list[str]] = mapped_column(default=list)
+    #: Signal type name -> largest matching distance, overriding the type's default.
+    thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    contents: Mapped[list[Content]] = relationship(
+        back_populates="bank", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Content(Base):
+    """One known item in a bank: one or more signals and where it came from."""
+
+    __tablename__ = "contents"
+    __table_args__ = (UniqueConstraint("bank_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    #: The list or exchange it came from, and that source's own metadata.
+    source: Mapped[str | None] = mapped_column(String(200))
+    source_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    labels: Mapped[list[str]] = mapped_column(default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    #: While in the future, the content does not match.
+    disabled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    bank: Mapped[Bank] = relationship(back_populates="contents")
+    signals: Mapped[list[ContentSignal]] = relationship(
+        back_populates="content", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ContentSignal(Base):
+    """One hash of one bank content.  A bank holds each (type, value) once."""
+
+    __tablename__ = "content_signals"
+    __table_args__ = (UniqueConstraint("bank_id", "signal_type", "value"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    content_id: Mapped[int] = mapped_column(
+        ForeignKey("contents.id", ondelete="CASCADE"), index=True
+    )
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
+    signal_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(128))
+    quality: Mapped[int | None] = mapped_column(Integer)
+
+    content: Mapped[Content] = relationship(back_populates="signals")
+
+
+class Change(Base):
+    """The change log: every signal added to or removed from any bank, in order.
+
+    In-memory indexes follow it (``seq`` only grows) instead of rebuilding.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_signal_type_seq", "signal_type", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    #: "add" or "remove".
+    op: Mapped[str] = mapped_column(String(8))
+    signal_id: Mapped[int] = mapped_column(Id)
+    signal_type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
