@@ -124,3 +124,11 @@ def database(database_url: str) -> Iterator[Database]:
     db = Database.open(database_url)
     yield db
     db.close()
+
+
+@pytest.fixture(autouse=True)
+def _hermetic_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's settings or writes to their data folder."""
+    for name in ("HASHMATCH_DATABASE_URL", "HASHMATCH_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HASHMATCH_DATA_DIR", str(tmp_path / "hashmatch-data"))

@@ -9,7 +9,7 @@ from hashmatch.errors import ConfigurationError
 from hashmatch.store import Database
 from hashmatch.store.database import normalise_url
 
-TABLES = {"alembic_version", "banks", "changes", "content_signals", "contents"}
+TABLES = {"alembic_version", "banks", "changes", "content_signals", "contents", "instance"}
 
 
 def test_migrations_create_the_schema_from_empty(database: Database) -> None:
@@ -47,3 +47,10 @@ def test_url_normalisation(url: str, driver: str) -> None:
 def test_bad_urls_are_refused(url: str) -> None:
     with pytest.raises(ConfigurationError):
         normalise_url(url)
+
+
+def test_each_database_has_its_own_instance_id(database: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    other = Database.open(f"sqlite:///{tmp_path / 'other.db'}")
+    assert len(database.instance_id()) == 36
+    assert database.instance_id() != other.instance_id()
+    other.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -34,7 +34,7 @@ BANK_KINDS = ("match", "allowlist")
 #: The industry classification (Tech Coalition / NCMEC categories).
 CLASSIFICATIONS = ("A1", "A2", "B1", "B2")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_BATCH = 5000
+_BATCH = 100_000
 CONTENTS = cast(Table, Content.__table__)
 SIGNALS = cast(Table, ContentSignal.__table__)
 CHANGES = cast(Table, Change.__table__)
@@ -339,18 +339,23 @@ class Banks:
             connection,
             SIGNALS,
             ("id", "content_id", "bank_id", "signal_type", "value"),
-            [
-                (signal_id, content_id, bank_id, kind, value)
-                for signal_id, (content_id, kind, value) in zip(signal_ids, pairs, strict=True)
-            ],
+            # In key order, so the unique index on the values grows in order
+            # rather than at random (several times faster on SQLite).
+            sorted(
+                (
+                    (signal_id, content_id, bank_id, kind, value)
+                    for signal_id, (content_id, kind, value) in zip(signal_ids, pairs, strict=True)
+                ),
+                key=lambda row: (row[3], row[4]),
+            ),
         )
         _bulk_insert(
             connection,
             CHANGES,
-            ("op", "signal_id", "signal_type", "value", "created_at"),
+            ("op", "signal_id", "signal_type", "created_at"),
             [
-                ("add", signal_id, kind, value, now)
-                for signal_id, (_, kind, value) in zip(signal_ids, pairs, strict=True)
+                ("add", signal_id, kind, now)
+                for signal_id, (_, kind, _value) in zip(signal_ids, pairs, strict=True)
             ],
         )
         return content_ids
@@ -359,13 +364,9 @@ class Banks:
         now = utcnow()
         session.execute(
             insert(Change).from_select(
-                ["op", "signal_id", "signal_type", "value", "created_at"],
+                ["op", "signal_id", "signal_type", "created_at"],
                 select(
-                    literal("remove"),
-                    ContentSignal.id,
-                    ContentSignal.signal_type,
-                    ContentSignal.value,
-                    literal(now),
+                    literal("remove"), ContentSignal.id, ContentSignal.signal_type, literal(now)
                 ).where(condition),
             )
         )
@@ -407,13 +408,30 @@ def _bulk_insert(
     for name, values in zip(columns, zip(*rows, strict=True), strict=True):
         column_type = table.c[name].type
         if isinstance(column_type, JSON):
-            values_by_column.append(map(json.dumps, values))
+            values_by_column.append(
+                [json.dumps(value) if value else _EMPTY_JSON[type(value)] for value in values]
+            )
             continue
         process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        values_by_column.append(values if process is None else map(process, values))
+        values_by_column.append(values if process is None else map(_memoised(process), values))
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
         f"VALUES ({', '.join([marker] * len(columns))})"
     )
     connection.exec_driver_sql(sql, list(zip(*values_by_column, strict=True)))
+
+
+_EMPTY_JSON = {dict: "{}", list: "[]", type(None): "null"}
+
+
+def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A converter that converts each distinct value once (a batch shares its timestamp)."""
+    cache: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        if value not in cache:
+            cache[value] = process(value)
+        return cache[value]
+
+    return convert

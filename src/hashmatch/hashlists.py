@@ -148,11 +148,15 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry]:
 
 
 def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
+    pdq = get_signal_type("pdq")
     for number, line in enumerate(stream, start=1):
         text = line.strip()
         if text and not text.startswith("#"):
-            signal_type, value = _signal(f"{name}:{number}", "pdq", text.split(",")[0])
-            yield Entry({signal_type: value})
+            try:
+                value = pdq.parse(text.split(",")[0])
+            except HashmatchError as error:
+                raise ImportFormatError(f"{name}:{number}: {error}") from None
+            yield Entry({"pdq": value})
 
 
 READERS = {ListFormat.csv: read_csv, ListFormat.jsonl: read_jsonl, ListFormat.pdq: read_pdq_lines}

@@ -25,13 +25,14 @@ import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hashmatch.hashing import FileHashes, HashRequest, hash_file
-from hashmatch.index import ExactIndex, HammingIndex, words_from_hex
+from hashmatch.index import ExactIndex, HammingIndex, snapshot, words_from_hex
 from hashmatch.pdq import DIHEDRAL_TRANSFORMS, MIN_MATCH_QUALITY
 from hashmatch.signals import get_signal_type
 from hashmatch.store import Bank, Change, Content, ContentSignal, Database
@@ -88,23 +89,33 @@ class _Hit:
 class Matcher:
     """In-memory indexes over every bank, kept current from the change log."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, snapshot_dir: Path | None = None) -> None:
+        """Load the indexes: from ``snapshot_dir`` plus later changes when it
+        holds a snapshot of this database, else from the database (and then
+        write the snapshot there)."""
         self.database = database
+        self.snapshot_dir = snapshot_dir
         self._lock = threading.Lock()
         self._pdq = HammingIndex()
         self._exact: dict[str, ExactIndex] = {}
         self._seq = 0
-        self._load()
+        #: Changes applied since the snapshot was written (or loaded).
+        self.changes_since_snapshot = 0
+        if snapshot_dir is not None and self._load_snapshot(snapshot_dir):
+            return
+        self._load_from_database()
+        if snapshot_dir is not None:
+            self.save_snapshot()
 
-    def _load(self) -> None:
+    def _load_from_database(self) -> None:
         with self.database.reading() as session:
-            self._seq = session.scalar(select(Change.seq).order_by(Change.seq.desc()).limit(1)) or 0
+            self._seq = session.scalar(select(func.max(Change.seq))) or 0
             ids: list[int] = []
             values: list[str] = []
+            exact: dict[str, list[tuple[int, str]]] = {}
             rows = session.execute(
                 select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value)
             )
-            exact: dict[str, list[tuple[int, str]]] = {}
             for signal_id, signal_type, value in rows:
                 if signal_type == PERCEPTUAL:
                     ids.append(signal_id)
@@ -115,8 +126,40 @@ class Matcher:
         for signal_type, entries in exact.items():
             self._exact_index(signal_type).add(entries)
 
+    def _load_snapshot(self, folder: Path) -> bool:
+        info = snapshot.read_info(folder / PERCEPTUAL)
+        if info is None or info.database_id != self.database.instance_id():
+            return False  # none, or a snapshot of another (or a wiped) database
+        self._pdq = snapshot.load(folder / PERCEPTUAL)
+        self._seq = info.seq
+        with self.database.reading() as session:
+            exact = session.execute(
+                select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value).where(
+                    ContentSignal.signal_type != PERCEPTUAL
+                )
+            )
+            for signal_id, signal_type, value in exact:
+                self._exact_index(signal_type).add([(signal_id, value)])
+        # Exact maps are current already; re-applying their changes is harmless.
+        self.refresh()
+        return True
+
+    def save_snapshot(self) -> None:
+        """Write the PDQ index (compacted) to the snapshot folder."""
+        if self.snapshot_dir is None:
+            raise ValueError("this matcher has no snapshot folder")
+        with self._lock:
+            seq = self._seq
+        info = snapshot.SnapshotInfo(self.database.instance_id(), seq, len(self._pdq))
+        snapshot.save(self.snapshot_dir / PERCEPTUAL, self._pdq, info)
+        self.changes_since_snapshot = 0
+
     def _exact_index(self, signal_type: str) -> ExactIndex:
         return self._exact.setdefault(signal_type, ExactIndex())
+
+    def __len__(self) -> int:
+        """PDQ hashes in the index."""
+        return len(self._pdq)
 
     @property
     def seq(self) -> int:
@@ -127,11 +170,16 @@ class Matcher:
         """Apply changes logged since the last refresh; how many were applied."""
         with self._lock, self.database.reading() as session:
             changes = session.execute(
-                select(Change.seq, Change.op, Change.signal_id, Change.signal_type, Change.value)
+                select(
+                    Change.seq, Change.op, Change.signal_id, Change.signal_type, ContentSignal.value
+                )
+                .outerjoin(ContentSignal, ContentSignal.id == Change.signal_id)
                 .where(Change.seq > self._seq)
                 .order_by(Change.seq)
             ).all()
         for _seq, op, signal_id, signal_type, value in changes:
+            if op == "add" and value is None:
+                continue  # added, then removed again before this refresh
             if signal_type == PERCEPTUAL:
                 if op == "add":
                     self._pdq.add(np.array([signal_id]), words_from_hex([value]))
@@ -143,6 +191,7 @@ class Matcher:
                 self._exact_index(signal_type).remove([signal_id])
         if changes:
             self._seq = changes[-1][0]
+        self.changes_since_snapshot += len(changes)
         return len(changes)
 
     def match_hashes(

@@ -16,6 +16,7 @@ reads the environment itself.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -56,6 +57,12 @@ SETTINGS = (
 class Settings:
     data_dir: Path
     database_url: str
+
+    @property
+    def snapshot_dir(self) -> Path:
+        """Index snapshots of this database (one folder per database URL)."""
+        key = hashlib.sha256(self.database_url.encode()).hexdigest()[:16]
+        return self.data_dir / "index" / key
 
     @classmethod
     def load(

@@ -14,11 +14,14 @@ from rich.table import Table
 
 from hashmatch.banks import Banks
 from hashmatch.cli.bank_command import parse_hash
-from hashmatch.cli.context import open_database
+from hashmatch.cli.context import open_database, settings_of
 from hashmatch.cli.errors import EXIT_FAILED, reported_errors
 from hashmatch.cli.progress import stderr, tracked
 from hashmatch.hashing import HashRequest, default_jobs, hash_files, iter_files
 from hashmatch.matching import Match, Matcher
+
+#: Re-write the index snapshot once this many changes were replayed on top of it.
+SNAPSHOT_AFTER_CHANGES = 50_000
 
 
 class MatchFormat(StrEnum):
@@ -62,7 +65,9 @@ def match_command(
     with reported_errors():
         for name in bank:
             Banks(database).get(name)
-        matcher = Matcher(database)
+        matcher = Matcher(database, settings_of(ctx).snapshot_dir)
+        if matcher.changes_since_snapshot > max(SNAPSHOT_AFTER_CHANGES, len(matcher) // 10):
+            matcher.save_snapshot()  # the next start-up maps it instead of replaying
     rows: list[dict[str, Any]] = []
     emit = rows.append if output_format is MatchFormat.table else _print_line
     for signal_type, value in queries:

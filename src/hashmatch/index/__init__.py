@@ -1,8 +1,16 @@
 """Indexes that never miss a match: Hamming range search and exact maps."""
 
+from hashmatch.index import snapshot
 from hashmatch.index.exact import ExactIndex
 from hashmatch.index.hamming import hex_from_words, words_from_hex
 from hashmatch.index.live import HammingIndex
 from hashmatch.index.mih import MultiIndex
 
-__all__ = ["ExactIndex", "HammingIndex", "MultiIndex", "hex_from_words", "words_from_hex"]
+__all__ = [
+    "ExactIndex",
+    "HammingIndex",
+    "MultiIndex",
+    "hex_from_words",
+    "snapshot",
+    "words_from_hex",
+]

@@ -165,6 +165,16 @@ class HammingIndex:
         """:meth:`search` for each row of an (n, 4) array."""
         return [self.search(query, radius) for query in np.asarray(queries, dtype=np.uint64)]
 
+    def live(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every live (id, hash) pair, main part and delta together."""
+        with self._lock:
+            return self._live_locked()
+
+    def _live_locked(self) -> tuple[np.ndarray, np.ndarray]:
+        main_ids, main_hashes = self._main.live()
+        delta_ids, delta_hashes = self._delta.view().live()
+        return np.concatenate((main_ids, delta_ids)), np.concatenate((main_hashes, delta_hashes))
+
     def _maybe_merge(self) -> None:
         threshold = max(MIN_TABLE_SIZE, int(MERGE_SHARE * len(self._main)))
         if self._delta.size >= threshold and self._merging is None:
@@ -175,13 +185,9 @@ class HammingIndex:
 
     def _merge(self) -> None:
         with self._lock:
-            main, delta = self._main, self._delta.view()
-            taken = len(delta)
-            main_ids, main_hashes = main.live()
-            delta_ids, delta_hashes = delta.live()
-        merged = _main_part(
-            np.concatenate((main_ids, delta_ids)), np.concatenate((main_hashes, delta_hashes))
-        )
+            taken = self._delta.size
+            ids, hashes = self._live_locked()
+        merged = _main_part(ids, hashes)
         with self._lock:
             rest = self._delta.view()
             carried = _Delta()

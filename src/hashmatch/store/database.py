@@ -21,11 +21,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from hashmatch.errors import ConfigurationError
+from hashmatch.store.models import Instance
 
 #: How long a SQLite writer waits for another one to finish.
 SQLITE_BUSY_SECONDS = 60
@@ -57,6 +58,10 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
+        # With WAL, NORMAL keeps the database consistent through a crash; only
+        # the last transactions before a power cut may be lost.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA cache_size = -65536")  # 64 MiB
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_SECONDS * 1000}")
         cursor.close()
 
@@ -117,6 +122,11 @@ class Database:
         """A session for reads (nothing it does is committed)."""
         with self._sessions() as session:
             yield session
+
+    def instance_id(self) -> str:
+        """The random id this database was given when its schema was created."""
+        with self.reading() as session:
+            return str(session.scalar(select(Instance.id)))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -109,7 +109,8 @@ class ContentSignal(Base):
 class Change(Base):
     """The change log: every signal added to or removed from any bank, in order.
 
-    In-memory indexes follow it (``seq`` only grows) instead of rebuilding.
+    In-memory indexes follow it (``seq`` only grows) instead of rebuilding;
+    the value of an added signal is read from ``content_signals``.
     """
 
     __tablename__ = "changes"
@@ -120,5 +121,16 @@ class Change(Base):
     op: Mapped[str] = mapped_column(String(8))
     signal_id: Mapped[int] = mapped_column(Id)
     signal_type: Mapped[str] = mapped_column(String(32))
-    value: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Instance(Base):
+    """One row: a random id made when the schema was created.
+
+    Index snapshots record it, so a snapshot of another database, or of this
+    one before it was wiped, is never taken for current.
+    """
+
+    __tablename__ = "instance"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -1,8 +1,10 @@
-"""Banks, bank content, content signals and the change log.
+"""Banks, bank content, content signals, the change log, and this database's id.
 
 Revision ID: 0001
 Revises:
 """
+
+import uuid
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,6 +19,11 @@ Timestamp = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    instance = op.create_table(
+        "instance",
+        sa.Column("id", sa.String(36), primary_key=True),
+    )
+    op.bulk_insert(instance, [{"id": str(uuid.uuid4())}])
     op.create_table(
         "banks",
         sa.Column("id", Id, primary_key=True),
@@ -62,7 +69,6 @@ def upgrade() -> None:
         sa.Column("op", sa.String(8), nullable=False),
         sa.Column("signal_id", Id, nullable=False),
         sa.Column("signal_type", sa.String(32), nullable=False),
-        sa.Column("value", sa.String(128), nullable=False),
         sa.Column("created_at", Timestamp, nullable=False),
     )
     op.create_index("ix_changes_signal_type_seq", "changes", ["signal_type", "seq"])
@@ -73,3 +79,4 @@ def downgrade() -> None:
     op.drop_table("content_signals")
     op.drop_table("contents")
     op.drop_table("banks")
+    op.drop_table("instance")

@@ -1,0 +1,76 @@
+"""Index snapshots: mapped back in instead of rebuilt, plus later changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hashmatch.banks import Banks
+from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.hashlists import Entry, read_file
+from hashmatch.index import HammingIndex, snapshot
+from hashmatch.matching import Matcher
+from hashmatch.store import Database
+from tests.conftest import DATA
+
+HAYSTACK = DATA / "pdq-reference" / "reg-test-input" / "haystack.txt"
+PHOTO = DATA / "photos" / "nature-beach-malibu.jpg"
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    hashes = rng.integers(0, 2**64, size=(30_000, 4), dtype=np.uint64)
+    index = HammingIndex(np.arange(30_000), hashes)
+    index.add(np.array([70_000]), hashes[:1])
+    index.remove(np.array([3]))
+    snapshot.save(tmp_path / "pdq", index, snapshot.SnapshotInfo("db-1", 9, len(index)))
+    assert snapshot.read_info(tmp_path / "pdq") == snapshot.SnapshotInfo("db-1", 9, 30_000)
+    loaded = snapshot.load(tmp_path / "pdq")
+    assert isinstance(loaded.main[1], np.memmap)  # mapped, not rebuilt
+    for row in (0, 3, 17, 29_999):
+        expected = index.search(hashes[row], 31)
+        found = loaded.search(hashes[row], 31)
+        assert sorted(found[0].tolist()) == sorted(expected[0].tolist())
+    assert 3 not in loaded.search(hashes[3], 0)[0]
+
+
+def test_missing_or_foreign_snapshot_is_not_used(tmp_path: Path) -> None:
+    assert snapshot.read_info(tmp_path / "nothing") is None
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "meta.json").write_text('{"version": 0}')
+    assert snapshot.read_info(tmp_path / "bad") is None
+
+
+def test_matcher_starts_from_its_snapshot_and_replays_later_changes(
+    database: Database, tmp_path: Path
+) -> None:
+    banks = Banks(database)
+    banks.create("known")
+    banks.import_entries("known", read_file(HAYSTACK))
+    first = Matcher(database, tmp_path / "index")
+    assert snapshot.read_info(tmp_path / "index" / "pdq") is not None
+    banks.add("known", Entry(dict(hash_file(PHOTO, HashRequest()).signals)))
+    second = Matcher(database, tmp_path / "index")
+    assert isinstance(second._pdq.main[1], np.memmap)
+    assert second.changes_since_snapshot == 3
+    assert second.seq > first.seq
+    assert {m.signal_type for m in second.match_file(PHOTO)[1]} == {"pdq", "md5", "sha256"}
+    haystack_hash = HAYSTACK.read_text().split()[5]
+    assert len(second.match_hashes({"pdq": [haystack_hash]})) >= 1
+
+
+def test_snapshot_of_a_wiped_database_is_rebuilt(database_url: str, tmp_path: Path) -> None:
+    database = Database.open(database_url)
+    banks = Banks(database)
+    banks.create("known")
+    banks.import_entries("known", read_file(HAYSTACK)[:10])
+    Matcher(database, tmp_path / "index")
+    banks.delete("known")
+    database.downgrade("base")
+    database.migrate()
+    banks.create("known")
+    banks.import_entries("known", read_file(HAYSTACK)[20:25])
+    matcher = Matcher(database, tmp_path / "index")
+    assert len(matcher) == 5
+    database.close()
