@@ -34,7 +34,7 @@ BANK_KINDS = ("match", "allowlist")
 #: The industry classification (Tech Coalition / NCMEC categories).
 CLASSIFICATIONS = ("A1", "A2", "B1", "B2")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_BATCH = 100_000
+_BATCH = 250_000
 CONTENTS = cast(Table, Content.__table__)
 SIGNALS = cast(Table, ContentSignal.__table__)
 CHANGES = cast(Table, Change.__table__)
@@ -295,10 +295,10 @@ class Banks:
         )
         fresh = []
         for entry in entries:
-            pairs = set(entry.signals.items())
-            if not pairs or pairs & seen_signals or (entry.external_id in seen_ids):
+            items = entry.signals.items()
+            if not items or entry.external_id in seen_ids or any(p in seen_signals for p in items):
                 continue
-            seen_signals |= pairs
+            seen_signals.update(items)
             if entry.external_id is not None:
                 seen_ids.add(entry.external_id)
             fresh.append(entry)
@@ -311,22 +311,20 @@ class Banks:
         connection = session.connection()
         now = utcnow()
         content_ids = _reserve_ids(connection, CONTENTS, len(entries))
+        # Columns every entry leaves empty are left to the schema's defaults:
+        # fewer values to convert and bind on a big, bare hash list.
+        optional = [
+            name
+            for name in ("external_id", "source_metadata", "labels", "note")
+            if any(getattr(entry, name) for entry in entries)
+        ]
         _bulk_insert(
             connection,
             CONTENTS,
-            (
-                "id",
-                "bank_id",
-                "external_id",
-                "source",
-                "source_metadata",
-                "labels",
-                "note",
-                "created_at",
-            ),
+            ("id", "bank_id", "source", "created_at", *optional),
             [
-                (cid, bank_id, e.external_id, source, e.source_metadata, e.labels, e.note, now)
-                for cid, e in zip(content_ids, entries, strict=True)
+                (content_id, bank_id, source, now, *(getattr(entry, name) for name in optional))
+                for content_id, entry in zip(content_ids, entries, strict=True)
             ],
         )
         pairs = [
@@ -339,24 +337,16 @@ class Banks:
             connection,
             SIGNALS,
             ("id", "content_id", "bank_id", "signal_type", "value"),
-            # In key order, so the unique index on the values grows in order
-            # rather than at random (several times faster on SQLite).
-            sorted(
-                (
-                    (signal_id, content_id, bank_id, kind, value)
-                    for signal_id, (content_id, kind, value) in zip(signal_ids, pairs, strict=True)
-                ),
-                key=lambda row: (row[3], row[4]),
-            ),
+            [
+                (signal_id, content_id, bank_id, kind, value)
+                for signal_id, (content_id, kind, value) in zip(signal_ids, pairs, strict=True)
+            ],
         )
         _bulk_insert(
             connection,
             CHANGES,
-            ("op", "signal_id", "signal_type", "created_at"),
-            [
-                ("add", signal_id, kind, now)
-                for signal_id, (_, kind, _value) in zip(signal_ids, pairs, strict=True)
-            ],
+            ("op", "signal_id", "last_signal_id", "created_at"),
+            [("add", first, last, now) for first, last in _runs(signal_ids)],
         )
         return content_ids
 
@@ -364,10 +354,10 @@ class Banks:
         now = utcnow()
         session.execute(
             insert(Change).from_select(
-                ["op", "signal_id", "signal_type", "created_at"],
-                select(
-                    literal("remove"), ContentSignal.id, ContentSignal.signal_type, literal(now)
-                ).where(condition),
+                ["op", "signal_id", "last_signal_id", "created_at"],
+                select(literal("remove"), ContentSignal.id, ContentSignal.id, literal(now)).where(
+                    condition
+                ),
             )
         )
 
@@ -435,3 +425,14 @@ def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return cache[value]
 
     return convert
+
+
+def _runs(ids: list[int]) -> list[tuple[int, int]]:
+    """Ascending ids as (first, last) runs of consecutive values."""
+    runs: list[tuple[int, int]] = []
+    for value in ids:
+        if runs and value == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return runs

@@ -47,7 +47,7 @@ class ListFormat(StrEnum):
         return cls.pdq
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One content to put in a bank: its signals and what is known about it."""
 
@@ -148,15 +148,16 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry]:
 
 
 def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
-    pdq = get_signal_type("pdq")
+    parse = get_signal_type("pdq").parse
     for number, line in enumerate(stream, start=1):
         text = line.strip()
-        if text and not text.startswith("#"):
-            try:
-                value = pdq.parse(text.split(",")[0])
-            except HashmatchError as error:
-                raise ImportFormatError(f"{name}:{number}: {error}") from None
-            yield Entry({"pdq": value})
+        if not text or text[0] == "#":
+            continue
+        try:
+            value = parse(text.partition(",")[0])
+        except HashmatchError as error:
+            raise ImportFormatError(f"{name}:{number}: {error}") from None
+        yield Entry({"pdq": value})
 
 
 READERS = {ListFormat.csv: read_csv, ListFormat.jsonl: read_jsonl, ListFormat.pdq: read_pdq_lines}

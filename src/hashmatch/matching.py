@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,32 +167,50 @@ class Matcher:
         return self._seq
 
     def refresh(self) -> int:
-        """Apply changes logged since the last refresh; how many were applied."""
+        """Apply changes logged since the last refresh; how many signals changed."""
         with self._lock, self.database.reading() as session:
-            changes = session.execute(
-                select(
-                    Change.seq, Change.op, Change.signal_id, Change.signal_type, ContentSignal.value
+            seq = session.scalar(select(func.max(Change.seq))) or 0
+            if seq <= self._seq:
+                return 0
+            window = (Change.seq > self._seq) & (Change.seq <= seq)
+            added = session.execute(
+                select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value)
+                .join(
+                    Change,
+                    ContentSignal.id.between(Change.signal_id, Change.last_signal_id),
                 )
-                .outerjoin(ContentSignal, ContentSignal.id == Change.signal_id)
-                .where(Change.seq > self._seq)
-                .order_by(Change.seq)
+                .where(window, Change.op == "add")
             ).all()
-        for _seq, op, signal_id, signal_type, value in changes:
-            if op == "add" and value is None:
-                continue  # added, then removed again before this refresh
-            if signal_type == PERCEPTUAL:
-                if op == "add":
-                    self._pdq.add(np.array([signal_id]), words_from_hex([value]))
-                else:
-                    self._pdq.remove(np.array([signal_id]))
-            elif op == "add":
-                self._exact_index(signal_type).add([(signal_id, value)])
-            else:
-                self._exact_index(signal_type).remove([signal_id])
-        if changes:
-            self._seq = changes[-1][0]
-        self.changes_since_snapshot += len(changes)
-        return len(changes)
+            removed = [
+                signal_id
+                for first, last in session.execute(
+                    select(Change.signal_id, Change.last_signal_id).where(
+                        window, Change.op == "remove"
+                    )
+                )
+                for signal_id in range(first, last + 1)
+            ]
+            self._apply(added, removed)
+            self._seq = seq
+        # Signals added and removed again inside the window are simply gone
+        # from content_signals, so they are neither added nor found to remove.
+        count = len(added) + len(removed)
+        self.changes_since_snapshot += count
+        return count
+
+    def _apply(self, added: Sequence[Any], removed: list[int]) -> None:
+        """Add, then remove (an id is never reused, so the order is safe)."""
+        pdq = [(signal_id, value) for signal_id, kind, value in added if kind == PERCEPTUAL]
+        if pdq:
+            ids, values = zip(*pdq, strict=True)
+            self._pdq.add(np.array(ids, dtype=np.int64), words_from_hex(list(values)))
+        for signal_id, kind, value in added:
+            if kind != PERCEPTUAL:
+                self._exact_index(kind).add([(signal_id, value)])
+        if removed:
+            self._pdq.remove(np.array(removed, dtype=np.int64))
+            for index in self._exact.values():
+                index.remove(removed)
 
     def match_hashes(
         self,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -68,16 +69,29 @@ class Content(Base):
     """One known item in a bank: one or more signals and where it came from."""
 
     __tablename__ = "contents"
-    __table_args__ = (UniqueConstraint("bank_id", "external_id"),)
+    # Partial: content without an external id (most of a big hash list) costs
+    # no index entry.
+    __table_args__ = (
+        Index(
+            "uq_contents_bank_external_id",
+            "bank_id",
+            "external_id",
+            unique=True,
+            sqlite_where=text("external_id IS NOT NULL"),
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
     external_id: Mapped[str | None] = mapped_column(String(200))
     #: The list or exchange it came from, and that source's own metadata.
     source: Mapped[str | None] = mapped_column(String(200))
-    source_metadata: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    labels: Mapped[list[str]] = mapped_column(default=list)
-    note: Mapped[str] = mapped_column(Text, default="")
+    source_metadata: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=text("'{}'")
+    )
+    labels: Mapped[list[str]] = mapped_column(default=list, server_default=text("'[]'"))
+    note: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     #: While in the future, the content does not match.
     disabled_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -107,20 +121,22 @@ class ContentSignal(Base):
 
 
 class Change(Base):
-    """The change log: every signal added to or removed from any bank, in order.
+    """The change log: signals added to or removed from any bank, in order.
 
-    In-memory indexes follow it (``seq`` only grows) instead of rebuilding;
-    the value of an added signal is read from ``content_signals``.
+    In-memory indexes follow it (``seq`` only grows) instead of rebuilding.
+    One row covers the signal ids ``signal_id`` to ``last_signal_id``
+    (inclusive): an import adds a million signals in one row.  Values are
+    read from ``content_signals``; a removed signal's row is gone, and its id
+    is all an index needs.
     """
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_signal_type_seq", "signal_type", "seq"),)
 
     seq: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     #: "add" or "remove".
     op: Mapped[str] = mapped_column(String(8))
     signal_id: Mapped[int] = mapped_column(Id)
-    signal_type: Mapped[str] = mapped_column(String(32))
+    last_signal_id: Mapped[int] = mapped_column(Id)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -42,12 +42,19 @@ def upgrade() -> None:
         sa.Column("bank_id", Id, sa.ForeignKey("banks.id", ondelete="CASCADE"), nullable=False),
         sa.Column("external_id", sa.String(200)),
         sa.Column("source", sa.String(200)),
-        sa.Column("source_metadata", sa.JSON, nullable=False),
-        sa.Column("labels", sa.JSON, nullable=False),
-        sa.Column("note", sa.Text, nullable=False),
+        sa.Column("source_metadata", sa.JSON, nullable=False, server_default=sa.text("'{}'")),
+        sa.Column("labels", sa.JSON, nullable=False, server_default=sa.text("'[]'")),
+        sa.Column("note", sa.Text, nullable=False, server_default=sa.text("''")),
         sa.Column("created_at", Timestamp, nullable=False),
         sa.Column("disabled_until", Timestamp),
-        sa.UniqueConstraint("bank_id", "external_id"),
+    )
+    op.create_index(
+        "uq_contents_bank_external_id",
+        "contents",
+        ["bank_id", "external_id"],
+        unique=True,
+        sqlite_where=sa.text("external_id IS NOT NULL"),
+        postgresql_where=sa.text("external_id IS NOT NULL"),
     )
     op.create_index("ix_contents_bank_id", "contents", ["bank_id"])
     op.create_table(
@@ -68,10 +75,9 @@ def upgrade() -> None:
         sa.Column("seq", Id, primary_key=True, autoincrement=True),
         sa.Column("op", sa.String(8), nullable=False),
         sa.Column("signal_id", Id, nullable=False),
-        sa.Column("signal_type", sa.String(32), nullable=False),
+        sa.Column("last_signal_id", Id, nullable=False),
         sa.Column("created_at", Timestamp, nullable=False),
     )
-    op.create_index("ix_changes_signal_type_seq", "changes", ["signal_type", "seq"])
 
 
 def downgrade() -> None:
