@@ -14,6 +14,11 @@ per engine::
 
     RESULT engine=<name> n=<N> data=<random|clustered> build_s=<x> bytes_per_hash=<x>
         p50_us=<x> p99_us=<x> recall=<x>      (on one line)
+
+and, for hashmatch, how long its snapshot takes to write and to map back in
+(what a restart costs instead of a rebuild)::
+
+    RESULT snapshot n=<N> save_s=<x> load_s=<x> first_query_ms=<x>
 """
 
 from __future__ import annotations
@@ -21,16 +26,18 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numba
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hashmatch.index import HammingIndex
+from hashmatch.index import HammingIndex, snapshot
 from hashmatch.index.hamming import hex_from_words, scan
 
 THRESHOLD = 31
@@ -92,13 +99,35 @@ def warm_up_hashmatch() -> None:
     HammingIndex(np.arange(50_000), small).search(small[0], THRESHOLD)
 
 
+class HashmatchQuery:
+    """Query function over a built hashmatch index (kept for the snapshot figures)."""
+
+    def __init__(self, index: HammingIndex, queries: np.ndarray) -> None:
+        self.index = index
+        self.queries = queries
+
+    def __call__(self, i: int) -> set[int]:
+        return set(self.index.search(self.queries[i], THRESHOLD)[0].tolist())
+
+
 def build_hashmatch(hashes: np.ndarray, queries: np.ndarray) -> Callable[[int], set[int]]:
-    index = HammingIndex(np.arange(hashes.shape[0]), hashes)
+    return HashmatchQuery(HammingIndex(np.arange(hashes.shape[0]), hashes), queries)
 
-    def query(i: int) -> set[int]:
-        return set(index.search(queries[i], THRESHOLD)[0].tolist())
 
-    return query
+def measure_snapshot(index: HammingIndex, queries: np.ndarray) -> dict[str, float]:
+    """Save the built hashmatch index, then map it back in and query it once."""
+    with tempfile.TemporaryDirectory(prefix="index-snapshot-") as folder:
+        target = Path(folder) / "pdq"
+        started = time.perf_counter()
+        snapshot.save(target, index, snapshot.SnapshotInfo("bench", 0, len(index)))
+        save_s = time.perf_counter() - started
+        started = time.perf_counter()
+        loaded = snapshot.load(target)
+        load_s = time.perf_counter() - started
+        started = time.perf_counter()
+        loaded.search(queries[0], THRESHOLD)
+        first_ms = (time.perf_counter() - started) * 1000
+    return {"save_s": save_s, "load_s": load_s, "first_query_ms": first_ms}
 
 
 def build_faiss(hashes: np.ndarray, queries: np.ndarray) -> Callable[[int], set[int]]:
@@ -137,6 +166,9 @@ ENGINES = {
 }
 
 
+LAST_QUERY: dict[str, Callable[[int], set[int]]] = {}
+
+
 def run(
     engine: Engine, hashes: np.ndarray, queries: np.ndarray, truth: list[set[int]]
 ) -> dict[str, float]:
@@ -144,6 +176,7 @@ def run(
     before = rss_bytes()
     started = time.perf_counter()
     query = engine.build(hashes, queries)
+    LAST_QUERY[engine.name] = query
     build_s = time.perf_counter() - started
     added = rss_bytes() - before
     # hashmatch keeps its own (sorted) copy of the hashes; the others copy them too.
@@ -184,7 +217,14 @@ def main() -> None:
     hashes = make_data(args.n, args.data, rng)
     queries = make_queries(hashes, rng)
     truth = ground_truth(hashes, queries)
-    results = {name: run(ENGINES[name], hashes, queries, truth) for name in names}
+    results = {}
+    snapshot_figures = None
+    for name in names:
+        results[name] = run(ENGINES[name], hashes, queries, truth)
+        built = LAST_QUERY.pop(name)
+        if isinstance(built, HashmatchQuery):
+            snapshot_figures = measure_snapshot(built.index, queries)
+        del built
 
     table = Table(title=f"PDQ range search <= {THRESHOLD}, n={args.n:,}, {args.data}, one thread")
     for column in (
@@ -209,11 +249,24 @@ def main() -> None:
             f"{r['p50_us'] / reference:.1f}x",
         )
     Console().print(table)
+    if snapshot_figures is not None:
+        print(
+            f"hashmatch snapshot: written in {snapshot_figures['save_s']:.1f} s, "
+            f"mapped back in {snapshot_figures['load_s']:.2f} s, "
+            f"first query {snapshot_figures['first_query_ms']:.1f} ms"
+        )
     for name, r in results.items():
         print(
             f"RESULT engine={name} n={args.n} data={args.data} build_s={r['build_s']:.2f} "
             f"bytes_per_hash={r['bytes_per_hash']:.0f} p50_us={r['p50_us']:.0f} "
             f"p99_us={r['p99_us']:.0f} recall={r['recall']:.4f}"
+        )
+
+    if snapshot_figures is not None:
+        print(
+            f"RESULT snapshot n={args.n} save_s={snapshot_figures['save_s']:.2f} "
+            f"load_s={snapshot_figures['load_s']:.2f} "
+            f"first_query_ms={snapshot_figures['first_query_ms']:.1f}"
         )
 
 

@@ -156,3 +156,14 @@ def test_exact_index() -> None:
     assert index.search("a" * 32) == {2}
     assert index.search("b" * 32) == set()
     assert len(index) == 1
+
+
+def test_batch_queries_answer_each_query() -> None:
+    rng = np.random.default_rng(8)
+    hashes = random_hashes(rng, 25_000)
+    index = HammingIndex(np.arange(25_000), hashes)
+    queries = np.array(
+        [flipped(rng, hashes[i], 12) for i in (3, 4, 5)] + list(random_hashes(rng, 2))
+    )
+    answers = index.search_many(queries, 31)
+    assert [ids.tolist() for ids, _ in answers] == [[3], [4], [5], [], []]

@@ -229,6 +229,3 @@ class MultiIndex:
     def max_radius(self) -> int:
         """Largest range :func:`search_one` answers (probe radius <= 2 per chunk)."""
         return 3 * self.layout.shape[0] - 1
-
-    def nbytes(self) -> int:
-        return int(self.hashes.nbytes + self.offsets.nbytes + self.rows.nbytes)

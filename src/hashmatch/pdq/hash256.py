@@ -36,10 +36,6 @@ class Hash256:
             raise InvalidHashError(f"a PDQ hash is hex digits only, got {_clip(digits)!r}")
         return cls(bytes.fromhex(digits))
 
-    @classmethod
-    def zero(cls) -> Hash256:
-        return cls(bytes(HEX_DIGITS // 2))
-
     @property
     def bytes(self) -> bytes:
         return self._bytes

@@ -59,15 +59,8 @@ class PdqDihedralResult:
     quality: int
 
     @property
-    def original(self) -> PdqResult:
-        return PdqResult(self.hashes[0], self.quality)
-
-    @property
     def low_quality(self) -> bool:
         return self.quality < MIN_MATCH_QUALITY
-
-    def by_transform(self) -> dict[str, Hash256]:
-        return dict(zip(DIHEDRAL_TRANSFORMS, self.hashes, strict=True))
 
 
 class _Buffers(threading.local):
