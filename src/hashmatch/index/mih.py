@@ -98,21 +98,11 @@ def _probe_radii(chunks: int, radius: int) -> np.ndarray:
 
 
 @jit
-def _probe_keys(key: int, width: int, probe: int) -> np.ndarray:
-    """Every ``width``-bit key within ``probe`` (0, 1 or 2) bits of ``key``."""
-    count = 1 + (width if probe >= 1 else 0) + (width * (width - 1) // 2 if probe >= 2 else 0)
-    keys = np.empty(count, dtype=np.int64)
-    keys[0] = key
-    n = 1
-    if probe >= 1:
-        for i in range(width):
-            keys[n] = key ^ (1 << i)
-            n += 1
-            if probe >= 2:
-                for j in range(i + 1, width):
-                    keys[n] = key ^ (1 << i) ^ (1 << j)
-                    n += 1
-    return keys
+def _bound(bounds: np.ndarray, b: int, chunk: int, offsets: np.ndarray, at: int) -> int:
+    bounds[b, 0] = chunk
+    bounds[b, 1] = offsets[at]
+    bounds[b, 2] = offsets[at + 1]
+    return b + 1
 
 
 @jit
@@ -142,21 +132,31 @@ def search_one(
     radii = _probe_radii(layout.shape[0], radius)
     query_row = query.reshape((1, WORDS))
     # Phase 1: bucket bounds for every probe key of every chunk.
-    chunk_keys = []
     probes = 0
     for c in range(layout.shape[0]):
         if radii[c] >= 0:
-            key = _chunk(query_row, 0, layout[c, 0], layout[c, 1])
-            chunk_keys.append((c, _probe_keys(key, layout[c, 1], radii[c]) + bases[c]))
-            probes += chunk_keys[-1][1].shape[0]
+            width = layout[c, 1]
+            probes += 1 + (width if radii[c] >= 1 else 0)
+            probes += width * (width - 1) // 2 if radii[c] >= 2 else 0
     bounds = np.empty((probes, 3), dtype=np.int64)
     b = 0
-    for c, keys in chunk_keys:
-        for key in keys:
-            bounds[b, 0] = c
-            bounds[b, 1] = offsets[key]
-            bounds[b, 2] = offsets[key + 1]
-            b += 1
+    for c in range(layout.shape[0]):
+        probe = radii[c]
+        if probe < 0:
+            continue
+        width = layout[c, 1]
+        base = bases[c]
+        key = _chunk(query_row, 0, layout[c, 0], width)
+        b = _bound(bounds, b, c, offsets, base + key)
+        if probe < 1:
+            continue
+        for i in range(width):
+            key1 = key ^ (1 << i)
+            b = _bound(bounds, b, c, offsets, base + key1)
+            if probe < 2:
+                continue
+            for j in range(i + 1, width):
+                b = _bound(bounds, b, c, offsets, base + (key1 ^ (1 << j)))
     # Phase 2: the candidate rows in those buckets.
     total = 0
     for b in range(probes):
