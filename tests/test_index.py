@@ -135,12 +135,12 @@ def test_duplicate_hashes_under_one_id_and_many_ids() -> None:
     assert index.search(hashes[0], 0)[0].tolist() == [1]
 
 
-def test_chunk_layout_covers_256_bits() -> None:
+def test_chunk_layout_covers_nearly_all_bits() -> None:
     for count in (1, 1000, 1_000_000, 10_000_000):
         layout = chunk_layout(count)
-        assert layout[:, 1].sum() == 256
+        assert 256 - len(layout) < layout[:, 1].sum() <= 256  # fewer bits left out than chunks
         assert (np.diff(layout[:, 0]) == layout[:-1, 1]).all()
-    assert len(chunk_layout(10_000_000)) == 11
+    assert chunk_layout(10_000_000).tolist() == [[23 * c, 23] for c in range(11)]
 
 
 def test_hex_round_trip() -> None:

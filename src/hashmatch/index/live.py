@@ -165,6 +165,12 @@ class HammingIndex:
         """:meth:`search` for each row of an (n, 4) array."""
         return [self.search(query, radius) for query in np.asarray(queries, dtype=np.uint64)]
 
+    @property
+    def compact(self) -> bool:
+        """True when the main part holds every entry and none is removed."""
+        with self._lock:
+            return self._delta.size == 0 and bool(self._main.alive.all())
+
     def live(self) -> tuple[np.ndarray, np.ndarray]:
         """Every live (id, hash) pair, main part and delta together."""
         with self._lock:

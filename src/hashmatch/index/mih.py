@@ -19,6 +19,8 @@ saves and maps back into memory.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,13 +37,16 @@ def chunk_layout(count: int) -> np.ndarray:
     """(start bit, width) of each chunk for an index of ``count`` hashes.
 
     Chunks of about log2(count) bits make the average bucket hold about one
-    row: at 10M hashes that is 11 chunks of 23-24 bits.
+    row: at 10M hashes that is 11 chunks of 23 bits.  All chunks have the
+    same width and the last ``256 % chunks`` bits are left out of the tables
+    (3 at 11 chunks): two hashes within ``r`` bits are within ``r`` bits on
+    any subset of them, so the search stays exact, and one 24-bit table
+    costs as much memory as two of 23 bits.
     """
     chunks = round(HASH_BITS / math.log2(max(count, 2)))
     chunks = min(max(chunks, HASH_BITS // MAX_CHUNK_BITS + 1), HASH_BITS // MIN_CHUNK_BITS)
-    widths = [HASH_BITS // chunks + (1 if i < HASH_BITS % chunks else 0) for i in range(chunks)]
-    starts = np.cumsum([0, *widths[:-1]])
-    return np.array(list(zip(starts, widths, strict=True)), dtype=np.int64)
+    width = HASH_BITS // chunks
+    return np.array([(c * width, width) for c in range(chunks)], dtype=np.int64)
 
 
 @jit
@@ -214,8 +219,14 @@ class MultiIndex:
         bases = table_bases(layout)
         offsets = large_array((int(bases[-1]),), np.uint32)
         rows = large_array((layout.shape[0], hashes.shape[0]), np.uint32)
-        for c, (start, width) in enumerate(layout):
-            _fill_table(hashes, int(start), int(width), offsets[bases[c] : bases[c + 1]], rows[c])
+
+        def fill(c: int) -> None:
+            start, width = int(layout[c, 0]), int(layout[c, 1])
+            _fill_table(hashes, start, width, offsets[bases[c] : bases[c + 1]], rows[c])
+
+        # Tables are independent and the kernel releases the GIL: one per core.
+        with ThreadPoolExecutor(max_workers=min(len(layout), os.cpu_count() or 1)) as pool:
+            list(pool.map(fill, range(layout.shape[0])))
         return cls(hashes, layout, bases, offsets, rows)
 
     def search(

@@ -40,9 +40,12 @@ class SnapshotInfo:
 
 def save(folder: Path, index: HammingIndex, info: SnapshotInfo) -> None:
     """Write ``index`` (every live entry, compacted into one main part) to ``folder``."""
-    ids, hashes = index.live()
-    tables = MultiIndex.build(hashes[np.argsort(ids, kind="stable")]) if ids.shape[0] else None
-    ids = np.sort(ids)
+    ids, _, tables = index.main
+    if not (index.compact and tables is not None):
+        ids, hashes = index.live()
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        tables = MultiIndex.build(hashes[order]) if ids.shape[0] else None
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
