@@ -404,12 +404,21 @@ def _bulk_insert(
             continue
         process = column_type.dialect_impl(dialect).bind_processor(dialect)
         values_by_column.append(values if process is None else map(_memoised(process), values))
-    marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"VALUES ({', '.join([marker] * len(columns))})"
+    converted = zip(*values_by_column, strict=True)
+    if dialect.name == "postgresql":
+        # COPY streams the rows in one command: many times executemany's speed.
+        driver = cast(Any, connection.connection.driver_connection)
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+        ):
+            for row in converted:
+                copy.write_row(row)
+        return
+    markers = ", ".join(["?"] * len(columns))
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({markers})", list(converted)
     )
-    connection.exec_driver_sql(sql, list(zip(*values_by_column, strict=True)))
 
 
 _EMPTY_JSON = {dict: "{}", list: "[]", type(None): "null"}
