@@ -6,6 +6,7 @@
     ├── InvalidHashError          a hash string of the wrong length or alphabet
     ├── UnknownSignalTypeError    a signal type name nobody registered
     ├── ConfigurationError        a setting that cannot work (bad database URL, ...)
+    ├── ApiKeyError               an API key that cannot be made or changed
     ├── BankError                 a bank operation that cannot be done
     │   ├── UnknownBankError      no bank by that name
     │   ├── BankExistsError       a bank by that name already exists
@@ -45,6 +46,10 @@ class UnknownSignalTypeError(HashmatchError, KeyError):
 
 class ConfigurationError(HashmatchError):
     """A setting that cannot work, such as a malformed database URL."""
+
+
+class ApiKeyError(HashmatchError):
+    """An API key that cannot be created, found or revoked as asked."""
 
 
 class BankError(HashmatchError):

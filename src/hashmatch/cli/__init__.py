@@ -7,9 +7,16 @@ from pathlib import Path
 import typer
 
 from hashmatch import __version__
-from hashmatch.cli import compare_command, demo_command, hash_command, match_command
+from hashmatch.cli import (
+    compare_command,
+    demo_command,
+    hash_command,
+    match_command,
+    serve_command,
+)
 from hashmatch.cli.bank_command import bank_app
 from hashmatch.cli.errors import reported_errors
+from hashmatch.cli.keys_command import keys_app
 from hashmatch.settings import Settings
 
 app = typer.Typer(
@@ -24,7 +31,9 @@ app.command("hash")(hash_command.hash_files_command)
 app.command("compare")(compare_command.compare_command)
 app.command("demo")(demo_command.demo_command)
 app.command("match")(match_command.match_command)
+app.command("serve")(serve_command.serve_command)
 app.add_typer(bank_app, name="bank")
+app.add_typer(keys_app, name="keys")
 
 
 def _version(value: bool) -> None:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import typer
 
 from hashmatch.errors import (
+    ApiKeyError,
     BankError,
     ConfigurationError,
     HashmatchError,
@@ -21,7 +22,13 @@ EXIT_USAGE = 2
 
 #: Errors in what the user asked for (a bad hash, an unknown or duplicate bank,
 #: a malformed list or setting), as opposed to failures while doing it.
-_USAGE_ERRORS = (InvalidHashError, UnknownSignalTypeError, BankError, ConfigurationError)
+_USAGE_ERRORS = (
+    InvalidHashError,
+    UnknownSignalTypeError,
+    BankError,
+    ApiKeyError,
+    ConfigurationError,
+)
 
 
 @contextmanager

@@ -150,3 +150,20 @@ class Instance(Base):
     __tablename__ = "instance"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
+
+
+class ApiKey(Base):
+    """A key for the HTTP API.  Only a hash of the secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    #: The key's public first part, to find its row without scanning.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    #: SHA-256 of the whole key (keys are random, so a fast hash is enough).
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

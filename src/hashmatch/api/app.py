@@ -1,0 +1,67 @@
+"""The HTTP service: a FastAPI app over the library.
+
+    app = create_app(Settings.load())
+
+Liveness (``/status/live``) needs nothing; every other route needs an API key
+with the right scope.  The OpenAPI document is at ``/openapi.json`` and the
+interactive docs at ``/docs``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from hashmatch import __version__
+from hashmatch.api import errors, v1
+from hashmatch.api.auth import require
+from hashmatch.api.service import Limits, Service
+from hashmatch.settings import Settings
+from hashmatch.store import Database
+
+
+def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database.open(settings.database_url)
+        service = Service(settings, database, limits)
+        app.state.service = service
+        service.start()
+        try:
+            yield
+        finally:
+            database.close()
+
+    app = FastAPI(
+        title="hashmatch",
+        version=__version__,
+        description="Find known content by perceptual and exact hashes.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(v1.router)
+
+    @app.get("/status/live", summary="The process is up", tags=["status"])
+    def live() -> dict[str, str]:
+        return {"status": "live"}
+
+    @app.get("/status", summary="Ready to match", tags=["status"])
+    def ready(request: Request, _key: Any = Depends(require(None))) -> Any:
+        """200 when the index is loaded and current; 503 with the reason otherwise."""
+        service: Service = request.app.state.service
+        problem = service.loading_problem
+        if problem is not None:
+            return JSONResponse(errors.error_body("index_not_ready", problem), 503)
+        matcher = service.matcher()
+        return {"status": "ready", "index": {"pdq_hashes": len(matcher), "seq": matcher.seq}}
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``uvicorn --factory``: settings from HASHMATCH_* variables."""
+    return create_app(Settings.load())

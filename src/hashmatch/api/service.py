@@ -1,0 +1,76 @@
+"""What the API's routes share: the database, API keys and the matcher.
+
+The matcher (the in-memory indexes) loads in a background thread, so the
+process answers ``/status/live`` at once; ``/status`` and the matching
+routes answer 503 until it is ready.  Before a lookup the matcher follows the
+change log, at most every ``REFRESH_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from hashmatch.api.errors import ApiError
+from hashmatch.apikeys import ApiKeys
+from hashmatch.matching import Matcher
+from hashmatch.settings import Settings
+from hashmatch.store import Database
+
+REFRESH_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class Limits:
+    #: Largest upload accepted, in bytes.
+    max_upload_bytes: int = 64 * 1024 * 1024
+    #: Most hashes in one batch lookup.
+    max_batch: int = 1000
+
+
+class Service:
+    def __init__(
+        self, settings: Settings, database: Database, limits: Limits | None = None
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.keys = ApiKeys(database)
+        self.limits = limits or Limits()
+        self._matcher: Matcher | None = None
+        self._load_error: str | None = None
+        self._refreshed = 0.0
+        self._refresh_lock = threading.Lock()
+        self._loader = threading.Thread(target=self._load, name="hashmatch-index-load", daemon=True)
+
+    def start(self) -> None:
+        self._loader.start()
+
+    def _load(self) -> None:
+        try:
+            self._matcher = Matcher(self.database, self.settings.snapshot_dir)
+            self._refreshed = time.monotonic()
+        except Exception as error:  # noqa: BLE001 - reported by /status, not lost
+            self._load_error = f"{type(error).__name__}: {error}"
+
+    def wait_until_loaded(self, timeout: float | None = None) -> None:
+        self._loader.join(timeout)
+
+    @property
+    def loading_problem(self) -> str | None:
+        """Why matching is not available, or None when it is."""
+        if self._matcher is not None:
+            return None
+        return f"index failed to load: {self._load_error}" if self._load_error else "index loading"
+
+    def matcher(self) -> Matcher:
+        """The matcher, current with the change log (503 while it loads)."""
+        matcher = self._matcher
+        if matcher is None:
+            raise ApiError(503, "index_not_ready", self.loading_problem or "index loading")
+        if time.monotonic() - self._refreshed > REFRESH_SECONDS:
+            with self._refresh_lock:
+                if time.monotonic() - self._refreshed > REFRESH_SECONDS:
+                    matcher.refresh()
+                    self._refreshed = time.monotonic()
+        return matcher

@@ -1,0 +1,131 @@
+"""API keys: created once, shown once, stored hashed, checked per request.
+
+    secret, info = ApiKeys(database).create("uploads", ["match"])
+    ApiKeys(database).authenticate(secret)  # -> KeyInfo, or None
+
+A key looks like ``hm_<prefix>_<secret>``: the prefix finds its row, the
+SHA-256 of the whole key must equal the stored hash (compared in constant
+time).  Scopes say what a key may do; ``admin`` may do everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from hashmatch.errors import ApiKeyError
+from hashmatch.store import ApiKey, Database
+from hashmatch.store.models import as_utc, utcnow
+
+SCOPES = ("hash", "match", "curate", "admin")
+_KEY = re.compile(r"^hm_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,100})$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+#: last_used_at is written at most this often per key (not on every request).
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    def allows(self, scope: str) -> bool:
+        return self.revoked_at is None and (scope in self.scopes or "admin" in self.scopes)
+
+    def to_json(self) -> dict[str, Any]:
+        def moment(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "name": self.name,
+            "prefix": self.prefix,
+            "scopes": list(self.scopes),
+            "created_at": moment(self.created_at),
+            "last_used_at": moment(self.last_used_at),
+            "revoked_at": moment(self.revoked_at),
+        }
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        row.name,
+        row.prefix,
+        tuple(row.scopes),
+        as_utc(row.created_at),
+        as_utc(row.last_used_at) if row.last_used_at else None,
+        as_utc(row.revoked_at) if row.revoked_at else None,
+    )
+
+
+class ApiKeys:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def create(self, name: str, scopes: Iterable[str]) -> tuple[str, KeyInfo]:
+        """A new key: the secret (shown once, never stored) and its record."""
+        scopes = tuple(sorted(set(scopes)))
+        if not _NAME.match(name):
+            raise ApiKeyError(f"invalid key name {name!r}: letters, digits, '_', '.', '-'")
+        unknown = set(scopes) - set(SCOPES)
+        if not scopes or unknown:
+            raise ApiKeyError(
+                f"scopes must be some of {', '.join(SCOPES)}, got {', '.join(scopes) or 'none'}"
+            )
+        prefix = secrets.token_hex(6)
+        secret = f"hm_{prefix}_{secrets.token_urlsafe(32)}"
+        with self.database.transaction() as session:
+            if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+                raise ApiKeyError(f"an API key named {name!r} already exists")
+            row = ApiKey(name=name, prefix=prefix, secret_hash=_digest(secret), scopes=list(scopes))
+            session.add(row)
+            session.flush()
+            return secret, _info(row)
+
+    def all(self) -> list[KeyInfo]:
+        with self.database.reading() as session:
+            return [_info(row) for row in session.scalars(select(ApiKey).order_by(ApiKey.name))]
+
+    def revoke(self, name: str) -> KeyInfo:
+        with self.database.transaction() as session:
+            row = session.scalar(select(ApiKey).where(ApiKey.name == name))
+            if row is None:
+                raise ApiKeyError(f"no API key named {name!r}")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            return _info(row)
+
+    def authenticate(self, key: str) -> KeyInfo | None:
+        """The key's record when the key is genuine and not revoked, else None."""
+        match = _KEY.match(key.strip())
+        if match is None:
+            return None
+        with self.database.reading() as session:
+            row = session.scalar(select(ApiKey).where(ApiKey.prefix == match.group(1)))
+            if row is None or row.revoked_at is not None:
+                return None
+            if not hmac.compare_digest(row.secret_hash, _digest(key.strip())):
+                return None
+            info = _info(row)
+        now = utcnow()
+        if info.last_used_at is None or now - info.last_used_at > LAST_USED_PRECISION:
+            with self.database.transaction() as session:
+                session.execute(
+                    update(ApiKey).where(ApiKey.prefix == info.prefix).values(last_used_at=now)
+                )
+        return info
