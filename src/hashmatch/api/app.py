@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from hashmatch import __version__
-from hashmatch.api import errors, v1
+from hashmatch.api import curation, errors, v1
 from hashmatch.api.auth import require
 from hashmatch.api.service import Limits, Service
 from hashmatch.settings import Settings
@@ -44,6 +44,7 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(v1.router)
+    app.include_router(curation.router)
 
     @app.get("/status/live", summary="The process is up", tags=["status"])
     def live() -> dict[str, str]:

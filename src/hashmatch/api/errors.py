@@ -21,6 +21,7 @@ from hashmatch.errors import (
     FileTooLargeError,
     HashmatchError,
     ImageTooLargeError,
+    ImportFormatError,
     InvalidHashError,
     MediaError,
     UnknownBankError,
@@ -44,6 +45,7 @@ class ApiError(Exception):
 _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
     (UnknownBankError, 404, "unknown_bank"),
     (BankExistsError, 409, "bank_exists"),
+    (ImportFormatError, 400, "invalid_list"),
     (BankError, 400, "bad_bank_request"),
     (InvalidHashError, 400, "invalid_hash"),
     (UnknownSignalTypeError, 400, "unknown_signal_type"),
