@@ -207,3 +207,17 @@ def test_unknown_route_and_openapi(client: TestClient) -> None:
     assert {"/v1/hash", "/v1/lookup", "/v1/match", "/status", "/status/live"} <= set(
         document["paths"]
     )
+
+
+def test_metrics(client: TestClient, keys: dict[str, str]) -> None:
+    pdq = REFERENCE[PHOTO].pdq
+    client.get(
+        "/v1/lookup", params={"signal_type": "pdq", "signal": pdq}, headers=auth(keys["match"])
+    )
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=auth(keys["hash"])).text
+    assert 'hashmatch_requests_total{method="GET",route="/v1/lookup",status="200"} 1.0' in text
+    assert 'hashmatch_matches_total{bank="known"} 1.0' in text
+    assert "hashmatch_index_pdq_hashes 1.0" in text
+    assert "hashmatch_request_seconds_bucket" in text
+    assert pdq not in text  # no user input in metric labels

@@ -19,6 +19,8 @@ from fastapi.responses import JSONResponse
 from hashmatch import __version__
 from hashmatch.api import curation, errors, v1
 from hashmatch.api.auth import require
+from hashmatch.api.metrics import Metrics, exposition
+from hashmatch.api.metrics import install as install_metrics
 from hashmatch.api.service import Limits, Service
 from hashmatch.settings import Settings
 from hashmatch.store import Database
@@ -43,6 +45,9 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    metrics = Metrics()
+    app.state.metrics = metrics
+    install_metrics(app, metrics)
     app.include_router(v1.router)
     app.include_router(curation.router)
 
@@ -59,6 +64,13 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
             return JSONResponse(errors.error_body("index_not_ready", problem), 503)
         matcher = service.matcher()
         return {"status": "ready", "index": {"pdq_hashes": len(matcher), "seq": matcher.seq}}
+
+    @app.get("/metrics", summary="Prometheus metrics", tags=["status"])
+    def prometheus(request: Request, _key: Any = Depends(require(None))) -> Any:
+        service: Service = request.app.state.service
+        if service.loading_problem is None:
+            metrics.index_hashes.set(len(service.matcher()))
+        return exposition(metrics)
 
     return app
 

@@ -13,6 +13,7 @@ from hashmatch.api.auth import require
 from hashmatch.api.errors import ApiError
 from hashmatch.api.service import Service
 from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.matching import Match
 from hashmatch.signals import get_signal_type
 
 router = APIRouter(prefix="/v1")
@@ -34,6 +35,11 @@ async def _saved_upload(upload: UploadFile, limit: int, folder: str) -> Path:
                 raise ApiError(413, "upload_too_large", f"uploads are limited to {limit} bytes")
             stream.write(chunk)
     return path
+
+
+def _count(request: Request, matches: list[Match]) -> None:
+    for match in matches:
+        request.app.state.metrics.matches.labels(match.bank).inc()
 
 
 def _hash_upload(service: Service, path: Path, name: str, dihedral: bool) -> dict[str, Any]:
@@ -70,6 +76,7 @@ def lookup(
     value = get_signal_type(signal_type).parse(signal)
     matcher = _service(request).matcher()
     matches = matcher.match_hashes({signal_type: [value]}, banks=bank)
+    _count(request, matches)
     return {"matches": [match.to_json() for match in matches]}
 
 
@@ -125,6 +132,7 @@ async def match_upload(
                 400, "bad_media", (result.error or "").replace(str(path), file.filename or "upload")
             )
         matches = matcher.match_result(result, banks=bank)
+    _count(request, matches)
     record = result.to_json()
     record.pop("path")
     record.pop("pdq_dihedral", None)
