@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -74,8 +75,17 @@ def _info(row: ApiKey) -> KeyInfo:
 
 
 class ApiKeys:
-    def __init__(self, database: Database) -> None:
+    """Key operations on one database.
+
+    ``authenticate`` remembers a verified key for ``cache_seconds`` (0: not
+    at all), so a busy service does not read the key table on every
+    request; a revoked key stops working within that time.
+    """
+
+    def __init__(self, database: Database, *, cache_seconds: float = 0.0) -> None:
         self.database = database
+        self.cache_seconds = cache_seconds
+        self._verified: dict[str, tuple[float, KeyInfo]] = {}
 
     def create(self, name: str, scopes: Iterable[str]) -> tuple[str, KeyInfo]:
         """A new key: the secret (shown once, never stored) and its record."""
@@ -112,14 +122,26 @@ class ApiKeys:
 
     def authenticate(self, key: str) -> KeyInfo | None:
         """The key's record when the key is genuine and not revoked, else None."""
-        match = _KEY.match(key.strip())
+        digest = _digest(key.strip())
+        remembered = self._verified.get(digest)
+        if remembered is not None and time.monotonic() - remembered[0] < self.cache_seconds:
+            return remembered[1]
+        info = self._check(key.strip())
+        if info is None:
+            self._verified.pop(digest, None)
+        elif self.cache_seconds > 0:
+            self._verified[digest] = (time.monotonic(), info)
+        return info
+
+    def _check(self, key: str) -> KeyInfo | None:
+        match = _KEY.match(key)
         if match is None:
             return None
         with self.database.reading() as session:
             row = session.scalar(select(ApiKey).where(ApiKey.prefix == match.group(1)))
             if row is None or row.revoked_at is not None:
                 return None
-            if not hmac.compare_digest(row.secret_hash, _digest(key.strip())):
+            if not hmac.compare_digest(row.secret_hash, _digest(key)):
                 return None
             info = _info(row)
         now = utcnow()

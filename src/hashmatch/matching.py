@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,8 @@ from hashmatch.store import Bank, Change, Content, ContentSignal, Database
 from hashmatch.store.models import as_utc, utcnow
 
 PERCEPTUAL = "pdq"
+#: How long the banks' largest thresholds are reused before being read again.
+LIMITS_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class Matcher:
         self._pdq = HammingIndex()
         self._exact: dict[str, ExactIndex] = {}
         self._seq = 0
+        self._limits: tuple[float, dict[str, int]] | None = None
         #: Changes applied since the snapshot was written (or loaded).
         self.changes_since_snapshot = 0
         if snapshot_dir is not None and self._load_snapshot(snapshot_dir):
@@ -262,7 +266,16 @@ class Matcher:
         return self.match_hashes(query, banks=banks, pdq_transforms=transforms)
 
     def _radius_limits(self) -> dict[str, int]:
-        """Per signal type, the largest threshold any bank uses."""
+        """Per signal type, the largest threshold any bank uses (cached for
+        ``LIMITS_SECONDS``: thresholds change rarely, lookups constantly)."""
+        cached = self._limits
+        if cached is not None and time.monotonic() - cached[0] < LIMITS_SECONDS:
+            return cached[1]
+        limits = self._read_radius_limits()
+        self._limits = (time.monotonic(), limits)
+        return limits
+
+    def _read_radius_limits(self) -> dict[str, int]:
         with self.database.reading() as session:
             limits: dict[str, int] = {}
             all_thresholds: list[dict[str, int]] = list(session.scalars(select(Bank.thresholds)))

@@ -19,8 +19,7 @@ from fastapi.responses import JSONResponse
 from hashmatch import __version__
 from hashmatch.api import curation, errors, v1
 from hashmatch.api.auth import require
-from hashmatch.api.metrics import Metrics, exposition
-from hashmatch.api.metrics import install as install_metrics
+from hashmatch.api.metrics import Metrics, MetricsMiddleware, exposition
 from hashmatch.api.service import Limits, Service
 from hashmatch.settings import Settings
 from hashmatch.store import Database
@@ -47,7 +46,7 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     errors.install(app)
     metrics = Metrics()
     app.state.metrics = metrics
-    install_metrics(app, metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(v1.router)
     app.include_router(curation.router)
 

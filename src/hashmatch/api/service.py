@@ -19,6 +19,9 @@ from hashmatch.settings import Settings
 from hashmatch.store import Database
 
 REFRESH_SECONDS = 0.5
+#: How long a verified API key is trusted before the key table is read again
+#: (so how long a revoked key may still work in a running server).
+KEY_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Service:
     ) -> None:
         self.settings = settings
         self.database = database
-        self.keys = ApiKeys(database)
+        self.keys = ApiKeys(database, cache_seconds=KEY_CACHE_SECONDS)
         self.limits = limits or Limits()
         self._matcher: Matcher | None = None
         self._load_error: str | None = None
