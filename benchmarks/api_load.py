@@ -99,8 +99,12 @@ def generate(
                 response.read()
                 if response.status != 200:
                     errors += 1
-            except (OSError, http.client.HTTPException):
+                    if errors <= 3:
+                        print(f"error: HTTP {response.status}", file=sys.stderr)
+            except (OSError, http.client.HTTPException) as problem:
                 errors += 1
+                if errors <= 3:
+                    print(f"error: {type(problem).__name__}: {problem}", file=sys.stderr)
                 client.close()
             latencies.append(time.perf_counter() - started)
     queue.put((latencies, errors))
@@ -173,14 +177,20 @@ def main() -> None:
         )
         try:
             started = time.perf_counter()
-            while True:
+            ready_in_a_row = 0
+            # Each worker loads its own index: ready means many answers in a row
+            # (new connections land on any worker).
+            while ready_in_a_row < 20 * args.workers:
                 try:
                     client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                     client.request("GET", "/status", headers={"Authorization": f"Bearer {key}"})
-                    if client.getresponse().status == 200:
-                        break
+                    ok = client.getresponse().status == 200
+                    client.close()
+                    ready_in_a_row = ready_in_a_row + 1 if ok else 0
+                    if ok:
+                        continue
                 except OSError:
-                    pass
+                    ready_in_a_row = 0
                 if time.perf_counter() - started > 600:
                     raise SystemExit("the server did not become ready")
                 time.sleep(0.5)

@@ -74,3 +74,15 @@ def test_snapshot_of_a_wiped_database_is_rebuilt(database_url: str, tmp_path: Pa
     matcher = Matcher(database, tmp_path / "index")
     assert len(matcher) == 5
     database.close()
+
+
+def test_a_second_writer_skips_while_one_holds_the_lock(tmp_path: Path) -> None:
+    import fcntl
+
+    index = HammingIndex(np.arange(3), np.zeros((3, 4), dtype=np.uint64))
+    info = snapshot.SnapshotInfo("db", 0, 3)
+    with (tmp_path / ".pdq.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert snapshot.save(tmp_path / "pdq", index, info) is False
+    assert snapshot.save(tmp_path / "pdq", index, info) is True
+    assert snapshot.read_info(tmp_path / "pdq") == info

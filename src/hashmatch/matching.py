@@ -155,8 +155,8 @@ class Matcher:
         with self._lock:
             seq = self._seq
         info = snapshot.SnapshotInfo(self.database.instance_id(), seq, len(self._pdq))
-        snapshot.save(self.snapshot_dir / PERCEPTUAL, self._pdq, info)
-        self.changes_since_snapshot = 0
+        if snapshot.save(self.snapshot_dir / PERCEPTUAL, self._pdq, info):
+            self.changes_since_snapshot = 0
 
     def _exact_index(self, signal_type: str) -> ExactIndex:
         return self._exact.setdefault(signal_type, ExactIndex())

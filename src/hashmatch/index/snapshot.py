@@ -13,6 +13,7 @@ reader never sees half of one.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import tempfile
@@ -38,15 +39,29 @@ class SnapshotInfo:
     count: int
 
 
-def save(folder: Path, index: HammingIndex, info: SnapshotInfo) -> None:
-    """Write ``index`` (every live entry, compacted into one main part) to ``folder``."""
+def save(folder: Path, index: HammingIndex, info: SnapshotInfo) -> bool:
+    """Write ``index`` (every live entry, compacted into one main part) to ``folder``.
+
+    Several processes may try at once (server workers start together): one
+    writes, the others skip and return False.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with (folder.parent / f".{folder.name}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        _write(folder, index, info)
+        return True
+
+
+def _write(folder: Path, index: HammingIndex, info: SnapshotInfo) -> None:
     ids, _, tables = index.main
     if not (index.compact and tables is not None):
         ids, hashes = index.live()
         order = np.argsort(ids, kind="stable")
         ids = ids[order]
         tables = MultiIndex.build(hashes[order]) if ids.shape[0] else None
-    folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         np.save(staging / "ids.npy", ids)
