@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from hashmatch.cli import app
+from tests.servers import call, start_server, wait_ready
 
 runner = CliRunner()
 
@@ -38,21 +32,6 @@ def test_keys_create_list_revoke(database_url: str) -> None:
     assert cli("revoke", "nobody").exit_code == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _get(url: str, key: str | None = None) -> tuple[int, dict]:  # type: ignore[type-arg]
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 @pytest.mark.slow
 def test_serve_process(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'served.db'}"
@@ -60,38 +39,12 @@ def test_serve_process(tmp_path: Path) -> None:
         app, ["--database-url", database_url, "keys", "create", "--name", "k", "--scope", "match"]
     )
     key = created.stdout.strip().splitlines()[-1]
-    port = _free_port()
-    environment = {**os.environ, "HASHMATCH_DATA_DIR": str(tmp_path / "data")}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hashmatch.cli",
-            "--database-url",
-            database_url,
-            "serve",
-            "--port",
-            str(port),
-        ],
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(database_url, tmp_path / "data", capture=True)
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if _get(f"{base}/status/live")[0] == 200 and _get(f"{base}/status", key)[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("the server did not become ready")
-        assert _get(f"{base}/status")[0] == 401
-        status, body = _get(f"{base}/v1/lookup?signal_type=md5&signal={'0' * 32}", key)
+        wait_ready(base, key)
+        assert call(f"{base}/status/live")[0] == 200
+        assert call(f"{base}/status")[0] == 401
+        status, body = call(f"{base}/v1/lookup?signal_type=md5&signal={'0' * 32}", key)
         assert (status, body) == (200, {"matches": []})
     finally:
         server.terminate()

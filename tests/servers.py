@@ -1,0 +1,71 @@
+"""Running real ``hashmatch serve`` processes on loopback, for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def call(url: str, key: str | None = None, body: Any = None) -> tuple[int, Any]:
+    """One JSON request: (status, decoded body)."""
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def start_server(
+    database_url: str, data_dir: Path, *, capture: bool = False
+) -> tuple[subprocess.Popen[str], str]:
+    """A ``hashmatch serve`` process and its base URL (not yet ready)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hashmatch.cli",
+            "--database-url",
+            database_url,
+            "serve",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, "HASHMATCH_DATA_DIR": str(data_dir)},
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
+        text=True,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(base: str, key: str, seconds: float = 90) -> None:
+    """Until ``/status`` answers 200 (index loaded), or AssertionError."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if call(f"{base}/status", key)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{base} did not become ready in {seconds} s")
