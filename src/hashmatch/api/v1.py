@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from hashmatch.api.auth import require
 from hashmatch.api.errors import ApiError
 from hashmatch.api.service import Service
-from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.hashing import FileHashes, HashRequest, hash_file
 from hashmatch.matching import Match
 from hashmatch.signals import get_signal_type
 
@@ -42,10 +42,15 @@ def _count(request: Request, matches: list[Match]) -> None:
         request.app.state.metrics.matches.labels(match.bank).inc()
 
 
-def _hash_upload(service: Service, path: Path, name: str, dihedral: bool) -> dict[str, Any]:
+def _hashed(path: Path, name: str, dihedral: bool) -> FileHashes:
+    """Hash a saved upload; a file that cannot be hashed is a 400 naming the upload."""
     result = hash_file(path, HashRequest(dihedral=dihedral))
     if not result.ok:
         raise ApiError(400, "bad_media", (result.error or "").replace(str(path), name))
+    return result
+
+
+def _record(result: FileHashes) -> dict[str, Any]:
     record = result.to_json()
     record.pop("path")
     return record
@@ -62,7 +67,7 @@ async def hash_upload(
     service = _service(request)
     with tempfile.TemporaryDirectory(prefix="hashmatch-upload-") as folder:
         path = await _saved_upload(file, service.limits.max_upload_bytes, folder)
-        return _hash_upload(service, path, file.filename or "upload", dihedral)
+        return _record(_hashed(path, file.filename or "upload", dihedral))
 
 
 @router.get("/lookup", summary="Match one hash")
@@ -126,14 +131,9 @@ async def match_upload(
     matcher = service.matcher()
     with tempfile.TemporaryDirectory(prefix="hashmatch-upload-") as folder:
         path = await _saved_upload(file, service.limits.max_upload_bytes, folder)
-        result = hash_file(path, HashRequest(dihedral=True))
-        if not result.ok:
-            raise ApiError(
-                400, "bad_media", (result.error or "").replace(str(path), file.filename or "upload")
-            )
+        result = _hashed(path, file.filename or "upload", dihedral=True)
         matches = matcher.match_result(result, banks=bank)
     _count(request, matches)
-    record = result.to_json()
-    record.pop("path")
+    record = _record(result)
     record.pop("pdq_dihedral", None)
     return {**record, "matches": [match.to_json() for match in matches]}
