@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -55,21 +56,34 @@ def build_bank(url: str, n: int) -> tuple[str, list[str]]:
     return key, values[:5000]
 
 
-def generate(
-    port: int,
-    key: str,
-    mode: str,
-    batch: int,
-    known: list[str],
-    seconds: float,
-    connections: int,
-    queue: multiprocessing.Queue,
-) -> None:  # type: ignore[type-arg]
+@dataclass(frozen=True)
+class Load:
+    """One mode's load: where it goes, what it sends, for how long."""
+
+    port: int
+    key: str
+    mode: str
+    batch: int
+    known: list[str]
+    seconds: float
+    processes: int
+    connections: int
+
+
+def generate(load: Load, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """One load-generator process: ``connections`` sockets, round-robin, until time is up."""
+    port, key, mode, batch, known, seconds = (
+        load.port,
+        load.key,
+        load.mode,
+        load.batch,
+        load.known,
+        load.seconds,
+    )
     rng = np.random.default_rng(os.getpid())
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
     clients = [
-        http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(connections)
+        http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(load.connections)
     ]
     latencies: list[float] = []
     errors = 0
@@ -110,22 +124,10 @@ def generate(
     queue.put((latencies, errors))
 
 
-def run_mode(
-    port: int,
-    key: str,
-    mode: str,
-    batch: int,
-    known: list[str],
-    seconds: float,
-    processes: int,
-    connections: int,
-) -> dict[str, float]:
+def run_mode(load: Load) -> dict[str, float]:
     queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
     workers = [
-        multiprocessing.Process(
-            target=generate, args=(port, key, mode, batch, known, seconds, connections, queue)
-        )
-        for _ in range(processes)
+        multiprocessing.Process(target=generate, args=(load, queue)) for _ in range(load.processes)
     ]
     for worker in workers:
         worker.start()
@@ -134,10 +136,10 @@ def run_mode(
         worker.join()
     latencies = np.array([value for lat, _ in results for value in lat])
     errors = sum(err for _, err in results)
-    per_request = batch if mode == "batch" else 1
+    per_request = load.batch if load.mode == "batch" else 1
     return {
-        "requests_per_s": len(latencies) / seconds,
-        "hashes_per_s": len(latencies) * per_request / seconds,
+        "requests_per_s": len(latencies) / load.seconds,
+        "hashes_per_s": len(latencies) * per_request / load.seconds,
         "p50_ms": float(np.percentile(latencies, 50) * 1000),
         "p99_ms": float(np.percentile(latencies, 99) * 1000),
         "errors": errors,
@@ -197,7 +199,16 @@ def main() -> None:
             print(f"server ready after {time.perf_counter() - started:.1f} s", flush=True)
             figures = {
                 mode: run_mode(
-                    port, key, mode, args.batch, known, args.seconds, args.clients, args.connections
+                    Load(
+                        port,
+                        key,
+                        mode,
+                        args.batch,
+                        known,
+                        args.seconds,
+                        args.clients,
+                        args.connections,
+                    )
                 )
                 for mode in ("single", "batch")
             }

@@ -125,3 +125,11 @@ def test_match_by_hash(banks: Banks, database: Database) -> None:
     [match] = Matcher(database).match_hashes({"pdq": [pdq]})
     assert (match.distance, match.transform) == (0, "original")
     assert match.to_json()["labels"] == ["A1"]
+
+
+def test_match_many_equals_one_lookup_per_hash(banks: Banks, database: Database) -> None:
+    signals = hash_file(PHOTO, HashRequest()).signals
+    queries = [("pdq", signals["pdq"]), ("md5", "0" * 32), ("sha256", signals["sha256"])]
+    matcher = Matcher(database)
+    assert matcher.match_many(queries) == [matcher.match_hashes({k: [v]}) for k, v in queries]
+    assert [len(found) for found in matcher.match_many(queries)] == [1, 0, 1]

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hashmatch.hashing import FileHashes, HashRequest, hash_file
 from hashmatch.index import ExactIndex, HammingIndex, snapshot, words_from_hex
@@ -114,21 +115,10 @@ class Matcher:
     def _load_from_database(self) -> None:
         with self.database.reading() as session:
             self._seq = session.scalar(select(func.max(Change.seq))) or 0
-            ids: list[int] = []
-            values: list[str] = []
-            exact: dict[str, list[tuple[int, str]]] = {}
-            rows = session.execute(
-                select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value)
-            )
-            for signal_id, signal_type, value in rows:
-                if signal_type == PERCEPTUAL:
-                    ids.append(signal_id)
-                    values.append(value)
-                else:
-                    exact.setdefault(signal_type, []).append((signal_id, value))
-        self._pdq = HammingIndex(np.array(ids, dtype=np.int64), words_from_hex(values))
-        for signal_type, entries in exact.items():
-            self._exact_index(signal_type).add(entries)
+            pdq, exact = _grouped_signals(session, include_pdq=True)
+        ids, values = zip(*pdq, strict=True) if pdq else ((), ())
+        self._pdq = HammingIndex(np.array(ids, dtype=np.int64), words_from_hex(list(values)))
+        self._add_exact(exact)
 
     def _load_snapshot(self, folder: Path) -> bool:
         info = snapshot.read_info(folder / PERCEPTUAL)
@@ -137,16 +127,15 @@ class Matcher:
         self._pdq = snapshot.load(folder / PERCEPTUAL)
         self._seq = info.seq
         with self.database.reading() as session:
-            exact = session.execute(
-                select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value).where(
-                    ContentSignal.signal_type != PERCEPTUAL
-                )
-            )
-            for signal_id, signal_type, value in exact:
-                self._exact_index(signal_type).add([(signal_id, value)])
+            _, exact = _grouped_signals(session, include_pdq=False)
+        self._add_exact(exact)
         # Exact maps are current already; re-applying their changes is harmless.
         self.refresh()
         return True
+
+    def _add_exact(self, exact: dict[str, list[tuple[int, str]]]) -> None:
+        for signal_type, entries in exact.items():
+            self._exact_index(signal_type).add(entries)
 
     def save_snapshot(self) -> None:
         """Write the PDQ index (compacted) to the snapshot folder."""
@@ -225,6 +214,22 @@ class Matcher:
     ) -> list[Match]:
         """Matches of given hashes (canonical strings).  A PDQ list holds either
         one hash, or 8 dihedral hashes named by ``pdq_transforms``."""
+        hits = self._hits(signals, pdq_transforms)
+        return self._matches(hits, self._content_of(hits), set(banks) if banks else None)
+
+    def match_many(
+        self, queries: list[tuple[str, str]], *, banks: Iterable[str] | None = None
+    ) -> list[list[Match]]:
+        """Matches of each (signal type, hash) query, looked up in one database read."""
+        hit_lists = [self._hits({kind: [value]}, None) for kind, value in queries]
+        content = self._content_of([hit for hits in hit_lists for hit in hits])
+        only = set(banks) if banks else None
+        return [self._matches(hits, content, only) for hits in hit_lists]
+
+    def _hits(
+        self, signals: dict[str, list[str]], pdq_transforms: Iterable[str] | None
+    ) -> list[_Hit]:
+        """Index hits, one per bank signal (the closest transform of the query)."""
         limits = self._radius_limits()
         hits: list[_Hit] = []
         for signal_type, values in signals.items():
@@ -242,7 +247,7 @@ class Matcher:
                 for value in values:
                     if index is not None:
                         hits.extend(_Hit(i, signal_type, 0, None) for i in index.search(value))
-        return self._resolve(_best_per_signal(hits), set(banks) if banks else None)
+        return _best_per_signal(hits)
 
     def match_file(
         self, path: str | os.PathLike[str], request: HashRequest | None = None
@@ -286,22 +291,33 @@ class Matcher:
         limits[PERCEPTUAL] = max(limits.get(PERCEPTUAL, default), default)
         return limits
 
-    def _resolve(self, hits: list[_Hit], only_banks: set[str] | None) -> list[Match]:
+    def _content_of(self, hits: list[_Hit]) -> dict[int, tuple[Content, Bank]]:
+        """The content and bank behind each hit's signal id."""
         if not hits:
-            return []
-        by_id = {hit.signal_id: hit for hit in hits}
-        now = utcnow()
+            return {}
         with self.database.reading() as session:
             rows = session.execute(
                 select(ContentSignal.id, Content, Bank)
                 .join(Content, Content.id == ContentSignal.content_id)
                 .join(Bank, Bank.id == Content.bank_id)
-                .where(ContentSignal.id.in_(list(by_id)))
+                .where(ContentSignal.id.in_({hit.signal_id for hit in hits}))
             ).all()
+        return {signal_id: (content, bank) for signal_id, content, bank in rows}
+
+    def _matches(
+        self,
+        hits: list[_Hit],
+        content_of: dict[int, tuple[Content, Bank]],
+        only_banks: set[str] | None,
+    ) -> list[Match]:
+        """Hits that count as matches under the banks' rules, allowlists applied."""
+        now = utcnow()
         matches: list[Match] = []
         allowlisted: list[str] = []
-        for signal_id, content, bank in rows:
-            hit = by_id[signal_id]
+        for hit in hits:
+            if hit.signal_id not in content_of:
+                continue  # removed since the index saw it
+            content, bank = content_of[hit.signal_id]
             threshold = bank.thresholds.get(
                 hit.signal_type, get_signal_type(hit.signal_type).default_threshold
             )
@@ -343,3 +359,20 @@ def _best_per_signal(hits: list[_Hit]) -> list[_Hit]:
         if hit.signal_id not in best or hit.distance < best[hit.signal_id].distance:
             best[hit.signal_id] = hit
     return list(best.values())
+
+
+def _grouped_signals(
+    session: Session, *, include_pdq: bool
+) -> tuple[list[tuple[int, str]], dict[str, list[tuple[int, str]]]]:
+    """Every bank signal as (id, value): PDQ ones, and the others by type."""
+    query = select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value)
+    if not include_pdq:
+        query = query.where(ContentSignal.signal_type != PERCEPTUAL)
+    pdq: list[tuple[int, str]] = []
+    exact: dict[str, list[tuple[int, str]]] = {}
+    for signal_id, signal_type, value in session.execute(query):
+        if signal_type == PERCEPTUAL:
+            pdq.append((signal_id, value))
+        else:
+            exact.setdefault(signal_type, []).append((signal_id, value))
+    return pdq, exact

@@ -105,16 +105,12 @@ def lookup_batch(
             413, "batch_too_large", f"at most {service.limits.max_batch} hashes per request"
         )
     parsed = [(q.signal_type, get_signal_type(q.signal_type).parse(q.signal)) for q in body.hashes]
-    matcher = service.matcher()
+    found = service.matcher().match_many(parsed, banks=body.banks)
+    for matches in found:
+        _count(request, matches)
     results = [
-        {
-            "signal_type": kind,
-            "signal": value,
-            "matches": [
-                m.to_json() for m in matcher.match_hashes({kind: [value]}, banks=body.banks)
-            ],
-        }
-        for kind, value in parsed
+        {"signal_type": kind, "signal": value, "matches": [m.to_json() for m in matches]}
+        for (kind, value), matches in zip(parsed, found, strict=True)
     ]
     return {"results": results}
 

@@ -10,12 +10,10 @@ from hashmatch.store import Database
 
 
 def settings_of(ctx: typer.Context) -> Settings:
-    root = ctx.find_root()
-    settings = root.obj
+    """The settings the root command resolved from flags, file and environment."""
+    settings = ctx.find_root().obj
     if not isinstance(settings, Settings):
-        with reported_errors():
-            settings = Settings.load()
-        root.obj = settings
+        raise TypeError("the hashmatch root command did not run")
     return settings
 
 
