@@ -129,6 +129,7 @@ def database(database_url: str) -> Iterator[Database]:
 @pytest.fixture(autouse=True)
 def _hermetic_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's settings or writes to their data folder."""
-    for name in ("HASHMATCH_DATABASE_URL", "HASHMATCH_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
+    for name in list(os.environ):
+        if name.startswith("HASHMATCH_") and not name.startswith("HASHMATCH_TEST_"):
+            monkeypatch.delenv(name)
     monkeypatch.setenv("HASHMATCH_DATA_DIR", str(tmp_path / "hashmatch-data"))

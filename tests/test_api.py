@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hashmatch.api import create_app
-from hashmatch.api.service import Limits
 from hashmatch.apikeys import ApiKeys
 from hashmatch.banks import Banks
 from hashmatch.hashing import HashRequest, hash_file
@@ -42,8 +41,13 @@ def keys(database_url: str) -> dict[str, str]:
 
 @pytest.fixture
 def client(database_url: str, tmp_path: Path, keys: dict[str, str]) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
-    app = create_app(settings, Limits(max_upload_bytes=2_000_000, max_batch=3))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        max_upload_bytes=2_000_000,
+        max_batch=3,
+    )
+    app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         app.state.service.wait_until_loaded(60)
         yield test_client

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from starlette.testclient import TestClient
 
 from hashmatch.api import create_app
-from hashmatch.api.service import Limits
 from hashmatch.apikeys import ApiKeys
 from hashmatch.banks import Banks
 from hashmatch.hashlists import Entry
@@ -31,7 +30,7 @@ def _app(tmp_path: Path):  # type: ignore[no-untyped-def]
     banks.create("known")
     banks.add("known", Entry({"pdq": "ab" * 32}))
     database.close()
-    app = create_app(Settings(data_dir=tmp_path / "data", database_url=url), Limits(max_batch=5))
+    app = create_app(Settings(data_dir=tmp_path / "data", database_url=url, max_batch=5))
     return app, key
 
 

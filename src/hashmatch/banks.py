@@ -14,20 +14,20 @@ into one bank take turns rather than clash.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Table, delete, func, insert, literal, select, text
+from sqlalchemy import Table, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
-from hashmatch.errors import BankError, BankExistsError, UnknownBankError
+from hashmatch.errors import BankError, BankExistsError, UnknownBankError, UnknownContentError
 from hashmatch.hashlists import Entry
 from hashmatch.signals import get_signal_type
 from hashmatch.store import Bank, Change, Content, ContentSignal, Database
+from hashmatch.store.bulk import bulk_insert, reserve_ids, runs
 from hashmatch.store.models import as_utc, utcnow
 
 BANK_KINDS = ("match", "allowlist")
@@ -61,6 +61,40 @@ class BankInfo:
             "thresholds": self.thresholds,
             "contents": self.contents,
             "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class ContentInfo:
+    """One content of a bank, with its signals."""
+
+    id: int
+    bank: str
+    signals: dict[str, str]
+    external_id: str | None
+    labels: list[str]
+    note: str
+    source: str | None
+    source_metadata: dict[str, Any]
+    created_at: datetime
+    disabled_until: datetime | None
+
+    def enabled(self, now: datetime | None = None) -> bool:
+        return self.disabled_until is None or self.disabled_until <= (now or utcnow())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "bank": self.bank,
+            "signals": self.signals,
+            "external_id": self.external_id,
+            "labels": self.labels,
+            "note": self.note,
+            "source": self.source,
+            "source_metadata": self.source_metadata,
+            "created_at": self.created_at.isoformat(),
+            "disabled_until": self.disabled_until.isoformat() if self.disabled_until else None,
+            "enabled": self.enabled(),
         }
 
 
@@ -249,7 +283,99 @@ class Banks:
                 content.disabled_until = until
             return len(contents)
 
+    def existing_content(self, name: str, entry: Entry) -> int | None:
+        """The content that made ``add`` skip ``entry``: one with a signal or
+        the external id of the entry."""
+        with self.database.reading() as session:
+            bank = self._bank(session, name)
+            for kind, value in sorted(entry.signals.items()):
+                found = session.scalar(
+                    select(ContentSignal.content_id).where(
+                        ContentSignal.bank_id == bank.id,
+                        ContentSignal.signal_type == kind,
+                        ContentSignal.value == value,
+                    )
+                )
+                if found is not None:
+                    return int(found)
+            if entry.external_id is None:
+                return None
+            return session.scalar(
+                select(Content.id).where(
+                    Content.bank_id == bank.id, Content.external_id == entry.external_id
+                )
+            )
+
+    def content(self, name: str, content_id: int) -> ContentInfo:
+        """One content of a bank (UnknownContentError if the bank has no such id)."""
+        with self.database.reading() as session:
+            bank = self._bank(session, name)
+            return self._content_info(session, bank, self._content(session, bank, content_id))
+
+    def update_content(
+        self,
+        name: str,
+        content_id: int,
+        *,
+        note: str | None = None,
+        labels: Iterable[str] | None = None,
+        source_metadata: dict[str, Any] | None = None,
+    ) -> ContentInfo:
+        """Change what is known about a content (its signals stay as they are)."""
+        with self.database.transaction() as session:
+            bank = self._bank(session, name, lock=True)
+            content = self._content(session, bank, content_id)
+            if note is not None:
+                content.note = note
+            if labels is not None:
+                content.labels = check_labels(labels)
+            if source_metadata is not None:
+                content.source_metadata = source_metadata
+            session.flush()
+            return self._content_info(session, bank, content)
+
+    def remove_content(self, name: str, content_ids: Iterable[int]) -> int:
+        """Delete content (its signals leave the indexes); how many were there."""
+        ids = list(content_ids)
+        with self.database.transaction() as session:
+            bank = self._bank(session, name, lock=True)
+            present = list(
+                session.scalars(
+                    select(Content.id).where(Content.bank_id == bank.id, Content.id.in_(ids))
+                )
+            )
+            if present:
+                self._log_removals(session, ContentSignal.content_id.in_(present))
+                session.execute(delete(ContentSignal).where(ContentSignal.content_id.in_(present)))
+                session.execute(delete(Content).where(Content.id.in_(present)))
+            return len(present)
+
     # -- internals -----------------------------------------------------------
+
+    def _content(self, session: Session, bank: Bank, content_id: int) -> Content:
+        content = session.get(Content, content_id)
+        if content is None or content.bank_id != bank.id:
+            raise UnknownContentError(bank.name, content_id)
+        return content
+
+    def _content_info(self, session: Session, bank: Bank, content: Content) -> ContentInfo:
+        signals = session.execute(
+            select(ContentSignal.signal_type, ContentSignal.value)
+            .where(ContentSignal.content_id == content.id)
+            .order_by(ContentSignal.signal_type)
+        )
+        return ContentInfo(
+            content.id,
+            bank.name,
+            dict(signals.tuples().all()),
+            content.external_id,
+            list(content.labels),
+            content.note,
+            content.source,
+            dict(content.source_metadata),
+            as_utc(content.created_at),
+            as_utc(content.disabled_until) if content.disabled_until else None,
+        )
 
     def _bank(self, session: Session, name: str, *, lock: bool = False) -> Bank:
         query = select(Bank).where(Bank.name == name)
@@ -310,7 +436,7 @@ class Banks:
         """Insert new entries with their signals and change-log rows."""
         connection = session.connection()
         now = utcnow()
-        content_ids = _reserve_ids(connection, CONTENTS, len(entries))
+        content_ids = reserve_ids(connection, CONTENTS, len(entries))
         # Columns every entry leaves empty are left to the schema's defaults:
         # fewer values to convert and bind on a big, bare hash list.
         optional = [
@@ -318,7 +444,7 @@ class Banks:
             for name in ("external_id", "source_metadata", "labels", "note")
             if any(getattr(entry, name) for entry in entries)
         ]
-        _bulk_insert(
+        bulk_insert(
             connection,
             CONTENTS,
             ("id", "bank_id", "source", "created_at", *optional),
@@ -332,8 +458,8 @@ class Banks:
             for content_id, entry in zip(content_ids, entries, strict=True)
             for kind, value in sorted(entry.signals.items())
         ]
-        signal_ids = _reserve_ids(connection, SIGNALS, len(pairs))
-        _bulk_insert(
+        signal_ids = reserve_ids(connection, SIGNALS, len(pairs))
+        bulk_insert(
             connection,
             SIGNALS,
             ("id", "content_id", "bank_id", "signal_type", "value"),
@@ -342,11 +468,11 @@ class Banks:
                 for signal_id, (content_id, kind, value) in zip(signal_ids, pairs, strict=True)
             ],
         )
-        _bulk_insert(
+        bulk_insert(
             connection,
             CHANGES,
             ("op", "signal_id", "last_signal_id", "created_at"),
-            [("add", first, last, now) for first, last in _runs(signal_ids)],
+            [("add", first, last, now) for first, last in runs(signal_ids)],
         )
         return content_ids
 
@@ -360,88 +486,3 @@ class Banks:
                 ),
             )
         )
-
-
-def _reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
-    """``count`` fresh primary keys for ``table``.
-
-    PostgreSQL hands them out from the column's sequence (safe with any
-    number of writers).  On SQLite the transaction already holds the
-    database's write lock (BEGIN IMMEDIATE), so the next ids are free.
-    """
-    if count == 0:
-        return []
-    if connection.dialect.name == "postgresql":
-        query = text(
-            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-        )
-        return list(connection.scalars(query, {"table": table.name, "n": count}))
-    start = (connection.scalar(select(func.max(table.c.id))) or 0) + 1
-    return list(range(start, start + count))
-
-
-def _bulk_insert(
-    connection: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """executemany at the driver level, values converted as SQLAlchemy would.
-
-    SQLAlchemy's own executemany builds a parameter dict per row and, with
-    RETURNING, falls back to a statement per row; a million-row hash list
-    would take minutes.  Values go through the column types' own converters
-    (timestamps on SQLite) and JSON through ``json.dumps`` as SQLAlchemy's
-    JSON type does, so the stored values are what the ORM writes and reads.
-    """
-    if not rows:
-        return
-    dialect = connection.dialect
-    values_by_column: list[Iterable[Any]] = []
-    for name, values in zip(columns, zip(*rows, strict=True), strict=True):
-        column_type = table.c[name].type
-        if isinstance(column_type, JSON):
-            values_by_column.append(
-                [json.dumps(value) if value else _EMPTY_JSON[type(value)] for value in values]
-            )
-            continue
-        process = column_type.dialect_impl(dialect).bind_processor(dialect)
-        values_by_column.append(values if process is None else map(_memoised(process), values))
-    converted = zip(*values_by_column, strict=True)
-    if dialect.name == "postgresql":
-        # COPY streams the rows in one command: many times executemany's speed.
-        driver = cast(Any, connection.connection.driver_connection)
-        with (
-            driver.cursor() as cursor,
-            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
-        ):
-            for row in converted:
-                copy.write_row(row)
-        return
-    markers = ", ".join(["?"] * len(columns))
-    connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({markers})", list(converted)
-    )
-
-
-_EMPTY_JSON = {dict: "{}", list: "[]", type(None): "null"}
-
-
-def _memoised(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A converter that converts each distinct value once (a batch shares its timestamp)."""
-    cache: dict[Any, Any] = {}
-
-    def convert(value: Any) -> Any:
-        if value not in cache:
-            cache[value] = process(value)
-        return cache[value]
-
-    return convert
-
-
-def _runs(ids: list[int]) -> list[tuple[int, int]]:
-    """Ascending ids as (first, last) runs of consecutive values."""
-    runs: list[tuple[int, int]] = []
-    for value in ids:
-        if runs and value == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], value)
-        else:
-            runs.append((value, value))
-    return runs

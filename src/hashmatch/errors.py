@@ -9,8 +9,12 @@
     ├── ApiKeyError               an API key that cannot be made or changed
     ├── BankError                 a bank operation that cannot be done
     │   ├── UnknownBankError      no bank by that name
+    │   ├── UnknownContentError   no content by that id in that bank
     │   ├── BankExistsError       a bank by that name already exists
     │   └── ImportFormatError     a hash list with a bad line (names the line)
+    ├── FetchError                a URL whose content could not be downloaded
+    │   ├── UrlNotAllowedError    fetching is off, or the host or address is refused
+    │   └── DownloadTooLargeError over the configured download limit
     └── MediaError                a file that could not be read as media
         ├── FileTooLargeError     over the configured byte limit
         ├── EmptyFileError        zero bytes
@@ -67,12 +71,34 @@ class UnknownBankError(BankError, KeyError):
         return str(self.args[0])
 
 
+class UnknownContentError(BankError, KeyError):
+    def __init__(self, bank: str, content_id: int) -> None:
+        super().__init__(bank, content_id)
+        self.bank = bank
+        self.content_id = content_id
+
+    def __str__(self) -> str:
+        return f"bank {self.bank!r} has no content {self.content_id}"
+
+
 class BankExistsError(BankError):
     """A bank with that name already exists."""
 
 
 class ImportFormatError(BankError, ValueError):
     """A hash list that cannot be imported; the message names the line."""
+
+
+class FetchError(HashmatchError):
+    pass
+
+
+class UrlNotAllowedError(FetchError):
+    pass
+
+
+class DownloadTooLargeError(FetchError):
+    pass
 
 
 class MediaError(HashmatchError):

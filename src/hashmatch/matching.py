@@ -154,6 +154,11 @@ class Matcher:
         """PDQ hashes in the index."""
         return len(self._pdq)
 
+    def sizes(self) -> dict[str, int]:
+        """Signals in the index, per signal type."""
+        exact = {name: len(index) for name, index in self._exact.items()}
+        return {PERCEPTUAL: len(self._pdq), **exact}
+
     @property
     def seq(self) -> int:
         """The last change-log entry applied."""
@@ -211,11 +216,14 @@ class Matcher:
         *,
         banks: Iterable[str] | None = None,
         pdq_transforms: Iterable[str] | None = None,
+        include_disabled: bool = False,
     ) -> list[Match]:
         """Matches of given hashes (canonical strings).  A PDQ list holds either
-        one hash, or 8 dihedral hashes named by ``pdq_transforms``."""
+        one hash, or 8 dihedral hashes named by ``pdq_transforms``.
+        ``include_disabled`` also returns disabled content and banks (HMA's raw lookup)."""
         hits = self._hits(signals, pdq_transforms)
-        return self._matches(hits, self._content_of(hits), set(banks) if banks else None)
+        only = set(banks) if banks else None
+        return self._matches(hits, self._content_of(hits), only, include_disabled=include_disabled)
 
     def match_many(
         self, queries: list[tuple[str, str]], *, banks: Iterable[str] | None = None
@@ -309,6 +317,8 @@ class Matcher:
         hits: list[_Hit],
         content_of: dict[int, tuple[Content, Bank]],
         only_banks: set[str] | None,
+        *,
+        include_disabled: bool = False,
     ) -> list[Match]:
         """Hits that count as matches under the banks' rules, allowlists applied."""
         now = utcnow()
@@ -322,7 +332,9 @@ class Matcher:
                 hit.signal_type, get_signal_type(hit.signal_type).default_threshold
             )
             disabled = content.disabled_until is not None and as_utc(content.disabled_until) > now
-            if not bank.enabled or disabled or hit.distance > threshold:
+            if hit.distance > threshold:
+                continue
+            if not include_disabled and (not bank.enabled or disabled):
                 continue
             if bank.kind == "allowlist":
                 allowlisted.append(bank.name)

@@ -1,31 +1,46 @@
-"""Settings, in one table, layered: defaults < config file < environment < flags.
+"""Every setting in one pydantic-settings object, layered: defaults < file < environment < flags.
 
-=================  =========================  ========================================
-name               environment                what it is
-=================  =========================  ========================================
-data_dir           HASHMATCH_DATA_DIR         where the SQLite database and index
-                                              snapshots live
-database_url       HASHMATCH_DATABASE_URL     sqlite:///... or postgresql://...;
-                                              default: SQLite in data_dir
-=================  =========================  ========================================
+    settings = Settings.load({"database_url": flag_value}, config_file=path)
 
-The config file is TOML (``data_dir = "..."``), read from ``--config`` or
-``HASHMATCH_CONFIG``.  Library code takes a :class:`Settings` object and never
-reads the environment itself.
+Each field's environment variable is ``HASHMATCH_<NAME>`` (lists as JSON:
+``HASHMATCH_URL_ALLOWED_HOSTS='["images.example.com"]'``).  The config file is
+TOML with the same names (``data_dir = "..."``), read from ``--config`` or
+``HASHMATCH_CONFIG``.  docs/settings.md is generated from the fields
+(``python -m hashmatch.settings``) and a test keeps it current.  Library code
+takes a :class:`Settings` object and never reads the environment itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from hashmatch.errors import ConfigurationError
 
 ENV_PREFIX = "HASHMATCH_"
+CONFIG_ENV = "HASHMATCH_CONFIG"
+MiB = 1024 * 1024
+
+# The config file's values while Settings.load builds an object (sources are
+# chosen per class, so the file reaches them this way rather than as a field).
+_config_values: ContextVar[dict[str, Any] | None] = ContextVar(
+    "hashmatch_config_values", default=None
+)
 
 
 def default_data_dir() -> Path:
@@ -34,29 +49,73 @@ def default_data_dir() -> Path:
     return Path(base) / "hashmatch"
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    help: str
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.name.upper()
-
-
-SETTINGS = (
-    Setting("data_dir", "Folder for the SQLite database and index snapshots."),
-    Setting(
-        "database_url",
-        "Database URL (sqlite:///... or postgresql://...); default: SQLite in the data folder.",
-    ),
-)
+def is_loopback(host: str) -> bool:
+    """Whether a listen address only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
-@dataclass(frozen=True)
-class Settings:
-    data_dir: Path
-    database_url: str
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    # -- storage ---------------------------------------------------------------
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Folder for the SQLite database and index snapshots "
+        "(default: ~/.local/share/hashmatch).",
+    )
+    database_url: str = Field(
+        "",
+        description="Database URL, sqlite:///... or postgresql://...; "
+        "empty: SQLite in the data folder.",
+    )
+
+    # -- server ----------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `hashmatch serve` listens on.")
+    port: int = Field(5100, ge=1, le=65535, description="Port `hashmatch serve` listens on.")
+    workers: int = Field(1, ge=1, le=256, description="Worker processes of `hashmatch serve`.")
+    max_upload_bytes: int = Field(64 * MiB, ge=1, description="Largest upload accepted.")
+    max_batch: int = Field(1000, ge=1, description="Most hashes in one batch lookup.")
+    rate_limit_per_second: float = Field(
+        0.0,
+        ge=0,
+        description="Requests per second allowed per API key in each worker (0: no limit).",
+    )
+    rate_limit_burst: int = Field(
+        100, ge=1, description="Requests a key may make at once before the rate limit applies."
+    )
+    hma_without_key: bool = Field(
+        False,
+        description="Serve the HMA-compatible routes (/h, /m, /c) without an API key; "
+        "only allowed when listening on a loopback address.",
+    )
+
+    # -- hashing by URL ----------------------------------------------------------
+    url_fetch: bool = Field(False, description="Allow hashing and matching content by URL.")
+    url_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts URLs may name (a leading '.' allows subdomains); empty: any host.",
+    )
+    url_allow_private: bool = Field(
+        False,
+        description="Allow URLs that resolve to private, loopback or link-local addresses.",
+    )
+    url_max_bytes: int = Field(64 * MiB, ge=1, description="Largest download accepted.")
+    url_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest a download may take, connection and redirects included."
+    )
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            default = f"sqlite:///{self.data_dir.expanduser() / 'hashmatch.db'}"
+            object.__setattr__(self, "database_url", default)
+        object.__setattr__(self, "data_dir", self.data_dir.expanduser())
+        return self
 
     @property
     def snapshot_dir(self) -> Path:
@@ -65,41 +124,93 @@ class Settings:
         return self.data_dir / "index" / key
 
     @classmethod
-    def load(
+    def settings_customise_sources(
         cls,
-        flags: Mapping[str, object | None] | None = None,
-        *,
-        environ: Mapping[str, str] | None = None,
-        config_file: Path | None = None,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = InitSettingsSource(settings_cls, init_kwargs=_config_values.get() or {})
+        return (init_settings, env_settings, config_file)
+
+    @classmethod
+    def load(
+        cls, flags: Mapping[str, object | None] | None = None, *, config_file: Path | None = None
     ) -> Settings:
         """Resolve every setting from its layers (a None flag means "not given")."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        config_path = config_file or (
-            Path(environ["HASHMATCH_CONFIG"]) if "HASHMATCH_CONFIG" in environ else None
-        )
-        if config_path is not None:
-            values.update(_read_config(config_path))
-        for setting in SETTINGS:
-            if setting.env in environ:
-                values[setting.name] = environ[setting.env]
-        for name, value in (flags or {}).items():
-            if value is not None:
-                values[name] = value
-        data_dir = Path(str(values.get("data_dir") or default_data_dir())).expanduser()
-        url = values.get("database_url") or f"sqlite:///{data_dir / 'hashmatch.db'}"
-        return cls(data_dir=data_dir, database_url=str(url))
+        path = config_file or (Path(os.environ[CONFIG_ENV]) if CONFIG_ENV in os.environ else None)
+        given: dict[str, Any] = {
+            name: value for name, value in (flags or {}).items() if value is not None
+        }
+        token = _config_values.set(_read_config(path) if path is not None else {})
+        try:
+            return cls(**given)
+        except ValidationError as error:
+            raise ConfigurationError(f"invalid settings: {_problems(error)}") from None
+        finally:
+            _config_values.reset(token)
+
+    def overridden(self, flags: Mapping[str, object | None]) -> Settings:
+        """These settings with a subcommand's flags on top (a None flag: not given)."""
+        given = {name: value for name, value in flags.items() if value is not None}
+        try:
+            return Settings.model_validate({**self.model_dump(), **given})
+        except ValidationError as error:
+            raise ConfigurationError(f"invalid settings: {_problems(error)}") from None
+
+    def environment(self) -> dict[str, str]:
+        """``HASHMATCH_*`` variables that give another process these same settings."""
+        values = self.model_dump(mode="json")
+        return {
+            ENV_PREFIX + name.upper(): value if isinstance(value, str) else json.dumps(value)
+            for name, value in values.items()
+        }
 
 
-def _read_config(path: Path) -> dict[str, object]:
+def _problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+    )
+
+
+def _read_config(path: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(path.read_text())
     except OSError as error:
         raise ConfigurationError(f"{path}: cannot read config file: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigurationError(f"{path}: not valid TOML: {error}") from None
-    known = {setting.name for setting in SETTINGS}
-    unknown = set(data) - known
+    unknown = set(data) - set(Settings.model_fields)
     if unknown:
         raise ConfigurationError(f"{path}: unknown settings: {', '.join(sorted(unknown))}")
     return data
+
+
+def reference() -> str:
+    """Markdown for docs/settings.md: every setting, its variable, default and meaning."""
+    lines = [
+        "# hashmatch settings",
+        "",
+        "Generated by `python -m hashmatch.settings`. Each setting comes from, in rising",
+        "order: its default, the TOML config file (`--config` or `HASHMATCH_CONFIG`), the",
+        "environment variable, and the command-line flag where a command has one.",
+        "Lists are JSON in the environment.",
+        "",
+        "| setting | environment | default | what it is |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = "" if field.default_factory is not None else json.dumps(field.default)
+        if field.default_factory is list:
+            default = "[]"
+        lines.append(
+            f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | {f'`{default}`' if default else ''} "
+            f"| {field.description} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(reference(), end="")

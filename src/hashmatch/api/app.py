@@ -17,19 +17,25 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from hashmatch import __version__
-from hashmatch.api import curation, errors, v1
+from hashmatch.api import curation, errors, hma, v1
 from hashmatch.api.auth import require
 from hashmatch.api.metrics import Metrics, MetricsMiddleware, exposition
-from hashmatch.api.service import Limits, Service
-from hashmatch.settings import Settings
+from hashmatch.api.service import Service
+from hashmatch.errors import ConfigurationError
+from hashmatch.settings import Settings, is_loopback
 from hashmatch.store import Database
 
 
-def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
+    if settings.hma_without_key and not is_loopback(settings.host):
+        raise ConfigurationError(
+            f"hma_without_key is only allowed on a loopback address, not {settings.host}"
+        )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.open(settings.database_url)
-        service = Service(settings, database, limits)
+        service = Service(settings, database)
         app.state.service = service
         service.start()
         try:
@@ -49,6 +55,7 @@ def create_app(settings: Settings, limits: Limits | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(v1.router)
     app.include_router(curation.router)
+    app.include_router(hma.router)
 
     @app.get("/status/live", summary="The process is up", tags=["status"])
     def live() -> dict[str, str]:

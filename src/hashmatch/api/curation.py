@@ -105,10 +105,12 @@ async def import_list(
     list_format: ListFormat = Query(ListFormat.csv, alias="format"),
 ) -> dict[str, int]:
     service = request.app.state.service
-    data = await file.read(service.limits.max_upload_bytes + 1)
-    if len(data) > service.limits.max_upload_bytes:
+    data = await file.read(service.settings.max_upload_bytes + 1)
+    if len(data) > service.settings.max_upload_bytes:
         raise ApiError(
-            413, "upload_too_large", f"lists are limited to {service.limits.max_upload_bytes} bytes"
+            413,
+            "upload_too_large",
+            f"lists are limited to {service.settings.max_upload_bytes} bytes",
         )
     try:
         text = data.decode("utf-8")

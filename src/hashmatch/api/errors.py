@@ -1,15 +1,20 @@
 """Every error becomes a JSON response here, and only here.
 
-Shape: ``{"error": {"code": "<machine-readable>", "message": "<for people>"}}``.
-Library errors map to 4xx by type; anything unexpected is a 500 whose body
-says nothing about the internals (the traceback goes to the server log).
+Shape: ``{"error": {"code": "<machine-readable>", "message": "<for people>"}}``;
+on the HMA-compatible routes (``/h``, ``/m``, ``/c``) it is HMA's own
+``{"message": "..."}``, and its request validation errors are pydantic's
+list, as HMA sends them.  Library errors map to 4xx by type; anything
+unexpected is a 500 whose body says nothing about the internals (the
+traceback goes to the server log).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -18,6 +23,8 @@ from hashmatch.errors import (
     ApiKeyError,
     BankError,
     BankExistsError,
+    DownloadTooLargeError,
+    FetchError,
     FileTooLargeError,
     HashmatchError,
     ImageTooLargeError,
@@ -25,7 +32,9 @@ from hashmatch.errors import (
     InvalidHashError,
     MediaError,
     UnknownBankError,
+    UnknownContentError,
     UnknownSignalTypeError,
+    UrlNotAllowedError,
 )
 
 log = logging.getLogger("hashmatch.api")
@@ -34,21 +43,28 @@ log = logging.getLogger("hashmatch.api")
 class ApiError(Exception):
     """An error the API raises itself, with its status and code."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
 
 
 # Most specific first.
 _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
     (UnknownBankError, 404, "unknown_bank"),
+    (UnknownContentError, 404, "unknown_content"),
     (BankExistsError, 409, "bank_exists"),
     (ImportFormatError, 400, "invalid_list"),
     (BankError, 400, "bad_bank_request"),
     (InvalidHashError, 400, "invalid_hash"),
     (UnknownSignalTypeError, 400, "unknown_signal_type"),
+    (UrlNotAllowedError, 400, "url_not_allowed"),
+    (DownloadTooLargeError, 413, "download_too_large"),
+    (FetchError, 400, "fetch_failed"),
     (FileTooLargeError, 413, "file_too_large"),
     (ImageTooLargeError, 413, "image_too_large"),
     (MediaError, 400, "bad_media"),
@@ -57,25 +73,50 @@ _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
 ]
 
 
+#: Route prefixes of the HMA 2.0-compatible API, which answers in HMA's error shape.
+HMA_PREFIXES = ("/h/", "/m/", "/c/")
+
+
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
+def _is_hma(request: Request) -> bool:
+    return request.url.path.startswith(HMA_PREFIXES)
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"message": message} if _is_hma(request) else error_body(code, message)
+    return JSONResponse(body, status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return JSONResponse(error_body(error.code, error.message), error.status, headers=headers)
+    async def _api_error(request: Request, error: ApiError) -> JSONResponse:
+        headers = dict(error.headers or {})
+        if error.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return error_response(request, error.status, error.code, error.message, headers)
 
     @app.exception_handler(HashmatchError)
-    async def _library_error(_request: Request, error: HashmatchError) -> JSONResponse:
+    async def _library_error(request: Request, error: HashmatchError) -> JSONResponse:
         for kind, status, code in _BY_TYPE:
             if isinstance(error, kind):
-                return JSONResponse(error_body(code, str(error)), status)
+                return error_response(request, status, code, str(error))
         raise error  # unreachable: HashmatchError is in the table
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        if _is_hma(request):
+            # HMA (flask-openapi3) answers with pydantic's own list, locations
+            # without the "query"/"body" part.
+            items = [
+                {"type": item["type"], "loc": list(item["loc"][1:]), "msg": item["msg"]}
+                for item in error.errors()
+            ]
+            return JSONResponse(jsonable_encoder(items), 422)
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()
@@ -83,11 +124,11 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body("invalid_request", problems), 422)
 
     @app.exception_handler(HTTPException)
-    async def _http(_request: Request, error: HTTPException) -> JSONResponse:
+    async def _http(request: Request, error: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return JSONResponse(error_body(code, str(error.detail)), error.status_code)
+        return error_response(request, error.status_code, code, str(error.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("internal", "internal server error"), 500)
+        return error_response(request, 500, "internal", "internal server error")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 from hashmatch.api.errors import ApiError
+from hashmatch.api.ratelimit import RateLimiter
 from hashmatch.apikeys import ApiKeys
 from hashmatch.matching import Matcher
+from hashmatch.media.download import UrlPolicy
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 
@@ -24,22 +25,19 @@ REFRESH_SECONDS = 0.5
 KEY_CACHE_SECONDS = 5.0
 
 
-@dataclass(frozen=True)
-class Limits:
-    #: Largest upload accepted, in bytes.
-    max_upload_bytes: int = 64 * 1024 * 1024
-    #: Most hashes in one batch lookup.
-    max_batch: int = 1000
-
-
 class Service:
-    def __init__(
-        self, settings: Settings, database: Database, limits: Limits | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, database: Database) -> None:
         self.settings = settings
         self.database = database
         self.keys = ApiKeys(database, cache_seconds=KEY_CACHE_SECONDS)
-        self.limits = limits or Limits()
+        self.url_policy = UrlPolicy.from_settings(settings)
+        self.rate_limiter = (
+            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+            if settings.rate_limit_per_second > 0
+            else None
+        )
+        #: When the matcher last caught up with the change log (Unix time).
+        self.current_at = 0.0
         self._matcher: Matcher | None = None
         self._load_error: str | None = None
         self._refreshed = 0.0
@@ -53,6 +51,7 @@ class Service:
         try:
             self._matcher = Matcher(self.database, self.settings.snapshot_dir)
             self._refreshed = time.monotonic()
+            self.current_at = time.time()
         except Exception as error:  # noqa: BLE001 - reported by /status, not lost
             self._load_error = f"{type(error).__name__}: {error}"
 
@@ -76,4 +75,5 @@ class Service:
                 if time.monotonic() - self._refreshed > REFRESH_SECONDS:
                     matcher.refresh()
                     self._refreshed = time.monotonic()
+                    self.current_at = time.time()
         return matcher

@@ -2,52 +2,33 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from hashmatch.api.auth import require
+from hashmatch.api.content import hashed, received_file
 from hashmatch.api.errors import ApiError
 from hashmatch.api.service import Service
-from hashmatch.hashing import FileHashes, HashRequest, hash_file
+from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match
 from hashmatch.signals import get_signal_type
 
 router = APIRouter(prefix="/v1")
-CHUNK = 1024 * 1024
+
+URL_HELP = "Fetch the content from this URL instead (setting url_fetch; see docs/settings.md)."
+DIHEDRAL_HELP = "Also return the 8 rotated/flipped PDQ hashes."
+BANK_HELP = "Only these banks."
 
 
 def _service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
-async def _saved_upload(upload: UploadFile, limit: int, folder: str) -> Path:
-    """The upload written to a file, refusing more than ``limit`` bytes (413)."""
-    path = Path(folder) / "upload"
-    size = 0
-    with path.open("wb") as stream:
-        while chunk := await upload.read(CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, "upload_too_large", f"uploads are limited to {limit} bytes")
-            stream.write(chunk)
-    return path
-
-
 def _count(request: Request, matches: list[Match]) -> None:
     for match in matches:
         request.app.state.metrics.matches.labels(match.bank).inc()
-
-
-def _hashed(path: Path, name: str, dihedral: bool) -> FileHashes:
-    """Hash a saved upload; a file that cannot be hashed is a 400 naming the upload."""
-    result = hash_file(path, HashRequest(dihedral=dihedral))
-    if not result.ok:
-        raise ApiError(400, "bad_media", (result.error or "").replace(str(path), name))
-    return result
 
 
 def _record(result: FileHashes) -> dict[str, Any]:
@@ -56,18 +37,44 @@ def _record(result: FileHashes) -> dict[str, Any]:
     return record
 
 
+async def _hash(request: Request, file: UploadFile | None, url: str | None, dihedral: bool) -> Any:
+    async with received_file(_service(request), upload=file, url=url) as received:
+        return _record(await hashed(received, dihedral=dihedral))
+
+
+async def _match(
+    request: Request, file: UploadFile | None, url: str | None, bank: list[str] | None
+) -> dict[str, Any]:
+    matcher = _service(request).matcher()
+    async with received_file(_service(request), upload=file, url=url) as received:
+        result = await hashed(received, dihedral=True)
+    matches = matcher.match_result(result, banks=bank)
+    _count(request, matches)
+    record = _record(result)
+    record.pop("pdq_dihedral", None)
+    return {**record, "matches": [match.to_json() for match in matches]}
+
+
 @router.post("/hash", summary="Hash an uploaded file")
 async def hash_upload(
     request: Request,
     file: UploadFile,
-    dihedral: bool = Query(False, description="Also return the 8 rotated/flipped PDQ hashes."),
+    dihedral: bool = Query(False, description=DIHEDRAL_HELP),
     _key: Any = Depends(require("hash")),
 ) -> dict[str, Any]:
     """Every signal that applies to the file (MD5, SHA-256, and PDQ for images)."""
-    service = _service(request)
-    with tempfile.TemporaryDirectory(prefix="hashmatch-upload-") as folder:
-        path = await _saved_upload(file, service.limits.max_upload_bytes, folder)
-        return _record(_hashed(path, file.filename or "upload", dihedral))
+    return await _hash(request, file, None, dihedral)  # type: ignore[no-any-return]
+
+
+@router.get("/hash", summary="Hash the content at a URL")
+async def hash_url(
+    request: Request,
+    url: str = Query(..., max_length=4096, description=URL_HELP),
+    dihedral: bool = Query(False, description=DIHEDRAL_HELP),
+    _key: Any = Depends(require("hash")),
+) -> dict[str, Any]:
+    """As POST /v1/hash, for content the server downloads (off unless enabled)."""
+    return await _hash(request, None, url, dihedral)  # type: ignore[no-any-return]
 
 
 @router.get("/lookup", summary="Match one hash")
@@ -75,7 +82,7 @@ def lookup(
     request: Request,
     signal_type: str = Query(..., description="pdq, md5 or sha256"),
     signal: str = Query(..., description="The hash, in the type's text form."),
-    bank: list[str] | None = Query(None, description="Only these banks."),
+    bank: list[str] | None = Query(None, description=BANK_HELP),
     _key: Any = Depends(require("match")),
 ) -> dict[str, Any]:
     value = get_signal_type(signal_type).parse(signal)
@@ -100,9 +107,9 @@ def lookup_batch(
     request: Request, body: BatchLookup, _key: Any = Depends(require("match"))
 ) -> dict[str, Any]:
     service = _service(request)
-    if len(body.hashes) > service.limits.max_batch:
+    if len(body.hashes) > service.settings.max_batch:
         raise ApiError(
-            413, "batch_too_large", f"at most {service.limits.max_batch} hashes per request"
+            413, "batch_too_large", f"at most {service.settings.max_batch} hashes per request"
         )
     parsed = [(q.signal_type, get_signal_type(q.signal_type).parse(q.signal)) for q in body.hashes]
     found = service.matcher().match_many(parsed, banks=body.banks)
@@ -119,17 +126,19 @@ def lookup_batch(
 async def match_upload(
     request: Request,
     file: UploadFile,
-    bank: list[str] | None = Query(None, description="Only these banks."),
+    bank: list[str] | None = Query(None, description=BANK_HELP),
     _key: Any = Depends(require("match")),
 ) -> dict[str, Any]:
     """The file's signals and its matches (PDQ with its 8 rotations and flips)."""
-    service = _service(request)
-    matcher = service.matcher()
-    with tempfile.TemporaryDirectory(prefix="hashmatch-upload-") as folder:
-        path = await _saved_upload(file, service.limits.max_upload_bytes, folder)
-        result = _hashed(path, file.filename or "upload", dihedral=True)
-        matches = matcher.match_result(result, banks=bank)
-    _count(request, matches)
-    record = _record(result)
-    record.pop("pdq_dihedral", None)
-    return {**record, "matches": [match.to_json() for match in matches]}
+    return await _match(request, file, None, bank)
+
+
+@router.get("/match", summary="Hash the content at a URL and match it")
+async def match_url(
+    request: Request,
+    url: str = Query(..., max_length=4096, description=URL_HELP),
+    bank: list[str] | None = Query(None, description=BANK_HELP),
+    _key: Any = Depends(require("match")),
+) -> dict[str, Any]:
+    """As POST /v1/match, for content the server downloads (off unless enabled)."""
+    return await _match(request, None, url, bank)

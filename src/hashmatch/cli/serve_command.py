@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import typer
 import uvicorn
 
 from hashmatch.cli.context import settings_of
+from hashmatch.cli.errors import reported_errors
+from hashmatch.errors import ConfigurationError
+from hashmatch.settings import is_loopback
 
 
 def serve_command(
     ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(5100, "--port", "-p", min=1, max=65535, help="Port to listen on."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes."),
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (setting host; default 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", "-p", help="Port to listen on (setting port; default 5100)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", help="Worker processes (setting workers; default 1)."
+    ),
     database_url: str | None = typer.Option(
         None, "--database-url", help="Overrides the global --database-url."
     ),
@@ -23,17 +31,24 @@ def serve_command(
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs).
 
     Every route but /status/live needs an API key: hashmatch keys create.
+    Every setting is listed in docs/settings.md.
     """
-    settings = settings_of(ctx)
+    with reported_errors():
+        settings = settings_of(ctx).overridden(
+            {"host": host, "port": port, "workers": workers, "database_url": database_url}
+        )
+        if settings.hma_without_key and not is_loopback(settings.host):
+            raise ConfigurationError(
+                f"hma_without_key is only allowed on a loopback address, not {settings.host}"
+            )
     # Workers are separate processes: they read the settings from the environment.
-    os.environ["HASHMATCH_DATA_DIR"] = str(Path(settings.data_dir))
-    os.environ["HASHMATCH_DATABASE_URL"] = database_url or settings.database_url
+    os.environ.update(settings.environment())
     uvicorn.run(
         "hashmatch.api.app:app_from_environment",
         factory=True,
-        host=host,
-        port=port,
-        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
         log_level="info",
         access_log=False,
     )

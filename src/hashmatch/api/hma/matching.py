@@ -1,0 +1,192 @@
+"""HMA's ``/m`` routes: lookups grouped by bank, raw lookups, compare, index status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from hashmatch.api.auth import require_hma
+from hashmatch.api.hma.hashing import UPLOAD_BODY, hash_submitted, submitted_content
+from hashmatch.api.hma.shapes import (
+    HMA_NAMES,
+    SIGNAL_TYPES,
+    bad_request,
+    by_bank,
+    distance_text,
+    json_object,
+    ours,
+)
+from hashmatch.api.service import Service
+from hashmatch.errors import HashmatchError
+from hashmatch.hashing import FileHashes
+from hashmatch.matching import Match, Matcher
+from hashmatch.signals import get_signal_type
+
+router = APIRouter(prefix="/m", tags=["hma"])
+BANKS_HELP = "Comma-separated bank names."
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+def _banks(banks: str | None) -> list[str] | None:
+    return [name for name in banks.split(",") if name] if banks else None
+
+
+def _parsed(signal_type: str, signal: str) -> tuple[str, str]:
+    name = ours(signal_type)
+    try:
+        return name, get_signal_type(name).parse(signal)
+    except HashmatchError as error:
+        raise bad_request(f"invalid signal: {error}") from None
+
+
+def _counted(request: Request, matches: list[Match]) -> list[Match]:
+    for match in matches:
+        request.app.state.metrics.matches.labels(match.bank).inc()
+    return matches
+
+
+def _lookup_result(
+    request: Request,
+    matcher: Matcher,
+    result: FileHashes,
+    signals: dict[str, str],
+    banks: str | None,
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per HMA signal type, the matches grouped by bank (PDQ with its 8 transforms)."""
+    if signals.get("pdq") == "":
+        raise bad_request("invalid signal: PDQ quality is below 50, too low to match")
+    matches = _counted(request, matcher.match_result(result, banks=_banks(banks)))
+    return {
+        name: by_bank([m for m in matches if HMA_NAMES.get(m.signal_type) == name])
+        for name in signals
+    }
+
+
+@router.get("/lookup", summary="Look up a hash or the content at a URL (HMA 2.0)")
+async def lookup(
+    request: Request,
+    url: str | None = Query(None, max_length=4096),
+    content_type: str | None = Query(None),
+    types: str | None = Query(None),
+    signal: str | None = Query(None, max_length=256),
+    signal_type: str | None = Query(None, max_length=32),
+    banks: str | None = Query(None, description=BANKS_HELP),
+    seed: str | None = Query(None, description="Accepted for HMA; banks are on or off."),
+    bypass_coinflip: bool = Query(False, description="Accepted for HMA; no coin is flipped."),
+    _key: Any = Depends(require_hma("match")),
+) -> Any:
+    """By URL: {signal type: {bank: [matches]}}; by signal: {bank: [matches]}."""
+    if url is not None:
+        matcher = _service(request).matcher()
+        async with submitted_content(request, url, content_type) as submitted:
+            signals, result = await hash_submitted(submitted, types, dihedral=True)
+        found = _lookup_result(request, matcher, result, signals, banks)
+        if signal_type is not None:
+            return found.get(signal_type, {})
+        return found
+    if signal is None or signal_type is None:
+        raise bad_request("Either url or both signal and signal_type are required")
+    name, value = _parsed(signal_type, signal)
+    matches = _service(request).matcher().match_hashes({name: [value]}, banks=_banks(banks))
+    return by_bank(_counted(request, matches))
+
+
+@router.post("/lookup", summary="Look up an uploaded file (HMA 2.0)", openapi_extra=UPLOAD_BODY)
+async def lookup_upload(
+    request: Request,
+    types: str | None = Query(None),
+    banks: str | None = Query(None, description=BANKS_HELP),
+    seed: str | None = Query(None, description="Accepted for HMA; banks are on or off."),
+    bypass_coinflip: str | None = Query(None, description="Accepted for HMA."),
+    _key: Any = Depends(require_hma("match")),
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    matcher = _service(request).matcher()
+    async with submitted_content(request, None, None) as submitted:
+        signals, result = await hash_submitted(submitted, types, dihedral=True)
+    return _lookup_result(request, matcher, result, signals, banks)
+
+
+@router.get("/raw_lookup", summary="Bank content ids matching a hash (HMA 2.0)")
+def raw_lookup(
+    request: Request,
+    signal: str = Query(..., max_length=256),
+    signal_type: str = Query(..., max_length=32),
+    banks: str | None = Query(None, description=BANKS_HELP),
+    include_distance: bool = Query(False),
+    _key: Any = Depends(require_hma("match")),
+) -> dict[str, list[Any]]:
+    """Every match, disabled content and banks included, as HMA does."""
+    name, value = _parsed(signal_type, signal)
+    matcher = _service(request).matcher()
+    matches = matcher.match_hashes({name: [value]}, banks=_banks(banks), include_disabled=True)
+    if not include_distance:
+        return {"matches": [match.content_id for match in matches]}
+    return {
+        "matches": [
+            {"bank_content_id": match.content_id, "distance": distance_text(match)}
+            for match in matches
+        ]
+    }
+
+
+COMPARE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "Signal type -> exactly two hashes.",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    "example": {"pdq": ["f" * 64, "f" * 63 + "e"]},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/compare", summary="Compare pairs of hashes (HMA 2.0)", openapi_extra=COMPARE_BODY)
+async def compare(request: Request, _key: Any = Depends(require_hma("match"))) -> Any:
+    """{signal type: [match, {"distance": n}]}."""
+    body = await json_object(request, required=True, not_an_object="Request input was not a dict")
+    results: dict[str, Any] = {}
+    for hma_name, pair in body.items():
+        if not isinstance(pair, list):
+            raise bad_request(f"Comparison hashes for {hma_name} was not a list")
+        if len(pair) != 2:
+            raise bad_request("Comparison hash list length must be exactly 2")
+        kind = get_signal_type(ours(hma_name))
+        try:
+            left, right = (kind.parse(str(value)) for value in pair)
+        except HashmatchError as error:
+            raise bad_request(f"Invalid {hma_name} hash: {error}") from None
+        distance = kind.distance(left, right)
+        results[hma_name] = [distance <= kind.default_threshold, {"distance": distance}]
+    return results
+
+
+@router.get("/index/status", summary="Index status per signal type (HMA 2.0)")
+def index_status(
+    request: Request,
+    signal_type: str | None = Query(None, max_length=32),
+    _key: Any = Depends(require_hma("match")),
+) -> dict[str, dict[str, Any]]:
+    if signal_type is not None and signal_type not in SIGNAL_TYPES:
+        raise bad_request(f"No such signal type '{signal_type}'")
+    service = _service(request)
+    loaded = service.loading_problem is None
+    sizes = service.matcher().sizes() if loaded else {}
+    names = [signal_type] if signal_type else list(SIGNAL_TYPES)
+    return {
+        name: {
+            "built_to": int(service.current_at) if loaded else -1,
+            "present": loaded,
+            "size": sizes.get(SIGNAL_TYPES[name], 0),
+        }
+        for name in names
+    }
