@@ -5,18 +5,23 @@
 
 Builds a bank of N random PDQ hashes in a fresh SQLite database, starts
 ``hashmatch serve`` on loopback with ``--workers`` processes, waits until it
-is ready, then drives it from separate load-generator processes (keep-alive
-connections, one request in flight per connection) for ``--seconds`` per
-mode: ``single`` is GET /v1/lookup with one hash, ``batch`` is POST
-/v1/lookup with ``--batch`` hashes.  Half the queried hashes are in the bank.
-Ends with one line per mode::
+is ready, then drives it from separate load-generator processes (asyncio,
+keep-alive connections, one request in flight per connection, requests built
+before the clock starts) for ``--seconds`` per mode: ``single`` is GET
+/v1/lookup with one hash, ``batch`` is POST /v1/lookup with ``--batch``
+hashes.  Half the queried hashes are in the bank.
+Ends with the memory of each worker once ready (RSS, its anonymous and
+file-backed parts, and PSS, which divides shared pages among the processes
+that map them), then one line per mode::
 
+    RESULT memory worker=<i> hashes=<n> rss_mb=<x> anon_mb=<x> file_mb=<x> pss_mb=<x>
     RESULT mode=<single|batch> requests_per_s=<x> hashes_per_s=<x> p50_ms=<x> p99_ms=<x> errors=<n>
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import multiprocessing
@@ -70,58 +75,104 @@ class Load:
     connections: int
 
 
-def generate(load: Load, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """One load-generator process: ``connections`` sockets, round-robin, until time is up."""
-    port, key, mode, batch, known, seconds = (
-        load.port,
-        load.key,
-        load.mode,
-        load.batch,
-        load.known,
-        load.seconds,
-    )
-    rng = np.random.default_rng(os.getpid())
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    clients = [
-        http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(load.connections)
-    ]
-    latencies: list[float] = []
-    errors = 0
+def requests_for(load: Load, count: int, seed: int) -> list[bytes]:
+    """Ready-made HTTP/1.1 requests (half the hashes in the bank), so that the
+    generator spends its time sending, not building."""
+    rng = np.random.default_rng(seed)
 
     def some_hash() -> str:
         if rng.random() < 0.5:
-            return known[int(rng.integers(0, len(known)))]
+            return load.known[int(rng.integers(0, len(load.known)))]
         return rng.integers(0, 256, 32, np.uint8).tobytes().hex()
 
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        for client in clients:
+    head = f"Host: 127.0.0.1\r\nAuthorization: Bearer {load.key}\r\n"
+    made = []
+    for _ in range(count):
+        if load.mode == "single":
+            target = f"/v1/lookup?signal_type=pdq&signal={some_hash()}"
+            made.append(f"GET {target} HTTP/1.1\r\n{head}\r\n".encode())
+        else:
+            hashes = [{"signal_type": "pdq", "signal": some_hash()} for _ in range(load.batch)]
+            body = json.dumps({"hashes": hashes}).encode()
+            made.append(
+                f"POST /v1/lookup HTTP/1.1\r\n{head}Content-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+    return made
+
+
+async def _connection(
+    load: Load, requests: list[bytes], deadline: float, latencies: list[float]
+) -> int:
+    """One keep-alive connection, one request in flight, until the deadline; its errors."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", load.port)
+    errors = 0
+    index = 0
+    try:
+        while time.perf_counter() < deadline:
             started = time.perf_counter()
-            try:
-                if mode == "single":
-                    client.request(
-                        "GET", f"/v1/lookup?signal_type=pdq&signal={some_hash()}", headers=headers
-                    )
-                else:
-                    body = {
-                        "hashes": [
-                            {"signal_type": "pdq", "signal": some_hash()} for _ in range(batch)
-                        ]
-                    }
-                    client.request("POST", "/v1/lookup", json.dumps(body), headers)
-                response = client.getresponse()
-                response.read()
-                if response.status != 200:
-                    errors += 1
-                    if errors <= 3:
-                        print(f"error: HTTP {response.status}", file=sys.stderr)
-            except (OSError, http.client.HTTPException) as problem:
+            writer.write(requests[index % len(requests)])
+            index += 1
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if status != 200:
                 errors += 1
                 if errors <= 3:
-                    print(f"error: {type(problem).__name__}: {problem}", file=sys.stderr)
-                client.close()
-            latencies.append(time.perf_counter() - started)
+                    print(f"error: HTTP {status}", file=sys.stderr)
+    except (OSError, asyncio.IncompleteReadError) as problem:
+        errors += 1
+        print(f"error: {type(problem).__name__}: {problem}", file=sys.stderr)
+    finally:
+        writer.close()
+    return errors
+
+
+def generate(load: Load, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """One load-generator process: ``connections`` concurrent keep-alive connections."""
+    requests = requests_for(load, 20_000 if load.mode == "single" else 500, os.getpid())
+    latencies: list[float] = []
+
+    async def run() -> int:
+        deadline = time.perf_counter() + load.seconds
+        counts = await asyncio.gather(
+            *(_connection(load, requests, deadline, latencies) for _ in range(load.connections))
+        )
+        return sum(counts)
+
+    errors = asyncio.run(run())
     queue.put((latencies, errors))
+
+
+def worker_memory(server_pid: int) -> list[dict[str, float]]:
+    """Per worker process of the server: RSS, its anonymous and file-backed
+    parts, and PSS (shared pages divided among the processes that map them), MiB."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    figures = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        pss = next(line.split()[1] for line in rollup.splitlines() if line.startswith("Pss:"))
+
+        def mib(text: str) -> float:
+            return int(text.split()[0]) / 1024
+
+        figures.append(
+            {
+                "rss_mb": mib(fields["VmRSS"]),
+                "anon_mb": mib(fields["RssAnon"]),
+                "file_mb": mib(fields["RssFile"]),
+                "pss_mb": int(pss) / 1024,
+            }
+        )
+    return figures
 
 
 def run_mode(load: Load) -> dict[str, float]:
@@ -152,8 +203,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--seconds", type=float, default=30, help="duration of each mode")
     parser.add_argument("--batch", type=int, default=100, help="hashes per batch request")
-    parser.add_argument("--clients", type=int, default=2, help="load-generator processes")
-    parser.add_argument("--connections", type=int, default=8, help="connections per generator")
+    parser.add_argument("--clients", type=int, default=1, help="load-generator processes")
+    parser.add_argument("--connections", type=int, default=16, help="connections per generator")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="api-load-") as folder:
         url = f"sqlite:///{folder}/bench.db"
@@ -197,6 +248,7 @@ def main() -> None:
                     raise SystemExit("the server did not become ready")
                 time.sleep(0.5)
             print(f"server ready after {time.perf_counter() - started:.1f} s", flush=True)
+            memory = worker_memory(server.pid)
             figures = {
                 mode: run_mode(
                     Load(
@@ -215,6 +267,12 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(30)
+    for number, worker in enumerate(memory):
+        print(
+            f"RESULT memory worker={number} hashes={args.n} rss_mb={worker['rss_mb']:.0f} "
+            f"anon_mb={worker['anon_mb']:.0f} file_mb={worker['file_mb']:.0f} "
+            f"pss_mb={worker['pss_mb']:.0f}"
+        )
     for mode, r in figures.items():
         print(
             f"RESULT mode={mode} requests_per_s={r['requests_per_s']:.0f} "

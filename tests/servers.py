@@ -1,4 +1,5 @@
-"""Running real ``hashmatch serve`` processes on loopback, for tests."""
+"""Real servers on loopback, for tests: ``hashmatch serve`` processes, and
+small HTTP servers that stand in for the web (content to fetch by URL)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,46 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+
+@contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server on loopback running ``handler``; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def static_handler(files: dict[str, tuple[str, bytes]]) -> type[BaseHTTPRequestHandler]:
+    """A handler serving ``{path: (content type, body)}``, 404 for the rest."""
+
+    class Static(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            content_type, body = files.get(self.path, ("text/plain", b"not found"))
+            self.send_response(200 if self.path in files else 404)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Static
 
 
 def free_port() -> int:

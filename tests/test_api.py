@@ -125,6 +125,25 @@ def test_bad_uploads(client: TestClient, keys: dict[str, str]) -> None:
         "/v1/hash", files={"file": ("big.bin", b"x" * 2_000_001)}, headers=auth(keys["hash"])
     )
     assert huge.status_code == 413
+    declared = client.post(
+        "/v1/hash", files={"file": ("big.bin", b"x" * 3_000_000)}, headers=auth(keys["hash"])
+    )
+    assert (declared.status_code, declared.json()["error"]["code"]) == (413, "too_large")
+
+    def stream() -> Iterator[bytes]:  # chunked: no Content-Length to refuse up front
+        for _ in range(40):
+            yield b"y" * 100_000
+
+    streamed = client.post(
+        "/v1/hash",
+        content=stream(),
+        headers={**auth(keys["hash"]), "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert (streamed.status_code, streamed.json()["error"]["code"]) == (413, "too_large")
+    hma = client.post(
+        "/h/hash", files={"photo": ("big.bin", b"x" * 3_000_000)}, headers=auth(keys["hash"])
+    )
+    assert (hma.status_code, list(hma.json())) == (413, ["message"])
     missing = client.post("/v1/hash", headers=auth(keys["hash"]))
     assert missing.status_code == 422
     assert missing.json()["error"]["code"] == "invalid_request"

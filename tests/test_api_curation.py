@@ -75,6 +75,24 @@ def test_bank_lifecycle(client: tuple[TestClient, dict[str, str]]) -> None:
         "/v1/banks/known/content/enable", json={"content_ids": [content_id]}, headers=curate
     )
     assert enabled.json() == {"changed": 1}
+    shown = http.get(f"/v1/banks/known/content/{content_id}", headers=curate).json()
+    assert (shown["signals"], shown["enabled"], shown["note"]) == ({"pdq": PDQ}, True, "")
+    noted = http.patch(
+        f"/v1/banks/known/content/{content_id}",
+        json={"note": "seen twice", "labels": ["b1"]},
+        headers=curate,
+    ).json()
+    assert (noted["note"], noted["labels"], noted["signals"]) == (
+        "seen twice",
+        ["B1"],
+        shown["signals"],
+    )
+    removed = http.delete(f"/v1/banks/known/content/{content_id}", headers=curate)
+    assert removed.json() == {"deleted": 1}
+    gone = http.get(f"/v1/banks/known/content/{content_id}", headers=curate)
+    assert gone.status_code == 404
+    assert gone.json()["error"]["code"] == "unknown_content"
+    assert http.delete(f"/v1/banks/known/content/{content_id}", headers=curate).status_code == 404
     assert http.delete("/v1/banks/known", headers=curate).json() == {"deleted": "known"}
     assert http.get("/v1/banks/known", headers=curate).status_code == 404
 

@@ -19,7 +19,7 @@ def test_readme_starts_with_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text()
     blocks = text.split("```")
     first_block = blocks[1]
-    assert "hashmatch demo" in first_block
+    assert "hashmatch serve" in first_block
     assert "pytest" in blocks[3]
     ci = (ROOT / ".ci" / "run").read_text()
     test_command = blocks[3].strip().splitlines()[-1].strip()

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from hashmatch.errors import DownloadTooLargeError, FetchError, UrlNotAllowedError
 from hashmatch.media.download import UrlPolicy, download
+from tests.servers import http_server
 
 BODY = b"\x89PNG not really, but bytes" * 100
 
@@ -60,12 +60,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def base() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with http_server(Handler) as url:
+        yield url
 
 
 LOCAL = UrlPolicy(enabled=True, allowed_hosts=("127.0.0.1",), allow_private=True)

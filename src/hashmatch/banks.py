@@ -367,7 +367,7 @@ class Banks:
         return ContentInfo(
             content.id,
             bank.name,
-            dict(signals.tuples().all()),
+            {kind: value for kind, value in signals},  # noqa: C416 - rows, not pairs
             content.external_id,
             list(content.labels),
             content.note,

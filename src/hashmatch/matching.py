@@ -111,6 +111,9 @@ class Matcher:
         self._load_from_database()
         if snapshot_dir is not None:
             self.save_snapshot()
+            # Map the file back in place of the copy just built, so that every
+            # process on this host reads the same pages (the page cache).
+            self._load_snapshot(snapshot_dir)
 
     def _load_from_database(self) -> None:
         with self.database.reading() as session:

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from hashmatch import __version__
 from hashmatch.api import curation, errors, hma, v1
 from hashmatch.api.auth import require
+from hashmatch.api.body_limit import BodyLimitMiddleware
 from hashmatch.api.metrics import Metrics, MetricsMiddleware, exposition
 from hashmatch.api.service import Service
 from hashmatch.errors import ConfigurationError
@@ -41,6 +42,8 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            # The loader may still be reading: let it hand its connection back.
+            service.wait_until_loaded(timeout=60)
             database.close()
 
     app = FastAPI(
@@ -52,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     errors.install(app)
     metrics = Metrics()
     app.state.metrics = metrics
+    app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(v1.router)
     app.include_router(curation.router)

@@ -53,6 +53,12 @@ class ContentCreate(BaseModel):
     source_metadata: dict[str, Any] = {}
 
 
+class ContentUpdate(BaseModel):
+    note: str | None = None
+    labels: list[str] | None = None
+    source_metadata: dict[str, Any] | None = None
+
+
 class ContentSwitch(BaseModel):
     content_ids: list[int]
     until: datetime | None = Field(None, description="Disable until (default: for good).")
@@ -95,6 +101,25 @@ def add_content(request: Request, name: str, body: ContentCreate) -> dict[str, A
     entry = Entry(signals, body.external_id, body.labels, body.note, body.source_metadata)
     content_id = _banks(request).add(name, entry, source="api")
     return {"content_id": content_id, "skipped": content_id is None}
+
+
+@router.get("/banks/{name}/content/{content_id}", summary="Show one content")
+def show_content(request: Request, name: str, content_id: int) -> dict[str, Any]:
+    return _banks(request).content(name, content_id).to_json()
+
+
+@router.patch("/banks/{name}/content/{content_id}", summary="Change what is known of a content")
+def update_content(
+    request: Request, name: str, content_id: int, body: ContentUpdate
+) -> dict[str, Any]:
+    return _banks(request).update_content(name, content_id, **body.model_dump()).to_json()
+
+
+@router.delete("/banks/{name}/content/{content_id}", summary="Delete one content")
+def delete_content(request: Request, name: str, content_id: int) -> dict[str, Any]:
+    banks = _banks(request)
+    banks.content(name, content_id)  # 404 for content the bank does not have
+    return {"deleted": banks.remove_content(name, [content_id])}
 
 
 @router.post("/banks/{name}/import", summary="Import a hash list (all or nothing)")

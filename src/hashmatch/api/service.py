@@ -3,7 +3,9 @@
 The matcher (the in-memory indexes) loads in a background thread, so the
 process answers ``/status/live`` at once; ``/status`` and the matching
 routes answer 503 until it is ready.  Before a lookup the matcher follows the
-change log, at most every ``REFRESH_SECONDS``.
+change log, at most every ``REFRESH_SECONDS``, and at once after this process
+committed a change itself (so a client that adds content and looks it up
+through the same server sees it).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Service:
         self._matcher: Matcher | None = None
         self._load_error: str | None = None
         self._refreshed = 0.0
+        self._seen_commits = 0
         self._refresh_lock = threading.Lock()
         self._loader = threading.Thread(target=self._load, name="hashmatch-index-load", daemon=True)
 
@@ -49,11 +52,18 @@ class Service:
 
     def _load(self) -> None:
         try:
+            self._seen_commits = self.database.commits
             self._matcher = Matcher(self.database, self.settings.snapshot_dir)
             self._refreshed = time.monotonic()
             self.current_at = time.time()
         except Exception as error:  # noqa: BLE001 - reported by /status, not lost
             self._load_error = f"{type(error).__name__}: {error}"
+
+    def _due(self) -> bool:
+        return (
+            self.database.commits != self._seen_commits
+            or time.monotonic() - self._refreshed > REFRESH_SECONDS
+        )
 
     def wait_until_loaded(self, timeout: float | None = None) -> None:
         self._loader.join(timeout)
@@ -70,10 +80,12 @@ class Service:
         matcher = self._matcher
         if matcher is None:
             raise ApiError(503, "index_not_ready", self.loading_problem or "index loading")
-        if time.monotonic() - self._refreshed > REFRESH_SECONDS:
+        if self._due():
             with self._refresh_lock:
-                if time.monotonic() - self._refreshed > REFRESH_SECONDS:
+                if self._due():
+                    commits = self.database.commits
                     matcher.refresh()
                     self._refreshed = time.monotonic()
+                    self._seen_commits = commits
                     self.current_at = time.time()
         return matcher

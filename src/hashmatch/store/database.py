@@ -78,6 +78,9 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        #: Transactions committed through this object: a reader in the same
+        #: process that sees it move knows to look at the change log now.
+        self.commits = 0
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Database:
@@ -116,6 +119,7 @@ class Database:
         """A session whose work commits at the end of the block, or not at all."""
         with self._sessions() as session, session.begin():
             yield session
+        self.commits += 1
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
