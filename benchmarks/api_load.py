@@ -10,11 +10,12 @@ keep-alive connections, one request in flight per connection, requests built
 before the clock starts) for ``--seconds`` per mode: ``single`` is GET
 /v1/lookup with one hash, ``batch`` is POST /v1/lookup with ``--batch``
 hashes.  Half the queried hashes are in the bank.
-Ends with the memory of each worker once ready (RSS, its anonymous and
-file-backed parts, and PSS, which divides shared pages among the processes
-that map them), then one line per mode::
+Ends with the memory of each worker after the load (RSS; the part of
+it that is the mapped index snapshot, shared by the workers; its anonymous
+(private) part; and PSS, which divides shared pages among the
+processes that map them), then one line per mode::
 
-    RESULT memory worker=<i> hashes=<n> rss_mb=<x> anon_mb=<x> file_mb=<x> pss_mb=<x>
+    RESULT memory worker=<i> hashes=<n> rss_mb=<x> snapshot_mb=<x> anon_mb=<x> pss_mb=<x>
     RESULT mode=<single|batch> requests_per_s=<x> hashes_per_s=<x> p50_ms=<x> p99_ms=<x> errors=<n>
 """
 
@@ -156,6 +157,8 @@ def worker_memory(server_pid: int) -> list[dict[str, float]]:
     children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
     figures = []
     for pid in children:
+        if b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            continue  # multiprocessing's helper, not a worker
         status = Path(f"/proc/{pid}/status").read_text()
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
@@ -166,13 +169,26 @@ def worker_memory(server_pid: int) -> list[dict[str, float]]:
 
         figures.append(
             {
+                "snapshot_mb": _mapped_snapshot_kib(pid) / 1024,
                 "rss_mb": mib(fields["VmRSS"]),
                 "anon_mb": mib(fields["RssAnon"]),
-                "file_mb": mib(fields["RssFile"]),
                 "pss_mb": int(pss) / 1024,
             }
         )
     return figures
+
+
+def _mapped_snapshot_kib(pid: str) -> int:
+    """Resident KiB of the index snapshot files a process maps (shared pages)."""
+    total = 0
+    in_snapshot = False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        first = line.split(maxsplit=1)[0]
+        if "-" in first and not first.endswith(":"):  # a mapping's header line
+            in_snapshot = "/index/" in line and line.rstrip().endswith(".npy")
+        elif in_snapshot and first == "Rss:":
+            total += int(line.split()[1])
+    return total
 
 
 def run_mode(load: Load) -> dict[str, float]:
@@ -248,7 +264,6 @@ def main() -> None:
                     raise SystemExit("the server did not become ready")
                 time.sleep(0.5)
             print(f"server ready after {time.perf_counter() - started:.1f} s", flush=True)
-            memory = worker_memory(server.pid)
             figures = {
                 mode: run_mode(
                     Load(
@@ -264,13 +279,15 @@ def main() -> None:
                 )
                 for mode in ("single", "batch")
             }
+            memory = worker_memory(server.pid)
         finally:
             server.terminate()
             server.wait(30)
     for number, worker in enumerate(memory):
         print(
             f"RESULT memory worker={number} hashes={args.n} rss_mb={worker['rss_mb']:.0f} "
-            f"anon_mb={worker['anon_mb']:.0f} file_mb={worker['file_mb']:.0f} "
+            f"snapshot_mb={worker['snapshot_mb']:.0f} "
+            f"anon_mb={worker['anon_mb']:.0f} "
             f"pss_mb={worker['pss_mb']:.0f}"
         )
     for mode, r in figures.items():

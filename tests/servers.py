@@ -94,12 +94,14 @@ def start_server(
     return process, f"http://127.0.0.1:{port}"
 
 
-def wait_ready(base: str, key: str, seconds: float = 90) -> None:
-    """Until ``/status`` answers 200 (index loaded), or AssertionError."""
+def wait_ready(base: str, key: str | None, seconds: float = 90) -> None:
+    """Until ``/status`` answers 200 (index loaded; without a key: until
+    ``/status/live`` does), or AssertionError."""
     deadline = time.monotonic() + seconds
+    path = "/status" if key else "/status/live"
     while time.monotonic() < deadline:
         try:
-            if call(f"{base}/status", key)[0] == 200:
+            if call(f"{base}{path}", key)[0] == 200:
                 return
         except OSError:
             pass

@@ -67,6 +67,28 @@ def test_status_reports_the_index(client: TestClient, keys: dict[str, str]) -> N
     assert response.json()["index"]["pdq_hashes"] == 1
 
 
+def test_status_reports_a_stale_index(
+    client: TestClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the change log cannot be read, lookups go on and /status says 503."""
+    service = client.app.state.service  # type: ignore[attr-defined]
+
+    def broken() -> int:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(service.matcher(), "refresh", broken)
+    monkeypatch.setattr(service, "_refreshed", 0.0)
+    response = client.get("/status", headers=auth(keys["hash"]))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "index_stale"
+    assert "database went away" in response.json()["error"]["message"]
+    query = {"signal_type": "pdq", "signal": REFERENCE[PHOTO].pdq}
+    assert client.get("/v1/lookup", params=query, headers=auth(keys["match"])).status_code == 200
+    monkeypatch.undo()
+    service._refreshed = 0.0
+    assert client.get("/status", headers=auth(keys["hash"])).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("headers", "status", "code"),
     [

@@ -35,12 +35,15 @@ def test_keys_create_list_revoke(database_url: str) -> None:
 @pytest.mark.slow
 def test_serve_process(tmp_path: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'served.db'}"
-    created = runner.invoke(
-        app, ["--database-url", database_url, "keys", "create", "--name", "k", "--scope", "match"]
-    )
-    key = created.stdout.strip().splitlines()[-1]
     server, base = start_server(database_url, tmp_path / "data", capture=True)
     try:
+        # Keys are read at request time: the first can be made once it runs.
+        wait_ready(base, None)
+        created = runner.invoke(
+            app,
+            ["--database-url", database_url, "keys", "create", "--name", "k", "--scope", "match"],
+        )
+        key = created.stdout.strip().splitlines()[-1]
         wait_ready(base, key)
         assert call(f"{base}/status/live")[0] == 200
         assert call(f"{base}/status")[0] == 401
@@ -50,3 +53,14 @@ def test_serve_process(tmp_path: Path) -> None:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert key not in output  # secrets never reach the logs
+    assert "No API keys yet" in output
+
+
+def test_serve_refuses_keyless_hma_routes_off_loopback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HASHMATCH_HMA_WITHOUT_KEY", "true")
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    result = runner.invoke(app, ["--database-url", database_url, "serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "only allowed on a loopback address" in result.stderr

@@ -86,3 +86,34 @@ def test_a_second_writer_skips_while_one_holds_the_lock(tmp_path: Path) -> None:
         assert snapshot.save(tmp_path / "pdq", index, info) is False
     assert snapshot.save(tmp_path / "pdq", index, info) is True
     assert snapshot.read_info(tmp_path / "pdq") == info
+
+
+def test_running_matchers_switch_to_a_newer_snapshot(database: Database, tmp_path: Path) -> None:
+    """A worker maps the snapshot another wrote, and what changed around it is
+    replayed: the answers stay exact."""
+    banks = Banks(database)
+    banks.create("known")
+    hashes = HAYSTACK.read_text().split()
+    first_half = [Entry({"pdq": value}) for value in hashes[:600]]
+    banks.import_entries("known", first_half)
+    writer = Matcher(database, tmp_path / "index")
+    reader = Matcher(database, tmp_path / "index")
+    assert not reader.remap_snapshot()  # nothing newer than what it maps
+    banks.import_entries("known", [Entry({"pdq": value}) for value in hashes[600:1200]])
+    writer.refresh()
+    writer.save_snapshot()
+    # Changes after the new snapshot, before the reader switches to it.
+    removed = banks.existing_content("known", first_half[0])
+    assert removed is not None
+    banks.remove_content("known", [removed])
+    banks.import_entries("known", [Entry({"pdq": value}) for value in hashes[1200:]])
+    reader.refresh()
+    assert reader.remap_snapshot()
+    assert isinstance(reader._pdq.main[1], np.memmap)
+    assert len(reader) == len(set(hashes)) - 1
+    reference = Matcher(database, None)  # built from the database alone
+    for value in hashes[::97]:
+        expected = {(m.content_id, m.distance) for m in reference.match_hashes({"pdq": [value]})}
+        found = {(m.content_id, m.distance) for m in reader.match_hashes({"pdq": [value]})}
+        assert found == expected
+    assert all(m.content_id != removed for m in reader.match_hashes({"pdq": [hashes[0]]}))

@@ -30,11 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from hashmatch.hashing import FileHashes, HashRequest, hash_file
 from hashmatch.index import ExactIndex, HammingIndex, snapshot, words_from_hex
+from hashmatch.index.hamming import release_free_memory
 from hashmatch.pdq import DIHEDRAL_TRANSFORMS, MIN_MATCH_QUALITY
 from hashmatch.signals import get_signal_type
 from hashmatch.store import Bank, Change, Content, ContentSignal, Database
@@ -90,6 +91,10 @@ class _Hit:
     transform: str | None
 
 
+#: Fewest changes since the snapshot that make writing a new one worth it.
+SNAPSHOT_AFTER_CHANGES = 50_000
+
+
 class Matcher:
     """In-memory indexes over every bank, kept current from the change log."""
 
@@ -103,17 +108,24 @@ class Matcher:
         self._pdq = HammingIndex()
         self._exact: dict[str, ExactIndex] = {}
         self._seq = 0
+        #: The change-log entry of the snapshot the index is mapped from.
+        self._snapshot_seq = -1
         self._limits: tuple[float, dict[str, int]] | None = None
         #: Changes applied since the snapshot was written (or loaded).
         self.changes_since_snapshot = 0
-        if snapshot_dir is not None and self._load_snapshot(snapshot_dir):
+        if snapshot_dir is None:
+            self._load_from_database()
             return
-        self._load_from_database()
-        if snapshot_dir is not None:
-            self.save_snapshot()
-            # Map the file back in place of the copy just built, so that every
-            # process on this host reads the same pages (the page cache).
-            self._load_snapshot(snapshot_dir)
+        # Processes starting together (server workers) take turns: the first
+        # builds and writes the snapshot, the others map it.
+        with snapshot.exclusive(snapshot_dir / PERCEPTUAL):
+            if not self._load_snapshot(snapshot_dir):
+                self._load_from_database()
+                snapshot.write(snapshot_dir / PERCEPTUAL, self._pdq, self._snapshot_info())
+                # Map the file back in place of the copy just built, so that
+                # every process on this host reads the same pages.
+                self._load_snapshot(snapshot_dir)
+        release_free_memory()
 
     def _load_from_database(self) -> None:
         with self.database.reading() as session:
@@ -128,7 +140,7 @@ class Matcher:
         if info is None or info.database_id != self.database.instance_id():
             return False  # none, or a snapshot of another (or a wiped) database
         self._pdq = snapshot.load(folder / PERCEPTUAL)
-        self._seq = info.seq
+        self._seq = self._snapshot_seq = info.seq
         with self.database.reading() as session:
             _, exact = _grouped_signals(session, include_pdq=False)
         self._add_exact(exact)
@@ -144,11 +156,13 @@ class Matcher:
         """Write the PDQ index (compacted) to the snapshot folder."""
         if self.snapshot_dir is None:
             raise ValueError("this matcher has no snapshot folder")
+        if snapshot.save(self.snapshot_dir / PERCEPTUAL, self._pdq, self._snapshot_info()):
+            self.changes_since_snapshot = 0
+
+    def _snapshot_info(self) -> snapshot.SnapshotInfo:
         with self._lock:
             seq = self._seq
-        info = snapshot.SnapshotInfo(self.database.instance_id(), seq, len(self._pdq))
-        if snapshot.save(self.snapshot_dir / PERCEPTUAL, self._pdq, info):
-            self.changes_since_snapshot = 0
+        return snapshot.SnapshotInfo(self.database.instance_id(), seq, len(self._pdq))
 
     def _exact_index(self, signal_type: str) -> ExactIndex:
         return self._exact.setdefault(signal_type, ExactIndex())
@@ -173,25 +187,8 @@ class Matcher:
             seq = session.scalar(select(func.max(Change.seq))) or 0
             if seq <= self._seq:
                 return 0
-            window = (Change.seq > self._seq) & (Change.seq <= seq)
-            added = session.execute(
-                select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value)
-                .join(
-                    Change,
-                    ContentSignal.id.between(Change.signal_id, Change.last_signal_id),
-                )
-                .where(window, Change.op == "add")
-            ).all()
-            removed = [
-                signal_id
-                for first, last in session.execute(
-                    select(Change.signal_id, Change.last_signal_id).where(
-                        window, Change.op == "remove"
-                    )
-                )
-                for signal_id in range(first, last + 1)
-            ]
-            self._apply(added, removed)
+            added, removed = _changes(session, self._seq, seq)
+            self._apply(self._pdq, added, removed, exact=True)
             self._seq = seq
         # Signals added and removed again inside the window are simply gone
         # from content_signals, so they are neither added nor found to remove.
@@ -199,17 +196,55 @@ class Matcher:
         self.changes_since_snapshot += count
         return count
 
-    def _apply(self, added: Sequence[Any], removed: list[int]) -> None:
+    @property
+    def snapshot_due(self) -> bool:
+        """Whether enough changed since the snapshot to write a new one: before
+        the live index merges its delta (at 5%) into memory of its own."""
+        return self.changes_since_snapshot > max(SNAPSHOT_AFTER_CHANGES, len(self._pdq) // 20)
+
+    def remap_snapshot(self) -> bool:
+        """Switch to a newer snapshot on disk, if some process wrote one: its
+        pages are shared by every process that maps it, where an index this
+        process merged itself is private.  True if it switched."""
+        if self.snapshot_dir is None:
+            return False
+        folder = self.snapshot_dir / PERCEPTUAL
+        with snapshot.exclusive(folder):  # no writer swaps files while they are mapped
+            info = snapshot.read_info(folder)
+            if (
+                info is None
+                or info.seq <= self._snapshot_seq
+                or info.database_id != self.database.instance_id()
+            ):
+                return False
+            fresh = snapshot.load(folder)
+        with self._lock, self.database.reading() as session:
+            if info.seq > self._seq:
+                return False  # the snapshot is ahead of us: the next refresh catches up first
+            added, removed = _changes(session, info.seq, self._seq)
+            self._apply(fresh, added, removed, exact=False)
+            self._pdq = fresh
+            self._snapshot_seq = info.seq
+            self.changes_since_snapshot = 0
+        release_free_memory()
+        return True
+
+    def _apply(
+        self, pdq_index: HammingIndex, added: Sequence[Any], removed: list[int], *, exact: bool
+    ) -> None:
         """Add, then remove (an id is never reused, so the order is safe)."""
         pdq = [(signal_id, value) for signal_id, kind, value in added if kind == PERCEPTUAL]
         if pdq:
             ids, values = zip(*pdq, strict=True)
-            self._pdq.add(np.array(ids, dtype=np.int64), words_from_hex(list(values)))
+            pdq_index.add(np.array(ids, dtype=np.int64), words_from_hex(list(values)))
+        if removed:
+            pdq_index.remove(np.array(removed, dtype=np.int64))
+        if not exact:
+            return
         for signal_id, kind, value in added:
             if kind != PERCEPTUAL:
                 self._exact_index(kind).add([(signal_id, value)])
         if removed:
-            self._pdq.remove(np.array(removed, dtype=np.int64))
             for index in self._exact.values():
                 index.remove(removed)
 
@@ -302,23 +337,20 @@ class Matcher:
         limits[PERCEPTUAL] = max(limits.get(PERCEPTUAL, default), default)
         return limits
 
-    def _content_of(self, hits: list[_Hit]) -> dict[int, tuple[Content, Bank]]:
-        """The content and bank behind each hit's signal id."""
+    def _content_of(self, hits: list[_Hit]) -> dict[int, Any]:
+        """The content and bank behind each hit's signal id (plain rows, not
+        ORM objects: this read is on every lookup that finds something)."""
         if not hits:
             return {}
-        with self.database.reading() as session:
-            rows = session.execute(
-                select(ContentSignal.id, Content, Bank)
-                .join(Content, Content.id == ContentSignal.content_id)
-                .join(Bank, Bank.id == Content.bank_id)
-                .where(ContentSignal.id.in_({hit.signal_id for hit in hits}))
-            ).all()
-        return {signal_id: (content, bank) for signal_id, content, bank in rows}
+        with self.database.single_statement() as connection:
+            ids = sorted({hit.signal_id for hit in hits})
+            rows = connection.execute(_HIT_DETAILS, {"ids": ids}).all()
+        return {row.signal_id: row for row in rows}
 
     def _matches(
         self,
         hits: list[_Hit],
-        content_of: dict[int, tuple[Content, Bank]],
+        content_of: dict[int, Any],
         only_banks: set[str] | None,
         *,
         include_disabled: bool = False,
@@ -330,32 +362,32 @@ class Matcher:
         for hit in hits:
             if hit.signal_id not in content_of:
                 continue  # removed since the index saw it
-            content, bank = content_of[hit.signal_id]
-            threshold = bank.thresholds.get(
+            row = content_of[hit.signal_id]
+            threshold = row.thresholds.get(
                 hit.signal_type, get_signal_type(hit.signal_type).default_threshold
             )
-            disabled = content.disabled_until is not None and as_utc(content.disabled_until) > now
+            disabled = row.disabled_until is not None and as_utc(row.disabled_until) > now
             if hit.distance > threshold:
                 continue
-            if not include_disabled and (not bank.enabled or disabled):
+            if not include_disabled and (not row.bank_enabled or disabled):
                 continue
-            if bank.kind == "allowlist":
-                allowlisted.append(bank.name)
+            if row.kind == "allowlist":
+                allowlisted.append(row.bank)
                 continue
-            if only_banks is not None and bank.name not in only_banks:
+            if only_banks is not None and row.bank not in only_banks:
                 continue
             matches.append(
                 Match(
-                    bank.name,
-                    content.id,
+                    row.bank,
+                    row.content_id,
                     hit.signal_type,
                     hit.distance,
                     hit.transform,
-                    list(bank.labels),
-                    list(content.labels),
-                    content.external_id,
-                    content.source,
-                    dict(content.source_metadata),
+                    list(row.bank_labels),
+                    list(row.content_labels),
+                    row.external_id,
+                    row.source,
+                    dict(row.source_metadata),
                 )
             )
         if allowlisted:
@@ -365,6 +397,46 @@ class Matcher:
                 for match in matches
             ]
         return sorted(matches, key=lambda m: (m.distance, m.bank, m.content_id, m.signal_type))
+
+
+_HIT_DETAILS = (
+    select(
+        ContentSignal.id.label("signal_id"),
+        Content.id.label("content_id"),
+        Content.disabled_until,
+        Content.labels.label("content_labels"),
+        Content.external_id,
+        Content.source,
+        Content.source_metadata,
+        Bank.name.label("bank"),
+        Bank.enabled.label("bank_enabled"),
+        Bank.kind,
+        Bank.labels.label("bank_labels"),
+        Bank.thresholds,
+    )
+    .join(Content, Content.id == ContentSignal.content_id)
+    .join(Bank, Bank.id == Content.bank_id)
+    # One statement object, so SQLAlchemy computes its cache key once.
+    .where(ContentSignal.id.in_(bindparam("ids", expanding=True)))
+)
+
+
+def _changes(session: Session, after: int, upto: int) -> tuple[Sequence[Any], list[int]]:
+    """Signals added (id, type, value) and removed (ids) by log entries after..upto."""
+    window = (Change.seq > after) & (Change.seq <= upto)
+    added = session.execute(
+        select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value)
+        .join(Change, ContentSignal.id.between(Change.signal_id, Change.last_signal_id))
+        .where(window, Change.op == "add")
+    ).all()
+    removed = [
+        signal_id
+        for first, last in session.execute(
+            select(Change.signal_id, Change.last_signal_id).where(window, Change.op == "remove")
+        )
+        for signal_id in range(first, last + 1)
+    ]
+    return added, removed
 
 
 def _best_per_signal(hits: list[_Hit]) -> list[_Hit]:

@@ -67,13 +67,20 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/status", summary="Ready to match", tags=["status"])
     def ready(request: Request, _key: Any = Depends(require(None))) -> Any:
-        """200 when the index is loaded and current; 503 with the reason otherwise."""
+        """200 when the index is loaded and current with the change log; 503
+        with the reason otherwise (loading, or the change log cannot be read)."""
         service: Service = request.app.state.service
         problem = service.loading_problem
         if problem is not None:
             return JSONResponse(errors.error_body("index_not_ready", problem), 503)
+        stale = service.staleness()
+        if stale is not None:
+            return JSONResponse(errors.error_body("index_stale", stale), 503)
         matcher = service.matcher()
-        return {"status": "ready", "index": {"pdq_hashes": len(matcher), "seq": matcher.seq}}
+        return {
+            "status": "ready",
+            "index": {"pdq_hashes": len(matcher), "seq": matcher.seq, "sizes": matcher.sizes()},
+        }
 
     @app.get("/metrics", summary="Prometheus metrics", tags=["status"])
     def prometheus(request: Request, _key: Any = Depends(require(None))) -> Any:

@@ -10,6 +10,7 @@ through the same server sees it).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -21,7 +22,12 @@ from hashmatch.media.download import UrlPolicy
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 
+log = logging.getLogger("hashmatch.api")
+
 REFRESH_SECONDS = 0.5
+#: How often a worker checks whether to write a new index snapshot or map one
+#: another worker wrote.
+SNAPSHOT_CHECK_SECONDS = 10.0
 #: How long a verified API key is trusted before the key table is read again
 #: (so how long a revoked key may still work in a running server).
 KEY_CACHE_SECONDS = 5.0
@@ -44,6 +50,10 @@ class Service:
         self._load_error: str | None = None
         self._refreshed = 0.0
         self._seen_commits = 0
+        self._snapshot_checked = time.monotonic()
+        self._snapshot_upkeep: threading.Thread | None = None
+        #: Why the last refresh failed (None: it did not).
+        self.refresh_problem: str | None = None
         self._refresh_lock = threading.Lock()
         self._loader = threading.Thread(target=self._load, name="hashmatch-index-load", daemon=True)
 
@@ -76,16 +86,59 @@ class Service:
         return f"index failed to load: {self._load_error}" if self._load_error else "index loading"
 
     def matcher(self) -> Matcher:
-        """The matcher, current with the change log (503 while it loads)."""
+        """The matcher, current with the change log (503 while it loads).
+
+        If the change log cannot be read, lookups go on with the index as it
+        is and ``/status`` reports it stale."""
         matcher = self._matcher
         if matcher is None:
             raise ApiError(503, "index_not_ready", self.loading_problem or "index loading")
         if self._due():
             with self._refresh_lock:
                 if self._due():
-                    commits = self.database.commits
-                    matcher.refresh()
-                    self._refreshed = time.monotonic()
-                    self._seen_commits = commits
-                    self.current_at = time.time()
+                    self._refresh(matcher)
         return matcher
+
+    def _refresh(self, matcher: Matcher) -> None:
+        commits = self.database.commits
+        self._refreshed = time.monotonic()  # failing or not: retry after the interval
+        try:
+            matcher.refresh()
+        except Exception as error:  # noqa: BLE001 - reported by /status, not lost
+            self.refresh_problem = f"{type(error).__name__}: {error}"
+            log.warning("cannot follow the change log: %s", self.refresh_problem)
+            return
+        self.refresh_problem = None
+        self._seen_commits = commits
+        self.current_at = time.time()
+        upkeep = self._snapshot_upkeep
+        if time.monotonic() - self._snapshot_checked > SNAPSHOT_CHECK_SECONDS and not (
+            upkeep and upkeep.is_alive()
+        ):
+            self._snapshot_checked = time.monotonic()
+            self._snapshot_upkeep = threading.Thread(
+                target=self._keep_snapshot_shared,
+                args=(matcher,),
+                name="hashmatch-snapshot",
+                daemon=True,
+            )
+            self._snapshot_upkeep.start()
+
+    def _keep_snapshot_shared(self, matcher: Matcher) -> None:
+        """Write a new snapshot when enough changed (one worker does; the
+        others find the lock taken), and map the newest one: workers on a host
+        then share the index's memory however long they run."""
+        try:
+            if matcher.snapshot_due:
+                matcher.save_snapshot()
+            matcher.remap_snapshot()
+        except Exception:
+            log.exception("index snapshot upkeep failed")
+
+    def staleness(self) -> str | None:
+        """Why the loaded index may miss recent changes, or None when it is current."""
+        self.matcher()
+        if self.refresh_problem is None:
+            return None
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.current_at))
+        return f"cannot follow the change log ({self.refresh_problem}); current as of {since}"

@@ -77,8 +77,10 @@ async def hash_url(
     return await _hash(request, None, url, dihedral)  # type: ignore[no-any-return]
 
 
+# The lookups are async functions that do their (short, CPU-bound) work on
+# the event loop: a thread hop per request would cost more than the lookup.
 @router.get("/lookup", summary="Match one hash")
-def lookup(
+async def lookup(
     request: Request,
     signal_type: str = Query(..., description="pdq, md5 or sha256"),
     signal: str = Query(..., description="The hash, in the type's text form."),
@@ -103,7 +105,7 @@ class BatchLookup(BaseModel):
 
 
 @router.post("/lookup", summary="Match a batch of hashes")
-def lookup_batch(
+async def lookup_batch(
     request: Request, body: BatchLookup, _key: Any = Depends(require("match"))
 ) -> dict[str, Any]:
     service = _service(request)

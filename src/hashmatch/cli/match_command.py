@@ -21,7 +21,6 @@ from hashmatch.hashing import HashRequest, default_jobs, hash_files, iter_files
 from hashmatch.matching import Match, Matcher
 
 #: Re-write the index snapshot once this many changes were replayed on top of it.
-SNAPSHOT_AFTER_CHANGES = 50_000
 
 
 class MatchFormat(StrEnum):
@@ -66,7 +65,7 @@ def match_command(
         for name in bank:
             Banks(database).get(name)
         matcher = Matcher(database, settings_of(ctx).snapshot_dir)
-        if matcher.changes_since_snapshot > max(SNAPSHOT_AFTER_CHANGES, len(matcher) // 10):
+        if matcher.snapshot_due:
             matcher.save_snapshot()  # the next start-up maps it instead of replaying
     rows: list[dict[str, Any]] = []
     emit = rows.append if output_format is MatchFormat.table else _print_line

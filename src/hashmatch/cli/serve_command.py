@@ -7,10 +7,12 @@ import os
 import typer
 import uvicorn
 
+from hashmatch.apikeys import ApiKeys
 from hashmatch.cli.context import settings_of
 from hashmatch.cli.errors import reported_errors
 from hashmatch.errors import ConfigurationError
 from hashmatch.settings import is_loopback
+from hashmatch.store import Database
 
 
 def serve_command(
@@ -41,6 +43,17 @@ def serve_command(
             raise ConfigurationError(
                 f"hma_without_key is only allowed on a loopback address, not {settings.host}"
             )
+        # Migrate once here, not in every worker at the same moment.
+        database = Database.open(settings.database_url)
+        try:
+            if not ApiKeys(database).all():
+                typer.echo(
+                    "No API keys yet: every route but /status/live needs one. Create the "
+                    "first with: hashmatch keys create --name NAME --scope hash,match,curate",
+                    err=True,
+                )
+        finally:
+            database.close()
     # Workers are separate processes: they read the settings from the environment.
     os.environ.update(settings.environment())
     uvicorn.run(

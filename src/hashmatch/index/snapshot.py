@@ -17,6 +17,8 @@ import fcntl
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,23 +41,38 @@ class SnapshotInfo:
     count: int
 
 
+def _lock_file(folder: Path) -> Path:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return folder.parent / f".{folder.name}.lock"
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold the snapshot's lock (waiting for it): for a process that loads or
+    builds the index and writes the snapshot, while the others wait and then
+    map what it wrote."""
+    with _lock_file(folder).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def save(folder: Path, index: HammingIndex, info: SnapshotInfo) -> bool:
     """Write ``index`` (every live entry, compacted into one main part) to ``folder``.
 
-    Several processes may try at once (server workers start together): one
-    writes, the others skip and return False.
+    Several processes may try at once: one writes, the others skip and return
+    False.
     """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with (folder.parent / f".{folder.name}.lock").open("w") as lock:
+    with _lock_file(folder).open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        _write(folder, index, info)
+        write(folder, index, info)
         return True
 
 
-def _write(folder: Path, index: HammingIndex, info: SnapshotInfo) -> None:
+def write(folder: Path, index: HammingIndex, info: SnapshotInfo) -> None:
+    """Write the snapshot; the caller holds :func:`exclusive`."""
     ids, _, tables = index.main
     if not (index.compact and tables is not None):
         ids, hashes = index.live()

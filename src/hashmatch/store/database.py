@@ -13,6 +13,7 @@ for another writer instead of failing halfway.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -21,8 +22,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hashmatch.errors import ConfigurationError
@@ -47,6 +49,10 @@ def normalise_url(url: str) -> URL:
     return parsed
 
 
+#: Execution option of the connections ``Database.reading`` hands out.
+READ_ONLY = "hashmatch_read_only"
+
+
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +73,12 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front, so two of them queue rather
+        # than deadlock on an upgrade; readers never wait for one another.
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # each statement is its own transaction
+        connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -78,6 +89,13 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(
+            engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
+        self._statement_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._kept = threading.local()
+        self._kept_connections: list[Connection] = []
+        self._kept_lock = threading.Lock()
         #: Transactions committed through this object: a reader in the same
         #: process that sees it move knows to look at the change log now.
         self.commits = 0
@@ -124,8 +142,26 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Session]:
         """A session for reads (nothing it does is committed)."""
-        with self._sessions() as session:
+        with self._read_sessions() as session:
             yield session
+
+    @contextmanager
+    def single_statement(self) -> Iterator[Connection]:
+        """A connection for one read statement on a hot path: kept open for
+        the calling thread (no pool checkout, no session), each statement its
+        own transaction.  A connection that fails is dropped, not reused."""
+        connection = getattr(self._kept, "connection", None)
+        if connection is None:
+            connection = self._statement_engine.connect()
+            self._kept.connection = connection
+            with self._kept_lock:
+                self._kept_connections.append(connection)
+        try:
+            yield connection
+        except DBAPIError:
+            self._kept.connection = None
+            connection.invalidate()
+            raise
 
     def instance_id(self) -> str:
         """The random id this database was given when its schema was created."""
@@ -133,4 +169,8 @@ class Database:
             return str(session.scalar(select(Instance.id)))
 
     def close(self) -> None:
+        with self._kept_lock:
+            for connection in self._kept_connections:
+                connection.close()
+            self._kept_connections.clear()
         self.engine.dispose()
