@@ -71,7 +71,7 @@ def call(url: str, key: str | None = None, body: Any = None) -> tuple[int, Any]:
 
 
 def start_server(
-    database_url: str, data_dir: Path, *, capture: bool = False
+    database_url: str, data_dir: Path, *, capture: bool = False, workers: int = 1
 ) -> tuple[subprocess.Popen[str], str]:
     """A ``hashmatch serve`` process and its base URL (not yet ready)."""
     port = free_port()
@@ -85,6 +85,8 @@ def start_server(
             "serve",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
         ],
         env={**os.environ, "HASHMATCH_DATA_DIR": str(data_dir)},
         stdout=subprocess.PIPE if capture else subprocess.DEVNULL,

@@ -20,7 +20,11 @@ def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[list[str], str]
     database = Database.open(database_url)
     key = ApiKeys(database).create("admin", ["admin"])[0]
     database.close()
-    started = [start_server(database_url, tmp_path / f"host-{number}") for number in range(2)]
+    # The second "host" runs two workers: each follows the change log itself.
+    started = [
+        start_server(database_url, tmp_path / f"host-{number}", workers=number + 1)
+        for number in range(2)
+    ]
     try:
         for _, base in started:
             wait_ready(base, key)

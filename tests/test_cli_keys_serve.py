@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,27 @@ def test_serve_refuses_keyless_hma_routes_off_loopback(
     result = runner.invoke(app, ["--database-url", database_url, "serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2
     assert "only allowed on a loopback address" in result.stderr
+
+
+@pytest.mark.slow
+def test_workers_share_the_port_and_stop_together(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'served.db'}"
+    created = runner.invoke(
+        app, ["--database-url", database_url, "keys", "create", "--name", "k", "--scope", "match"]
+    )
+    key = created.stdout.strip().splitlines()[-1]
+    server, base = start_server(database_url, tmp_path / "data", workers=2)
+    try:
+        wait_ready(base, key)
+        workers = set()
+        deadline = time.monotonic() + 60  # until both have loaded the index
+        while len(workers) < 2 and time.monotonic() < deadline:
+            status, body = call(f"{base}/status", key)  # a new connection each time
+            if status == 200:
+                workers.add(body["worker"])
+        assert len(workers) == 2
+    finally:
+        server.terminate()
+        server.wait(30)
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists()  # no worker outlives the server

@@ -9,6 +9,7 @@ interactive docs at ``/docs``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
         matcher = service.matcher()
         return {
             "status": "ready",
+            "worker": os.getpid(),
             "index": {"pdq_hashes": len(matcher), "seq": matcher.seq, "sizes": matcher.sizes()},
         }
 

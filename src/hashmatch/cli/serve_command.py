@@ -7,6 +7,7 @@ import os
 import typer
 import uvicorn
 
+from hashmatch.api.workers import APP, run_workers
 from hashmatch.apikeys import ApiKeys
 from hashmatch.cli.context import settings_of
 from hashmatch.cli.errors import reported_errors
@@ -54,14 +55,10 @@ def serve_command(
                 )
         finally:
             database.close()
-    # Workers are separate processes: they read the settings from the environment.
+    # The app (in each worker) reads the settings from the environment.
     os.environ.update(settings.environment())
-    uvicorn.run(
-        "hashmatch.api.app:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="info",
-        access_log=False,
-    )
+    if settings.workers > 1:
+        with reported_errors():
+            run_workers(settings)
+        return
+    uvicorn.run(APP, factory=True, host=settings.host, port=settings.port, access_log=False)
