@@ -96,15 +96,24 @@ def start_server(
     return process, f"http://127.0.0.1:{port}"
 
 
-def wait_ready(base: str, key: str | None, seconds: float = 90) -> None:
-    """Until ``/status`` answers 200 (index loaded; without a key: until
-    ``/status/live`` does), or AssertionError."""
+def wait_ready(base: str, key: str | None, seconds: float = 90, *, workers: int = 1) -> set[int]:
+    """Until ``/status`` answers 200 from ``workers`` distinct workers (each has
+    loaded its index; without a key: until ``/status/live`` answers), or
+    AssertionError.  The workers' process ids."""
     deadline = time.monotonic() + seconds
-    path = "/status" if key else "/status/live"
+    ready: set[int] = set()
     while time.monotonic() < deadline:
         try:
-            if call(f"{base}{path}", key)[0] == 200:
-                return
+            if key is None:
+                if call(f"{base}/status/live")[0] == 200:
+                    return ready
+            else:
+                status, body = call(f"{base}/status", key)  # a new connection each time
+                if status == 200:
+                    ready.add(body["worker"])
+                    if len(ready) >= workers:
+                        return ready
+                    continue
         except OSError:
             pass
         time.sleep(0.2)

@@ -26,8 +26,8 @@ def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[list[str], str]
         for number in range(2)
     ]
     try:
-        for _, base in started:
-            wait_ready(base, key)
+        for number, (_, base) in enumerate(started):
+            wait_ready(base, key, workers=number + 1)
         yield [base for _, base in started], key
     finally:
         for process, _ in started:

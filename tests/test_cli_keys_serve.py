@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -76,13 +75,7 @@ def test_workers_share_the_port_and_stop_together(tmp_path: Path) -> None:
     key = created.stdout.strip().splitlines()[-1]
     server, base = start_server(database_url, tmp_path / "data", workers=2)
     try:
-        wait_ready(base, key)
-        workers = set()
-        deadline = time.monotonic() + 60  # until both have loaded the index
-        while len(workers) < 2 and time.monotonic() < deadline:
-            status, body = call(f"{base}/status", key)  # a new connection each time
-            if status == 200:
-                workers.add(body["worker"])
+        workers = wait_ready(base, key, workers=2)  # the kernel spreads new connections
         assert len(workers) == 2
     finally:
         server.terminate()

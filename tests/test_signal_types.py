@@ -14,10 +14,12 @@ import pytest
 
 from hashmatch import InvalidHashError, UnknownSignalTypeError, get_signal_type, signal_types
 from hashmatch.media import open_image
+from hashmatch.media.video import open_video
 from hashmatch.signals import BytesSignalType, ImageSignalType, SignalType
-from hashmatch.signals.base import DihedralSignalType
+from hashmatch.signals.base import DihedralSignalType, VideoSignalType
 from hashmatch.signals.exact import Md5Signal, Sha256Signal, digest_file
 from hashmatch.signals.pdq import PdqSignal
+from hashmatch.signals.vpdq import VpdqSignal
 from tests.conftest import DATA
 
 
@@ -59,6 +61,9 @@ class SignalTypeContract:
         path, expected = self.sample
         if isinstance(self.signal_type, BytesSignalType):
             assert digest_file(path, [self.signal_type])[self.signal_type.name] == expected
+        elif isinstance(self.signal_type, VideoSignalType):
+            with open_video(path) as video:
+                assert self.signal_type.hash_video(video)[0].hash == expected
         else:
             assert isinstance(self.signal_type, ImageSignalType)
             with open_image(path) as opened:
@@ -124,6 +129,20 @@ class TestSha256(SignalTypeContract):
     sample: ClassVar = (PHOTO, hashlib.sha256(PHOTO.read_bytes()).hexdigest())
 
 
+class TestVpdq(SignalTypeContract):
+    """Frame hashes are PDQ hashes; the whole-video contract is in test_vpdq.py."""
+
+    signal_type = VpdqSignal()
+    threshold = 31
+    valid: ClassVar = [PDQ_A, PDQ_B.upper()]
+    invalid: ClassVar = ["", PDQ_A[:-1], "z" * 64]
+    distances: ClassVar = [(PDQ_A, PDQ_B, 2), ("0" * 64, "f" * 64, 256)]
+    sample: ClassVar = (
+        DATA / "video" / "v1.m4v",
+        "e9385c303f4ca641d38649a680d7ad6b34f856bceb9cbd12774b16c38ab529cc",
+    )
+
+
 def test_every_installed_type_has_a_contract() -> None:
     covered = {cls.signal_type.name for cls in SignalTypeContract.__subclasses__()}
     assert covered == set(signal_types())
@@ -131,7 +150,7 @@ def test_every_installed_type_has_a_contract() -> None:
 
 def test_unknown_type_names_the_known_ones() -> None:
     with pytest.raises(
-        UnknownSignalTypeError, match="unknown signal type 'vpdqx'; known: md5, pdq, sha256"
+        UnknownSignalTypeError, match="unknown signal type 'vpdqx'; known: md5, pdq, sha256, vpdq"
     ):
         get_signal_type("vpdqx")
 

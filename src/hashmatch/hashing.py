@@ -5,7 +5,7 @@
 {'md5': '...', 'pdq': '...', 'sha256': '...'}
 
 A file is read once for all byte digests and decoded once for all image
-signals.  Failures are per file: the result carries the error message and the
+(or video) signals.  Failures are per file: the result carries the error message and the
 batch goes on.  Threads run in parallel because decoding, digesting and the
 PDQ kernel all release the GIL.
 """
@@ -22,6 +22,7 @@ from typing import Any
 
 from hashmatch.errors import EmptyFileError, HashmatchError, UnsupportedMediaError
 from hashmatch.media import DecodeLimits, OpenedImage, open_image
+from hashmatch.media.video import VideoLimits, open_video
 from hashmatch.signals import (
     BytesSignalType,
     ImageSignalType,
@@ -29,7 +30,7 @@ from hashmatch.signals import (
     get_signal_type,
     signal_types,
 )
-from hashmatch.signals.base import DihedralSignalType
+from hashmatch.signals.base import DihedralSignalType, FrameHash, VideoSignalType
 from hashmatch.signals.exact import digest_file
 
 
@@ -44,6 +45,9 @@ class HashRequest:
     #: Allow quicker decoding that may move perceptual hashes by a few bits.
     fast: bool = False
     limits: DecodeLimits = field(default_factory=DecodeLimits)
+    video_limits: VideoLimits = field(default_factory=VideoLimits)
+    #: Video: one frame hashed per this many seconds.
+    seconds_per_hash: float = 1.0
 
     def resolved(self) -> list[SignalType]:
         """The signal type objects, raising UnknownSignalTypeError for bad names."""
@@ -60,6 +64,10 @@ class FileHashes:
     signals: dict[str, str] = field(default_factory=dict)
     quality: dict[str, int] = field(default_factory=dict)
     dihedral: dict[str, list[str]] = field(default_factory=dict)
+    #: Video signals: the sampled frames' hashes, by signal type.
+    frames: dict[str, list[FrameHash]] = field(default_factory=dict)
+    #: Video: size, frame rate, duration and rotation, as the header says.
+    video: dict[str, Any] | None = None
     error: str | None = None
 
     @property
@@ -75,6 +83,10 @@ class FileHashes:
             record[f"{name}_quality"] = quality
         for name, values in sorted(self.dihedral.items()):
             record[f"{name}_dihedral"] = values
+        for name, frames in sorted(self.frames.items()):
+            record[name] = [frame.to_json() for frame in frames]
+        if self.video is not None:
+            record["video"] = self.video
         return record
 
 
@@ -88,7 +100,7 @@ def hash_file(path: str | os.PathLike[str], request: HashRequest) -> FileHashes:
         return FileHashes(str(path), error=str(error))
     except OSError as error:
         return FileHashes(str(path), error=f"{path}: cannot read: {error.strerror or error}")
-    if not result.signals:
+    if not result.signals and not result.frames:
         return FileHashes(
             str(path), error=f"{path}: none of the requested signals apply to this file"
         )
@@ -101,16 +113,21 @@ def _hash_into(
     if path.stat().st_size == 0:
         raise EmptyFileError(f"{path}: file is empty")
     image_types = [t for t in types if isinstance(t, ImageSignalType)]
-    if image_types:
+    video_types = [t for t in types if isinstance(t, VideoSignalType)]
+    is_image = False
+    if image_types or video_types:
         try:
             opened = open_image(path, request.limits)
         except UnsupportedMediaError:
-            if explicit:
+            if explicit and not video_types:
                 raise
         else:
+            is_image = True
             with opened:
                 for signal in image_types:
                     _hash_image(result, signal, opened, request)
+    if video_types and not is_image:
+        _hash_video(result, path, video_types, request, explicit=explicit and not image_types)
     bytes_types = [t for t in types if isinstance(t, BytesSignalType)]
     if bytes_types:
         result.signals.update(digest_file(path, bytes_types))
@@ -128,6 +145,36 @@ def _hash_image(
     result.signals[signal.name] = original.value
     if original.quality is not None:
         result.quality[signal.name] = original.quality
+
+
+def _hash_video(
+    result: FileHashes,
+    path: Path,
+    video_types: list[VideoSignalType],
+    request: HashRequest,
+    *,
+    explicit: bool,
+) -> None:
+    try:
+        video = open_video(path, request.video_limits)
+    except UnsupportedMediaError:
+        if explicit:
+            raise
+        return
+    with video:
+        for signal in video_types:
+            result.frames[signal.name] = signal.hash_video(
+                video, seconds_per_hash=request.seconds_per_hash, fast=request.fast
+            )
+        info = video.info
+        result.video = {
+            "width": info.width,
+            "height": info.height,
+            "fps": round(info.fps, 6),
+            "duration_seconds": info.duration_seconds,
+            "rotation": video.rotation,
+            "codec": info.codec,
+        }
 
 
 def hash_files(

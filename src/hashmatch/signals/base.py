@@ -24,9 +24,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from hashmatch.media.image import OpenedImage
+from hashmatch.media.video import OpenedVideo
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,35 @@ class ImageSignalType(SignalType):
     @abstractmethod
     def hash_image(self, image: OpenedImage, *, fast: bool = False) -> SignalValue:
         """Hash one image; ``fast`` allows a quicker, slightly different decode."""
+
+
+@dataclass(frozen=True)
+class FrameHash:
+    """One sampled video frame's hash (vPDQ's "feature")."""
+
+    frame: int
+    quality: int
+    hash: str
+    timestamp: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "frame": self.frame,
+            "quality": self.quality,
+            "hash": self.hash,
+            "timestamp": self.timestamp,
+        }
+
+
+class VideoSignalType(SignalType):
+    """Capability: hashes decoded video, one hash per sampled frame; ``parse``
+    and ``distance`` work on one frame's hash."""
+
+    @abstractmethod
+    def hash_video(
+        self, video: OpenedVideo, *, seconds_per_hash: float = 1.0, fast: bool = False
+    ) -> list[FrameHash]:
+        """The frames' hashes, in frame order."""
 
 
 class DihedralSignalType(ImageSignalType):

@@ -1,0 +1,131 @@
+"""vPDQ throughput: hashmatch against the reference ``vpdq`` package, same clips, one run.
+
+    python benchmarks/video_speed.py              # test clips + a generated 60 s clip, 3 rounds
+    python benchmarks/video_speed.py --quick      # test clips only, 1 round
+
+``vpdq`` builds against FFmpeg's development libraries (Debian: libavcodec-dev
+libavformat-dev libavutil-dev libswscale-dev libavdevice-dev libavfilter-dev
+pkg-config), so it is in the ``bench`` extra, not ``dev``.  The clips are the
+benign ones in tests/data/video plus, unless ``--quick``, a 60 s 640x360
+30 fps H.264 pan over a sample photo made here.  Engines run round-robin over
+the rounds (a noisy machine slows each alike); the median is reported, and
+the hashes of both engines are compared clip by clip.  Ends with::
+
+    RESULT engine=<hashmatch|vpdq> frames_per_s=<x> video_seconds_per_s=<x>
+    RESULT agreement clips=<n> identical=<n>
+
+``frames_per_s`` counts hashed frames (one per second of video by default);
+``video_seconds_per_s`` is how many seconds of video are hashed per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import vpdq
+from PIL import Image
+
+from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.media.video import open_video
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+Features = list[tuple[int, str]]
+
+
+def pan_clip(
+    path: Path, seconds: int = 60, fps: int = 30, size: tuple[int, int] = (640, 360)
+) -> Path:
+    """A slow pan and zoom over a sample photo, encoded with H.264."""
+    photo = Image.open(DATA / "photos" / "nature-beach-malibu.jpg").convert("RGB")
+    big = photo.resize((photo.width * 3, photo.height * 3), Image.Resampling.BICUBIC)
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        count = seconds * fps
+        for number in range(count):
+            t = number / count
+            crop_w = int(big.width * (0.6 - 0.2 * t))
+            crop_h = crop_w * height // width
+            left = int((big.width - crop_w) * t)
+            top = int((big.height - crop_h) * (0.5 + 0.3 * np.sin(2 * np.pi * t)) / 1.3)
+            view = big.crop((left, top, left + crop_w, top + crop_h)).resize(size)
+            frame = av.VideoFrame.from_ndarray(np.asarray(view), format="rgb24")
+            frame.pts = number
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def hashmatch_engine(path: Path) -> Features:
+    result = hash_file(path, HashRequest(signal_types=("vpdq",)))
+    if result.error:
+        raise SystemExit(result.error)
+    return [(frame.frame, frame.hash) for frame in result.frames["vpdq"]]
+
+
+def vpdq_engine(path: Path) -> Features:
+    features = vpdq.computeHash(str(path), seconds_per_hash=1)
+    return [(feature.frame_number, feature.hex) for feature in features]
+
+
+def video_seconds(path: Path) -> float:
+    """Decoded frames / frame rate: the length vPDQ sees."""
+    with open_video(path) as video:
+        frames = sum(1 for _ in video.decoded_frames())
+        return frames / video.info.fps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="test clips only, one round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    rounds = 1 if args.quick else args.rounds
+    engines: dict[str, Callable[[Path], Features]] = {
+        "hashmatch": hashmatch_engine,
+        "vpdq": vpdq_engine,
+    }
+    with tempfile.TemporaryDirectory(prefix="video-speed-") as folder:
+        clips = sorted((DATA / "video").iterdir())
+        if not args.quick:
+            print("making a 60 s clip ...", flush=True)
+            clips.append(pan_clip(Path(folder) / "pan.mp4"))
+        seconds = sum(video_seconds(clip) for clip in clips)
+        print(f"{len(clips)} clips, {seconds:.1f} s of video", flush=True)
+        timings: dict[str, list[float]] = {name: [] for name in engines}
+        outputs: dict[str, dict[Path, Features]] = {name: {} for name in engines}
+        for _ in range(rounds):
+            for name, engine in engines.items():
+                started = time.perf_counter()
+                for clip in clips:
+                    outputs[name][clip] = engine(clip)
+                timings[name].append(time.perf_counter() - started)
+    hashed = len([f for clip in clips for f in outputs["hashmatch"][clip]])
+    identical = sum(outputs["hashmatch"][clip] == outputs["vpdq"][clip] for clip in clips)
+    for name in engines:
+        elapsed = statistics.median(timings[name])
+        frames = sum(len(outputs[name][clip]) for clip in clips)
+        print(
+            f"RESULT engine={name} frames_per_s={frames / elapsed:.1f} "
+            f"video_seconds_per_s={seconds / elapsed:.1f}"
+        )
+    print(f"RESULT agreement clips={len(clips)} identical={identical} hashed_frames={hashed}")
+    if identical != len(clips):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""Decoding video safely with PyAV (FFmpeg inside the wheel), and sampling frames
+the way the reference vPDQ does.
+
+    with open_video(path) as video:
+        for frame in video.sampled_frames(seconds_per_hash=1.0):
+            frame.number, frame.timestamp, frame.rgb      # uint8 (height, width, 3)
+
+The reference (``vpdq``'s C++): first video stream; the frame number is the
+0-based count of decoded frames in output order (timestamps are not used);
+``mod = int(seconds_per_hash * fps)`` with fps the stream's average rate (its
+base rate if that is unknown), 1 if that comes out 0, and frame ``n`` is
+hashed when ``n % mod == 0``; timestamp = float32(n) / float32(fps); pixels
+are converted to RGB24 at full size with area interpolation, BT.601
+coefficients and limited range (full range only for ``yuvj`` formats),
+whatever the colour tags, rotation or aspect ratio say.  When the video
+stream is not stream 0 the reference never flushes the decoder, so frames
+that only come out at the final flush are not hashed: reproduced.
+
+Limits (file size, resolution, duration, decoding time) are checked from the
+header where possible and while decoding, and every decoder failure becomes a
+:class:`~hashmatch.errors.MediaError` naming the file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import av.error
+import numpy as np
+
+from hashmatch.errors import (
+    CorruptMediaError,
+    FileTooLargeError,
+    ImageTooLargeError,
+    MediaError,
+    UnsupportedMediaError,
+)
+
+#: What FFmpeg will "play" that is not video: still images (hashed as images)
+#: and text rendered as ANSI art (FFmpeg reads any text file that way).
+NOT_VIDEO_FORMATS = frozenset({"image2", "tty", "bin", "xbin", "adf", "idf", "gif", "apng"})
+NOT_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    #: Largest file opened.
+    max_file_bytes: int = 4 * 1024**3
+    #: Largest frame (width x height): 8K UHD.
+    max_pixels: int = 7680 * 4320
+    #: Longest video, by its header or by the frames decoded.
+    max_seconds: float = 4 * 3600.0
+    #: Longest the decoding of one file may take (a hostile file may never end).
+    max_decode_seconds: float = 1800.0
+
+
+@dataclass(frozen=True)
+class SampledFrame:
+    number: int
+    timestamp: float
+    rgb: np.ndarray
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    width: int
+    height: int
+    #: The stream's average frame rate (its base rate if unknown), as vPDQ uses it.
+    fps: float
+    #: From the header; None when the container does not say.
+    duration_seconds: float | None
+    codec: str
+    stream_index: int
+
+
+class OpenedVideo:
+    """A video file whose header was read and checked against the limits."""
+
+    def __init__(self, path: Path, container: Any, limits: VideoLimits) -> None:
+        self.path = path
+        self.limits = limits
+        self._container = container
+        self._stream = container.streams.video[0]
+        #: Degrees the picture is turned for display (rotation metadata), read
+        #: from the first decoded frame; frames are hashed as stored.
+        self.rotation = 0
+        rate = self._stream.average_rate or self._stream.base_rate or self._stream.guessed_rate
+        if not rate:
+            raise CorruptMediaError(f"{path}: the video stream has no frame rate")
+        context = self._stream.codec_context
+        duration = (
+            float(self._stream.duration * self._stream.time_base)
+            if self._stream.duration and self._stream.time_base
+            else (container.duration / av.time_base if container.duration else None)
+        )
+        self.info = VideoInfo(
+            width=int(context.width),
+            height=int(context.height),
+            fps=float(rate),
+            duration_seconds=duration,
+            codec=str(context.name),
+            stream_index=int(self._stream.index),
+        )
+
+    def __enter__(self) -> OpenedVideo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def sampled_frames(self, seconds_per_hash: float = 1.0) -> Iterator[SampledFrame]:
+        """The frames vPDQ hashes, as RGB, with their numbers and timestamps."""
+        fps = self.info.fps
+        every = int(seconds_per_hash * fps) or 1
+        fps32 = np.float32(fps)
+        for number, frame in enumerate(self.decoded_frames()):
+            if number % every == 0:
+                yield SampledFrame(number, float(np.float32(number) / fps32), _rgb(frame))
+
+    def decoded_frames(self) -> Iterator[Any]:
+        """Every frame, in output order (PyAV frames), within the limits."""
+        stream = self._stream
+        stream.thread_type = "AUTO"  # FFmpeg's own threads: same frames, same order
+        started = time.monotonic()
+        most_frames = int(self.limits.max_seconds * self.info.fps) + 1
+        count = 0
+        try:
+            for packet in self._container.demux(stream):
+                if packet.size == 0 and stream.index != 0:
+                    continue  # the reference never flushes such a stream
+                for frame in packet.decode():
+                    if count == 0:
+                        self.rotation = round(frame.rotation or 0) % 360
+                    count += 1
+                    if count > most_frames:
+                        raise FileTooLargeError(
+                            f"{self.path}: longer than {self.limits.max_seconds:.0f} s of video"
+                        )
+                    if time.monotonic() - started > self.limits.max_decode_seconds:
+                        raise CorruptMediaError(
+                            f"{self.path}: decoding took longer than "
+                            f"{self.limits.max_decode_seconds:.0f} s"
+                        )
+                    yield frame
+        except av.error.FFmpegError as error:
+            raise CorruptMediaError(f"{self.path}: cannot decode the video: {error}") from None
+
+
+def open_video(path: str | Path, limits: VideoLimits | None = None) -> OpenedVideo:
+    """Open a video file; MediaError (naming the file) for anything that is not one."""
+    path = Path(path)
+    limits = limits or VideoLimits()
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise FileTooLargeError(
+            f"{path}: file is {size} bytes, over the {limits.max_file_bytes}-byte limit"
+        )
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as error:
+        raise UnsupportedMediaError(f"{path}: not a video FFmpeg can read ({error})") from None
+    try:
+        if (
+            container.format.name in NOT_VIDEO_FORMATS
+            or container.format.name.endswith("_pipe")
+            or not container.streams.video
+            or container.streams.video[0].codec_context.name in NOT_VIDEO_CODECS
+        ):
+            raise UnsupportedMediaError(f"{path}: has no video stream")
+        video = OpenedVideo(path, container, limits)
+        _check_limits(video)
+    except (MediaError, av.error.FFmpegError, ValueError) as error:
+        container.close()
+        if isinstance(error, MediaError):
+            raise
+        raise CorruptMediaError(f"{path}: cannot read the video: {error}") from None
+    return video
+
+
+def _check_limits(video: OpenedVideo) -> None:
+    info, limits = video.info, video.limits
+    if info.width <= 0 or info.height <= 0:
+        raise CorruptMediaError(f"{video.path}: the video stream has no picture size")
+    if info.width * info.height > limits.max_pixels:
+        raise ImageTooLargeError(
+            f"{video.path}: {info.width}x{info.height} frames, over the "
+            f"{limits.max_pixels}-pixel limit"
+        )
+    if info.duration_seconds is not None and info.duration_seconds > limits.max_seconds:
+        raise FileTooLargeError(
+            f"{video.path}: {info.duration_seconds:.0f} s long, over the "
+            f"{limits.max_seconds:.0f} s limit"
+        )
+
+
+def _rgb(frame: Any) -> np.ndarray:
+    """RGB24 as the reference converts: full size, area, BT.601, range by format."""
+    full_range = frame.format.name.startswith("yuvj")
+    rgb: np.ndarray = frame.to_ndarray(
+        format="rgb24",
+        src_colorspace="ITU601",
+        src_color_range="JPEG" if full_range else "MPEG",
+        interpolation="AREA",
+    )
+    return rgb

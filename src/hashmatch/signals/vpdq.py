@@ -1,0 +1,87 @@
+"""vPDQ as a signal type: the PDQ of frames sampled at a fixed interval.
+
+Identical to the reference ``vpdq`` package on the same decoded frames (see
+:mod:`hashmatch.media.video` for how frames are chosen and converted).  The
+frame luma is the reference's float32 ``(0.299*R + 0.587*G) + 0.114*B``,
+which is not the pdqhash binding's luma for images, so frames go to the PDQ
+core as luma.  Decoding (FFmpeg's threads) runs ahead of hashing in a thread
+of its own; both release the GIL.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from typing import ClassVar
+
+import numpy as np
+
+from hashmatch.media.video import OpenedVideo, SampledFrame
+from hashmatch.pdq import hasher
+from hashmatch.signals.base import FrameHash, VideoSignalType
+from hashmatch.signals.pdq import PdqSignal
+
+_R, _G, _B = np.float32(0.299), np.float32(0.587), np.float32(0.114)
+#: Frames decoded ahead of the hasher.
+_LOOKAHEAD = 8
+
+
+def frame_luma(rgb: np.ndarray) -> np.ndarray:
+    """vPDQ's luma: float32, in the reference's order of operations."""
+    red, green, blue = (rgb[..., channel].astype(np.float32) for channel in range(3))
+    luma: np.ndarray = (_R * red + _G * green) + _B * blue
+    return luma
+
+
+class VpdqSignal(VideoSignalType):
+    """Meta's vPDQ video hash; each frame's value is a PDQ hash."""
+
+    name: ClassVar[str] = "vpdq"
+    default_threshold: ClassVar[int] = PdqSignal.default_threshold
+
+    def parse(self, text: str) -> str:
+        return PdqSignal().parse(text)
+
+    def distance(self, a: str, b: str) -> int:
+        return PdqSignal().distance(a, b)
+
+    def hash_video(
+        self, video: OpenedVideo, *, seconds_per_hash: float = 1.0, fast: bool = False
+    ) -> list[FrameHash]:
+        hashes = []
+        for frame in _decoded_ahead(video.sampled_frames(seconds_per_hash)):
+            result = hasher.pdq_from_luma(frame_luma(frame.rgb), fast=fast)
+            hashes.append(FrameHash(frame.number, result.quality, result.hash.hex, frame.timestamp))
+        return hashes
+
+
+def _decoded_ahead(frames: Iterator[SampledFrame]) -> Iterator[SampledFrame]:
+    """``frames``, produced by a thread of their own a few frames ahead."""
+    ready: queue.Queue[SampledFrame | BaseException | None] = queue.Queue(_LOOKAHEAD)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if stop.is_set():
+                    return
+                ready.put(frame)
+            ready.put(None)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, re-raised there
+            ready.put(error)
+
+    thread = threading.Thread(target=produce, name="hashmatch-video-decode", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # let a blocked producer finish its put
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
