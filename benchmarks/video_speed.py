@@ -115,12 +115,13 @@ def main() -> None:
                 timings[name].append(time.perf_counter() - started)
     hashed = len([f for clip in clips for f in outputs["hashmatch"][clip]])
     identical = sum(outputs["hashmatch"][clip] == outputs["vpdq"][clip] for clip in clips)
+    reference = statistics.median(timings["vpdq"])
     for name in engines:
         elapsed = statistics.median(timings[name])
         frames = sum(len(outputs[name][clip]) for clip in clips)
         print(
             f"RESULT engine={name} frames_per_s={frames / elapsed:.1f} "
-            f"video_seconds_per_s={seconds / elapsed:.1f}"
+            f"video_seconds_per_s={seconds / elapsed:.1f} ratio_vs_vpdq={reference / elapsed:.2f}"
         )
     print(f"RESULT agreement clips={len(clips)} identical={identical} hashed_frames={hashed}")
     if identical != len(clips):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -116,6 +117,17 @@ def test_revoked_key_and_wrong_scope(client: TestClient, keys: dict[str, str]) -
         "error": {"code": "forbidden", "message": "this API key does not have the 'match' scope"}
     }
     assert client.get("/v1/lookup", params=query, headers=auth(keys["admin"])).status_code == 200
+
+
+def test_hash_a_video_upload(client: TestClient, keys: dict[str, str]) -> None:
+    clip = DATA / "video" / "v1.m4v"
+    expected = json.loads((DATA / "expected_vpdq.json").read_text())["video/v1.m4v"]
+    response = client.post(
+        "/v1/hash", files={"file": ("v1.m4v", clip.read_bytes())}, headers=auth(keys["hash"])
+    )
+    assert response.status_code == 200
+    assert response.json()["vpdq"] == expected
+    assert response.json()["signals"]["md5"] == hashlib.md5(clip.read_bytes()).hexdigest()
 
 
 def test_hash_upload(client: TestClient, keys: dict[str, str]) -> None:

@@ -127,3 +127,22 @@ def test_help(command: list[str]) -> None:
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.stdout
+
+
+def test_videos_get_their_frames() -> None:
+    clip = DATA / "video" / "v2s.mov"
+    expected = json.loads((DATA / "expected_vpdq.json").read_text())["video/v2s.mov"]
+    result = run(str(clip), str(PHOTO))
+    assert result.exit_code == 0, result.output
+    video, photo = lines(result.stdout)
+    assert video["vpdq"] == expected
+    assert set(video["signals"]) == {"md5", "sha256"}
+    assert video["video"]["rotation"] == 0
+    assert "vpdq" not in photo
+    half = lines(run(str(clip), "--seconds-per-hash", "0.5", "--signal", "vpdq").stdout)[0]
+    assert len(half["vpdq"]) > len(expected)
+    too_long = run(str(clip), "--max-video-seconds", "1")
+    assert too_long.exit_code == 1
+    assert "v2s.mov" in lines(too_long.stdout)[0]["error"]
+    table = run(str(clip), "--format", "table")
+    assert f"{len(expected)} frames" in table.stdout

@@ -18,6 +18,7 @@ from hashmatch.errors import UnknownSignalTypeError
 from hashmatch.hashing import FileHashes, HashRequest, default_jobs, hash_files, iter_files
 from hashmatch.media import DecodeLimits
 from hashmatch.media.limits import PILLOW_BOMB_PIXELS
+from hashmatch.media.video import VideoLimits
 
 
 class OutputFormat(StrEnum):
@@ -72,21 +73,31 @@ def hash_files_command(
         DecodeLimits().max_file_bytes,
         "--max-file-bytes",
         min=1,
-        help="Refuse to decode larger media files (exact hashes have no limit).",
+        help="Refuse to decode larger images (exact hashes have no limit).",
+    ),
+    seconds_per_hash: float = typer.Option(
+        1.0, "--seconds-per-hash", min=0.0, help="Video: hash one frame per this many seconds."
+    ),
+    max_video_seconds: float = typer.Option(
+        VideoLimits().max_seconds, "--max-video-seconds", min=1.0, help="Refuse longer videos."
     ),
 ) -> None:
     """Hash files and folders.
 
     Prints one JSON line per file:
     {"path": ..., "signals": {"md5": ..., "pdq": ..., "sha256": ...}, "pdq_quality": 100}
-    or {"path": ..., "error": ...} for a file that could not be hashed.
-    Exits 1 if any file failed.
+    for an image; a video also has "vpdq": [{"frame", "quality", "hash",
+    "timestamp"}, ...] (one frame per --seconds-per-hash) and "video" (size,
+    frame rate, duration, rotation); {"path": ..., "error": ...} for a file
+    that could not be hashed. Exits 1 if any file failed.
     """
     request = HashRequest(
         signal_types=parse_signal_names(signal),
         dihedral=dihedral,
         fast=fast,
         limits=DecodeLimits(max_file_bytes=max_file_bytes, max_pixels=max_pixels),
+        video_limits=VideoLimits(max_seconds=max_video_seconds),
+        seconds_per_hash=seconds_per_hash,
     )
     files = list(iter_files(paths))
     show_progress = any(path.is_dir() for path in paths) or len(files) > 1
@@ -129,8 +140,11 @@ def _add_row(table: Table, result: FileHashes) -> None:
     if not result.ok:
         table.add_row(result.path, "error", f"[red]{result.error}[/red]", "")
         return
-    for position, (name, value) in enumerate(sorted(result.signals.items())):
-        quality = result.quality.get(name)
+    rows = [
+        (name, value, result.quality.get(name)) for name, value in sorted(result.signals.items())
+    ]
+    rows += [(name, f"{len(frames)} frames", None) for name, frames in result.frames.items()]
+    for position, (name, value, quality) in enumerate(rows):
         table.add_row(
             result.path if position == 0 else "",
             name,

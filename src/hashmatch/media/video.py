@@ -23,6 +23,7 @@ header where possible and while decoding, and every decoder failure becomes a
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,7 +129,10 @@ class OpenedVideo:
     def decoded_frames(self) -> Iterator[Any]:
         """Every frame, in output order (PyAV frames), within the limits."""
         stream = self._stream
-        stream.thread_type = "AUTO"  # FFmpeg's own threads: same frames, same order
+        # FFmpeg's threads within each frame: the same frames in the same order
+        # (frame threading was slower here), a few more threads than cores.
+        stream.thread_type = "SLICE"
+        stream.codec_context.thread_count = min(16, 2 * (os.cpu_count() or 1))
         started = time.monotonic()
         most_frames = int(self.limits.max_seconds * self.info.fps) + 1
         count = 0

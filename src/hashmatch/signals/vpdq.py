@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from typing import ClassVar
 
+import numba
 import numpy as np
 
 from hashmatch.media.video import OpenedVideo, SampledFrame
@@ -22,15 +23,22 @@ from hashmatch.pdq import hasher
 from hashmatch.signals.base import FrameHash, VideoSignalType
 from hashmatch.signals.pdq import PdqSignal
 
-_R, _G, _B = np.float32(0.299), np.float32(0.587), np.float32(0.114)
 #: Frames decoded ahead of the hasher.
 _LOOKAHEAD = 8
 
 
-def frame_luma(rgb: np.ndarray) -> np.ndarray:
-    """vPDQ's luma: float32, in the reference's order of operations."""
-    red, green, blue = (rgb[..., channel].astype(np.float32) for channel in range(3))
-    luma: np.ndarray = (_R * red + _G * green) + _B * blue
+@numba.njit(cache=True, nogil=True)
+def frame_luma(rgb: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """vPDQ's luma: float32, in the reference's order of operations (no
+    fused multiply-add: numba does not contract without fastmath)."""
+    height, width = rgb.shape[0], rgb.shape[1]
+    red, green, blue = np.float32(0.299), np.float32(0.587), np.float32(0.114)
+    luma = np.empty((height, width), np.float32)
+    for y in range(height):
+        for x in range(width):
+            luma[y, x] = (red * np.float32(rgb[y, x, 0]) + green * np.float32(rgb[y, x, 1])) + (
+                blue * np.float32(rgb[y, x, 2])
+            )
     return luma
 
 

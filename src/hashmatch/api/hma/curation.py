@@ -24,6 +24,7 @@ from hashmatch.api.hma.shapes import (
     disable_until_ts,
     disabled_until,
     enabled_from_ratio,
+    json_body_doc,
     json_object,
     note_or_none,
     ours,
@@ -213,21 +214,11 @@ async def add_content(
     return _added(banks, bank_name, _entry(signals, note, metadata))
 
 
-SIGNAL_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "description": "Signal type -> hash, and an optional note.",
-                    "additionalProperties": {"type": "string"},
-                    "example": {"pdq": "f" * 64, "note": "from a report"},
-                }
-            }
-        },
-    }
-}
+SIGNAL_BODY = json_body_doc(
+    "Signal type -> hash, and an optional note.",
+    {"type": "string"},
+    {"pdq": "f" * 64, "note": "from a report"},
+)
 
 
 @router.post(

@@ -14,6 +14,7 @@ from hashmatch.api.hma.shapes import (
     bad_request,
     by_bank,
     distance_text,
+    json_body_doc,
     json_object,
     ours,
 )
@@ -133,21 +134,11 @@ def raw_lookup(
     }
 
 
-COMPARE_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "description": "Signal type -> exactly two hashes.",
-                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                    "example": {"pdq": ["f" * 64, "f" * 63 + "e"]},
-                }
-            }
-        },
-    }
-}
+COMPARE_BODY = json_body_doc(
+    "Signal type -> exactly two hashes.",
+    {"type": "array", "items": {"type": "string"}},
+    {"pdq": ["f" * 64, "f" * 63 + "e"]},
+)
 
 
 @router.post("/compare", summary="Compare pairs of hashes (HMA 2.0)", openapi_extra=COMPARE_BODY)

@@ -56,6 +56,17 @@ async def json_object(request: Request, *, required: bool, not_an_object: str) -
     return body
 
 
+def json_body_doc(description: str, values: dict[str, Any], example: Any) -> dict[str, Any]:
+    """OpenAPI for a route that reads its JSON object body itself (as HMA's do)."""
+    schema = {
+        "type": "object",
+        "description": description,
+        "additionalProperties": values,
+        "example": example,
+    }
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def ours(signal_type: str) -> str:
     """hashmatch's name for an HMA signal type (400 for one HMA does not have)."""
     if signal_type not in SIGNAL_TYPES:
