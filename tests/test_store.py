@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from hashmatch.errors import ConfigurationError
 from hashmatch.store import Database
@@ -29,6 +30,43 @@ def test_downgrade_and_upgrade_round_trip(database: Database) -> None:
     assert not ({"banks", "contents"} & set(inspect(database.engine).get_table_names()))
     database.migrate("head")
     assert set(inspect(database.engine).get_table_names()) >= TABLES
+
+
+def test_video_frames_migration_keeps_existing_content(database: Database) -> None:
+    """0002 -> 0003 keeps every row, then lets frames repeat a hash in a bank
+    while other signal types still may not."""
+    database.downgrade("0002")
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO banks (id, name, description, kind, labels, thresholds, enabled, "
+            "created_at, updated_at) "
+            "VALUES (1, 'b', '', 'match', '[]', '{}', true, '2026-01-01', '2026-01-01')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO contents (id, bank_id, created_at) VALUES (1, 1, '2026-01-01')"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO content_signals (id, content_id, bank_id, signal_type, value) "
+            "VALUES (1, 1, 1, 'pdq', 'aa')"
+        )
+    database.migrate("head")
+    insert = (
+        "INSERT INTO content_signals (id, content_id, bank_id, signal_type, value, frame) "
+        "VALUES ({}, 1, 1, '{}', 'bb', {})"
+    )
+    with database.engine.begin() as connection:
+        assert connection.exec_driver_sql("SELECT value FROM content_signals").scalar() == "aa"
+        connection.exec_driver_sql(insert.format(2, "vpdq", 0))
+        connection.exec_driver_sql(insert.format(3, "vpdq", 30))  # the same frame hash again
+    with pytest.raises(IntegrityError), database.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO content_signals (id, content_id, bank_id, signal_type, value) "
+            "VALUES (4, 1, 1, 'pdq', 'aa')"
+        )
+    database.downgrade("0002")  # and back: frames go, the rest stays
+    with database.engine.begin() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM content_signals").scalar() == 1
+    database.migrate("head")
 
 
 @pytest.mark.parametrize(

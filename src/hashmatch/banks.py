@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -24,11 +24,13 @@ from sqlalchemy import Table, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from hashmatch.errors import BankError, BankExistsError, UnknownBankError, UnknownContentError
-from hashmatch.hashlists import Entry
+from hashmatch.hashlists import FRAMES, Entry
 from hashmatch.signals import get_signal_type
+from hashmatch.signals.base import FrameHash
 from hashmatch.store import Bank, Change, Content, ContentSignal, Database
 from hashmatch.store.bulk import bulk_insert, reserve_ids, runs
 from hashmatch.store.models import as_utc, utcnow
+from hashmatch.video_matching import DEFAULT_SHARES
 
 BANK_KINDS = ("match", "allowlist")
 #: The industry classification (Tech Coalition / NCMEC categories).
@@ -38,6 +40,7 @@ _BATCH = 250_000
 CONTENTS = cast(Table, Content.__table__)
 SIGNALS = cast(Table, ContentSignal.__table__)
 CHANGES = cast(Table, Change.__table__)
+FRAME_COLUMNS = ("quality", "frame", "timestamp")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class ContentInfo:
     source_metadata: dict[str, Any]
     created_at: datetime
     disabled_until: datetime | None
+    #: A video's frames (vPDQ), in frame order.
+    frames: list[FrameHash] = field(default_factory=list)
 
     def enabled(self, now: datetime | None = None) -> bool:
         return self.disabled_until is None or self.disabled_until <= (now or utcnow())
@@ -95,6 +100,7 @@ class ContentInfo:
             "created_at": self.created_at.isoformat(),
             "disabled_until": self.disabled_until.isoformat() if self.disabled_until else None,
             "enabled": self.enabled(),
+            **({FRAMES: [frame.to_json() for frame in self.frames]} if self.frames else {}),
         }
 
 
@@ -105,6 +111,13 @@ class ImportResult:
 
     def to_json(self) -> dict[str, int]:
         return {"added": self.added, "skipped": self.skipped}
+
+
+def _add_signal(signals: dict[str, str], frames: list[FrameHash], row: ContentSignal) -> None:
+    if row.signal_type == FRAMES:
+        frames.append(FrameHash(row.frame or 0, row.quality or 0, row.value, row.timestamp or 0.0))
+    else:
+        signals[row.signal_type] = row.value
 
 
 def check_labels(labels: Iterable[str]) -> list[str]:
@@ -119,8 +132,14 @@ def check_labels(labels: Iterable[str]) -> list[str]:
 
 
 def check_thresholds(thresholds: dict[str, int]) -> dict[str, int]:
+    """Distances per signal type, and the video shares (percent) of video_matching."""
     out = {}
     for name, value in thresholds.items():
+        if name in DEFAULT_SHARES:
+            if not isinstance(value, int) or not 0 <= value <= 100:
+                raise BankError(f"{name} is a percentage: 0-100, got {value!r}")
+            out[name] = value
+            continue
         signal_type = get_signal_type(name)
         if not isinstance(value, int) or value < 0:
             raise BankError(f"threshold for {name} must be a whole number >= 0, got {value!r}")
@@ -243,15 +262,15 @@ class Banks:
         with self.database.reading() as session:
             bank = self._bank(session, name)
             query = (
-                select(Content, ContentSignal.signal_type, ContentSignal.value)
+                select(Content, ContentSignal)
                 .join(ContentSignal, ContentSignal.content_id == Content.id)
                 .where(Content.bank_id == bank.id)
-                .order_by(Content.id, ContentSignal.signal_type)
+                .order_by(Content.id, ContentSignal.signal_type, ContentSignal.frame)
                 .execution_options(yield_per=_BATCH)
             )
             current: Entry | None = None
             current_id = None
-            for content, signal_type, value in session.execute(query):
+            for content, signal in session.execute(query):
                 if content.id != current_id:
                     if current is not None:
                         yield current
@@ -264,7 +283,7 @@ class Banks:
                         dict(content.source_metadata),
                     )
                 assert current is not None
-                current.signals[signal_type] = value
+                _add_signal(current.signals, current.frames, signal)
             if current is not None:
                 yield current
 
@@ -359,15 +378,18 @@ class Banks:
         return content
 
     def _content_info(self, session: Session, bank: Bank, content: Content) -> ContentInfo:
-        signals = session.execute(
-            select(ContentSignal.signal_type, ContentSignal.value)
+        signals: dict[str, str] = {}
+        frames: list[FrameHash] = []
+        for signal in session.scalars(
+            select(ContentSignal)
             .where(ContentSignal.content_id == content.id)
-            .order_by(ContentSignal.signal_type)
-        )
+            .order_by(ContentSignal.signal_type, ContentSignal.frame)
+        ):
+            _add_signal(signals, frames, signal)
         return ContentInfo(
             content.id,
             bank.name,
-            {kind: value for kind, value in signals},  # noqa: C416 - rows, not pairs
+            signals,
             content.external_id,
             list(content.labels),
             content.note,
@@ -375,6 +397,7 @@ class Banks:
             dict(content.source_metadata),
             as_utc(content.created_at),
             as_utc(content.disabled_until) if content.disabled_until else None,
+            frames,
         )
 
     def _bank(self, session: Session, name: str, *, lock: bool = False) -> Bank:
@@ -408,7 +431,7 @@ class Banks:
         seen_signals: set[tuple[str, str]] = set(
             session.execute(
                 select(ContentSignal.signal_type, ContentSignal.value).where(
-                    ContentSignal.bank_id == bank_id
+                    ContentSignal.bank_id == bank_id, ContentSignal.signal_type != FRAMES
                 )
             )
         )
@@ -422,7 +445,9 @@ class Banks:
         fresh = []
         for entry in entries:
             items = entry.signals.items()
-            if not items or entry.external_id in seen_ids or any(p in seen_signals for p in items):
+            if not (items or entry.frames):
+                continue
+            if entry.external_id in seen_ids or any(pair in seen_signals for pair in items):
                 continue
             seen_signals.update(items)
             if entry.external_id is not None:
@@ -453,19 +478,29 @@ class Banks:
                 for content_id, entry in zip(content_ids, entries, strict=True)
             ],
         )
-        pairs = [
-            (content_id, kind, value)
+        rows: list[tuple[Any, ...]] = [
+            (content_id, kind, value, None, None, None)
             for content_id, entry in zip(content_ids, entries, strict=True)
             for kind, value in sorted(entry.signals.items())
         ]
-        signal_ids = reserve_ids(connection, SIGNALS, len(pairs))
+        rows += [
+            (content_id, FRAMES, frame.hash, frame.quality, frame.frame, frame.timestamp)
+            for content_id, entry in zip(content_ids, entries, strict=True)
+            for frame in entry.frames
+        ]
+        # A big hash list has no frames: it leaves their columns to the defaults.
+        with_frames = any(entry.frames for entry in entries)
+        extra = FRAME_COLUMNS if with_frames else ()
+        signal_ids = reserve_ids(connection, SIGNALS, len(rows))
         bulk_insert(
             connection,
             SIGNALS,
-            ("id", "content_id", "bank_id", "signal_type", "value"),
+            ("id", "content_id", "bank_id", "signal_type", "value", *extra),
             [
-                (signal_id, content_id, bank_id, kind, value)
-                for signal_id, (content_id, kind, value) in zip(signal_ids, pairs, strict=True)
+                (signal_id, content_id, bank_id, kind, value, *(rest if with_frames else ()))
+                for signal_id, (content_id, kind, value, *rest) in zip(
+                    signal_ids, rows, strict=True
+                )
             ],
         )
         bulk_insert(

@@ -1,6 +1,6 @@
 """Hash list files: reading them into bank entries and writing banks out.
 
-Three formats:
+Four formats:
 
 * **CSV** with a header ``signal_type,signal`` and optional columns
   ``external_id``, ``labels`` (separated by ``;``) and ``note``.  Rows that
@@ -8,8 +8,12 @@ Three formats:
 * **JSON lines**: ``{"signals": {"pdq": "...", "md5": "..."}, "external_id":
   ..., "labels": [...], "note": ..., "source_metadata": {...}}`` per line;
   ``{"signal_type": "pdq", "signal": "..."}`` is accepted too.
+  A video's frames are a ``"vpdq": [{"frame", "quality", "hash",
+  "timestamp"}, ...]`` list beside (or instead of) its signals.
 * **Plain PDQ lists**: one 64-digit hex hash per line (the PDQ reference
   repository's ``haystack.txt`` format).
+* **vPDQ files** (``.vpdq``): one video, a frame per line as the reference
+  writes them: ``frame,quality,hash,timestamp``.
 
 Parsing validates everything first and names the line of the first problem,
 so an import either takes the whole file or nothing.
@@ -28,14 +32,18 @@ from typing import IO, Any
 
 from hashmatch.errors import HashmatchError, ImportFormatError
 from hashmatch.signals import get_signal_type
+from hashmatch.signals.base import FrameHash
 
 CSV_COLUMNS = ("signal_type", "signal", "external_id", "labels", "note")
+#: The signal type of video frames, and their key in JSON.
+FRAMES = "vpdq"
 
 
 class ListFormat(StrEnum):
     csv = "csv"
     jsonl = "jsonl"
     pdq = "pdq"
+    vpdq = "vpdq"
 
     @classmethod
     def for_path(cls, path: Path) -> ListFormat:
@@ -44,6 +52,8 @@ class ListFormat(StrEnum):
             return cls.csv
         if suffix in (".jsonl", ".ndjson", ".json"):
             return cls.jsonl
+        if suffix == ".vpdq":
+            return cls.vpdq
         return cls.pdq
 
 
@@ -56,9 +66,13 @@ class Entry:
     labels: list[str] = field(default_factory=list)
     note: str = ""
     source_metadata: dict[str, Any] = field(default_factory=dict)
+    #: A video's sampled frames (vPDQ), in frame order.
+    frames: list[FrameHash] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {"signals": dict(sorted(self.signals.items()))}
+        if self.frames:
+            record[FRAMES] = [frame.to_json() for frame in self.frames]
         if self.external_id is not None:
             record["external_id"] = self.external_id
         if self.labels:
@@ -71,6 +85,10 @@ class Entry:
 
 
 def _signal(where: str, signal_type: str, value: str) -> tuple[str, str]:
+    if signal_type == FRAMES:
+        raise ImportFormatError(
+            f'{where}: vpdq frames go in a "vpdq" list of JSON lines, or in a .vpdq file'
+        )
     try:
         return signal_type, get_signal_type(signal_type).parse(value)
     except HashmatchError as error:
@@ -128,7 +146,10 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry]:
         raw = record.get("signals")
         if raw is None and "signal_type" in record:
             raw = {record["signal_type"]: record.get("signal")}
-        if not isinstance(raw, dict) or not raw:
+        frames = _frames(where, record.get(FRAMES))
+        if raw is None and frames:
+            raw = {}
+        if not isinstance(raw, dict) or not (raw or frames):
             raise ImportFormatError(f'{where}: needs "signals": {{type: hash, ...}}')
         signals = dict(
             _signal(where, str(kind), value if isinstance(value, str) else "")
@@ -144,7 +165,50 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry]:
             _labels(where, record.get("labels")),
             str(record.get("note") or ""),
             metadata,
+            frames,
         )
+
+
+def _frames(where: str, raw: Any) -> list[FrameHash]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ImportFormatError(f'{where}: "vpdq" must be a list of frame objects')
+    try:
+        return [
+            _frame(where, item["frame"], item["quality"], item["hash"], item["timestamp"])
+            for item in raw
+        ]
+    except KeyError as missing:
+        raise ImportFormatError(f"{where}: a vpdq frame lacks {missing}") from None
+
+
+def _frame(where: str, frame: Any, quality: Any, value: Any, timestamp: Any) -> FrameHash:
+    try:
+        number, score, seconds = int(frame), int(quality), float(timestamp)
+    except (TypeError, ValueError):
+        raise ImportFormatError(f"{where}: a vpdq frame has a bad number") from None
+    if number < 0 or not 0 <= score <= 100 or seconds < 0:
+        raise ImportFormatError(f"{where}: a vpdq frame is out of range")
+    _, parsed = _signal(where, "pdq", str(value))
+    return FrameHash(number, score, parsed, seconds)
+
+
+def read_vpdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
+    """One video: ``frame,quality,hash,timestamp`` per line."""
+    frames = []
+    for number, line in enumerate(stream, start=1):
+        text = line.strip()
+        if not text or text[0] == "#":
+            continue
+        fields = text.split(",")
+        if len(fields) != 4:
+            raise ImportFormatError(f"{name}:{number}: expected frame,quality,hash,timestamp")
+        frame, quality, value, timestamp = fields
+        frames.append(_frame(f"{name}:{number}", frame, quality, value, timestamp))
+    if not frames:
+        raise ImportFormatError(f"{name}: no frames")
+    yield Entry({}, frames=frames)
 
 
 def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
@@ -160,7 +224,12 @@ def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
         yield Entry({"pdq": value})
 
 
-READERS = {ListFormat.csv: read_csv, ListFormat.jsonl: read_jsonl, ListFormat.pdq: read_pdq_lines}
+READERS = {
+    ListFormat.csv: read_csv,
+    ListFormat.jsonl: read_jsonl,
+    ListFormat.pdq: read_pdq_lines,
+    ListFormat.vpdq: read_vpdq_lines,
+}
 
 
 def read_entries(stream: IO[str], list_format: ListFormat, name: str = "<input>") -> list[Entry]:
@@ -181,10 +250,19 @@ def read_file(path: Path, list_format: ListFormat | None = None) -> list[Entry]:
 def write_entries(entries: Iterable[Entry], stream: IO[str], list_format: ListFormat) -> int:
     """Write entries in a format ``read_entries`` reads back; returns how many."""
     count = 0
+    if list_format is ListFormat.vpdq:
+        raise ImportFormatError(
+            "a .vpdq file holds one video: export banks as jsonl, which keeps every frame"
+        )
     if list_format is ListFormat.csv:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for count, entry in enumerate(entries, start=1):  # noqa: B007 - count is the result
+            if entry.frames:
+                raise ImportFormatError(
+                    f"content {entry.external_id or ''} is a video: export as jsonl to keep "
+                    "its frames"
+                )
             for signal_type, value in sorted(entry.signals.items()):
                 writer.writerow(
                     [

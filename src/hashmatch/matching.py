@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,11 @@ from hashmatch.pdq import DIHEDRAL_TRANSFORMS, MIN_MATCH_QUALITY
 from hashmatch.signals import get_signal_type
 from hashmatch.store import Bank, Change, Content, ContentSignal, Database
 from hashmatch.store.models import as_utc, utcnow
+from hashmatch.video_matching import DEFAULT_SHARES, FRAMES, collapse_frames, match_video
 
 PERCEPTUAL = "pdq"
+#: Signal types in the Hamming index: images' PDQ and video frames' (vPDQ).
+HAMMING = (PERCEPTUAL, FRAMES)
 #: How long the banks' largest thresholds are reused before being read again.
 LIMITS_SECONDS = 1.0
 
@@ -63,6 +66,11 @@ class Match:
     source_metadata: dict[str, Any]
     suppressed: bool = False
     suppressed_by: list[str] = field(default_factory=list)
+    #: A bank video's frame that matched (before matches are grouped per video).
+    target_frame: int | None = None
+    target_timestamp: float | None = None
+    #: Video matches: shares of frames matched and the segments (video_matching).
+    video: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         record = {
@@ -80,6 +88,8 @@ class Match:
         }
         if self.suppressed:
             record["suppressed_by"] = self.suppressed_by
+        if self.video is not None:
+            record["video"] = self.video
         return record
 
 
@@ -111,6 +121,7 @@ class Matcher:
         #: The change-log entry of the snapshot the index is mapped from.
         self._snapshot_seq = -1
         self._limits: tuple[float, dict[str, int]] | None = None
+        self._bank_thresholds: dict[str, dict[str, int]] = {}
         #: Changes applied since the snapshot was written (or loaded).
         self.changes_since_snapshot = 0
         if snapshot_dir is None:
@@ -233,7 +244,7 @@ class Matcher:
         self, pdq_index: HammingIndex, added: Sequence[Any], removed: list[int], *, exact: bool
     ) -> None:
         """Add, then remove (an id is never reused, so the order is safe)."""
-        pdq = [(signal_id, value) for signal_id, kind, value in added if kind == PERCEPTUAL]
+        pdq = [(signal_id, value) for signal_id, kind, value in added if kind in HAMMING]
         if pdq:
             ids, values = zip(*pdq, strict=True)
             pdq_index.add(np.array(ids, dtype=np.int64), words_from_hex(list(values)))
@@ -242,7 +253,7 @@ class Matcher:
         if not exact:
             return
         for signal_id, kind, value in added:
-            if kind != PERCEPTUAL:
+            if kind not in HAMMING:
                 self._exact_index(kind).add([(signal_id, value)])
         if removed:
             for index in self._exact.values():
@@ -261,7 +272,42 @@ class Matcher:
         ``include_disabled`` also returns disabled content and banks (HMA's raw lookup)."""
         hits = self._hits(signals, pdq_transforms)
         only = set(banks) if banks else None
-        return self._matches(hits, self._content_of(hits), only, include_disabled=include_disabled)
+        matches = self._matches(
+            hits, self._content_of(hits), only, include_disabled=include_disabled
+        )
+        return collapse_frames(matches)
+
+    def match_frames(
+        self, hashes: list[str], *, banks: Iterable[str] | None = None
+    ) -> list[list[Match]]:
+        """For each of a query video's frame hashes, the bank images and video
+        frames it matches (one database read for all)."""
+        hit_lists = [self._hits({FRAMES: [value]}, None) for value in hashes]
+        content = self._content_of([hit for hits in hit_lists for hit in hits])
+        only = set(banks) if banks else None
+        return [self._matches(hits, content, only) for hits in hit_lists]
+
+    def frame_counts(self, content_ids: list[int]) -> dict[int, int]:
+        """Frames of quality >= 50 of each bank video."""
+        if not content_ids:
+            return {}
+        with self.database.reading() as session:
+            rows = session.execute(
+                select(ContentSignal.content_id, func.count())
+                .where(
+                    ContentSignal.content_id.in_(content_ids),
+                    ContentSignal.signal_type == FRAMES,
+                    ContentSignal.quality >= MIN_MATCH_QUALITY,
+                )
+                .group_by(ContentSignal.content_id)
+            )
+            return {int(content_id): int(count) for content_id, count in rows}
+
+    def video_shares(self, bank: str) -> dict[str, int]:
+        """A bank's video thresholds, in percent (query share, target share)."""
+        self._radius_limits()
+        thresholds = self._bank_thresholds.get(bank, {})
+        return {name: int(thresholds.get(name, value)) for name, value in DEFAULT_SHARES.items()}
 
     def match_many(
         self, queries: list[tuple[str, str]], *, banks: Iterable[str] | None = None
@@ -279,9 +325,9 @@ class Matcher:
         limits = self._radius_limits()
         hits: list[_Hit] = []
         for signal_type, values in signals.items():
-            if signal_type == PERCEPTUAL:
+            if signal_type in HAMMING:
                 names = list(pdq_transforms or ["original"] * len(values))
-                radius = limits.get(PERCEPTUAL, get_signal_type(PERCEPTUAL).default_threshold)
+                radius = max(limits[kind] for kind in HAMMING)
                 for value, transform in zip(values, names, strict=True):
                     ids, distances = self._pdq.search(words_from_hex([value])[0], radius)
                     hits.extend(
@@ -308,6 +354,11 @@ class Matcher:
         """Matches of a hashed file; a file that failed to hash matches nothing."""
         if not result.ok:
             return []
+        if result.frames.get(FRAMES):
+            exact = self.match_hashes(
+                {name: [value] for name, value in result.signals.items()}, banks=banks
+            )
+            return exact + match_video(self, result.frames[FRAMES], banks=banks)
         query = {name: [value] for name, value in result.signals.items() if name != PERCEPTUAL}
         transforms = None
         if PERCEPTUAL in result.signals and result.quality.get(PERCEPTUAL, 0) >= MIN_MATCH_QUALITY:
@@ -329,12 +380,15 @@ class Matcher:
     def _read_radius_limits(self) -> dict[str, int]:
         with self.database.reading() as session:
             limits: dict[str, int] = {}
-            all_thresholds: list[dict[str, int]] = list(session.scalars(select(Bank.thresholds)))
-            for thresholds in all_thresholds:
+            rows = session.execute(select(Bank.name, Bank.thresholds)).all()
+            by_bank: dict[str, dict[str, int]] = {str(row[0]): dict(row[1]) for row in rows}
+            self._bank_thresholds = by_bank
+            for thresholds in by_bank.values():
                 for name, value in thresholds.items():
                     limits[name] = max(limits.get(name, 0), int(value))
-        default = get_signal_type(PERCEPTUAL).default_threshold
-        limits[PERCEPTUAL] = max(limits.get(PERCEPTUAL, default), default)
+        for kind in HAMMING:
+            default = get_signal_type(kind).default_threshold
+            limits[kind] = max(limits.get(kind, default), default)
         return limits
 
     def _content_of(self, hits: list[_Hit]) -> dict[int, Any]:
@@ -363,9 +417,8 @@ class Matcher:
             if hit.signal_id not in content_of:
                 continue  # removed since the index saw it
             row = content_of[hit.signal_id]
-            threshold = row.thresholds.get(
-                hit.signal_type, get_signal_type(hit.signal_type).default_threshold
-            )
+            stored = row.stored_type
+            threshold = _threshold(row.thresholds, stored)
             disabled = row.disabled_until is not None and as_utc(row.disabled_until) > now
             if hit.distance > threshold:
                 continue
@@ -380,7 +433,7 @@ class Matcher:
                 Match(
                     row.bank,
                     row.content_id,
-                    hit.signal_type,
+                    stored,
                     hit.distance,
                     hit.transform,
                     list(row.bank_labels),
@@ -388,20 +441,30 @@ class Matcher:
                     row.external_id,
                     row.source,
                     dict(row.source_metadata),
+                    target_frame=row.frame,
+                    target_timestamp=row.timestamp,
                 )
             )
         if allowlisted:
             names = sorted(set(allowlisted))
-            matches = [
-                Match(**{**match.__dict__, "suppressed": True, "suppressed_by": names})
-                for match in matches
-            ]
+            matches = [replace(match, suppressed=True, suppressed_by=names) for match in matches]
         return sorted(matches, key=lambda m: (m.distance, m.bank, m.content_id, m.signal_type))
+
+
+def _threshold(thresholds: dict[str, int], stored: str) -> int:
+    """A bank's threshold for a signal type; video frames follow PDQ's unless set."""
+    default = get_signal_type(stored).default_threshold
+    if stored == FRAMES:
+        default = thresholds.get(PERCEPTUAL, default)
+    return int(thresholds.get(stored, default))
 
 
 _HIT_DETAILS = (
     select(
         ContentSignal.id.label("signal_id"),
+        ContentSignal.signal_type.label("stored_type"),
+        ContentSignal.frame,
+        ContentSignal.timestamp,
         Content.id.label("content_id"),
         Content.disabled_until,
         Content.labels.label("content_labels"),
@@ -454,11 +517,11 @@ def _grouped_signals(
     """Every bank signal as (id, value): PDQ ones, and the others by type."""
     query = select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value)
     if not include_pdq:
-        query = query.where(ContentSignal.signal_type != PERCEPTUAL)
+        query = query.where(ContentSignal.signal_type.not_in(HAMMING))
     pdq: list[tuple[int, str]] = []
     exact: dict[str, list[tuple[int, str]]] = {}
     for signal_id, signal_type, value in session.execute(query):
-        if signal_type == PERCEPTUAL:
+        if signal_type in HAMMING:
             pdq.append((signal_id, value))
         else:
             exact.setdefault(signal_type, []).append((signal_id, value))

@@ -16,7 +16,7 @@ from hashmatch.banks import BANK_KINDS, Banks
 from hashmatch.cli.context import open_database
 from hashmatch.cli.errors import EXIT_USAGE, reported_errors
 from hashmatch.hashing import HashRequest, hash_file
-from hashmatch.hashlists import Entry, ListFormat, read_file, write_entries
+from hashmatch.hashlists import FRAMES, Entry, ListFormat, read_file, write_entries
 from hashmatch.signals import get_signal_type
 from hashmatch.store.models import as_utc
 
@@ -206,7 +206,9 @@ def add(
         if not result.ok:
             typer.echo(f"error: {result.error}", err=True)
             raise typer.Exit(1)
-        entries.append((str(path), Entry(dict(result.signals), external_id, label, note)))
+        frames = result.frames.get(FRAMES, [])
+        entry = Entry(dict(result.signals), external_id, label, note, frames=frames)
+        entries.append((str(path), entry))
     if not entries:
         raise typer.BadParameter("give files to hash or --hash TYPE:HASH")
     if external_id is not None and len(entries) > 1:
@@ -226,7 +228,7 @@ def import_list(
         ..., exists=True, dir_okay=False, help="CSV, JSON lines, or one PDQ hash per line."
     ),
     list_format: ListFormat | None = typer.Option(
-        None, "--format", "-f", help="csv, jsonl or pdq (default: from the file name)."
+        None, "--format", "-f", help="csv, jsonl, pdq or vpdq (default: from the file name)."
     ),
     source: str | None = typer.Option(
         None, "--source", help="Where the list came from (stored with each content)."

@@ -14,12 +14,12 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -103,10 +103,22 @@ class Content(Base):
 
 
 class ContentSignal(Base):
-    """One hash of one bank content.  A bank holds each (type, value) once."""
+    """One hash of one bank content.  A bank holds each (type, value) once,
+    except video frames (``vpdq``): a video repeats frames, and two videos may
+    share one.  A frame also has its number and timestamp."""
 
     __tablename__ = "content_signals"
-    __table_args__ = (UniqueConstraint("bank_id", "signal_type", "value"),)
+    __table_args__ = (
+        Index(
+            "uq_content_signals_bank_type_value",
+            "bank_id",
+            "signal_type",
+            "value",
+            unique=True,
+            sqlite_where=text("signal_type != 'vpdq'"),
+            postgresql_where=text("signal_type != 'vpdq'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     content_id: Mapped[int] = mapped_column(
@@ -116,6 +128,8 @@ class ContentSignal(Base):
     signal_type: Mapped[str] = mapped_column(String(32))
     value: Mapped[str] = mapped_column(String(128))
     quality: Mapped[int | None] = mapped_column(Integer)
+    frame: Mapped[int | None] = mapped_column(Integer)
+    timestamp: Mapped[float | None] = mapped_column(Float)
 
     content: Mapped[Content] = relationship(back_populates="signals")
 
