@@ -11,11 +11,16 @@ benign ones in tests/data/video plus, unless ``--quick``, a 60 s 640x360
 the rounds (a noisy machine slows each alike); the median is reported, and
 the hashes of both engines are compared clip by clip.  Ends with::
 
-    RESULT engine=<hashmatch|vpdq> frames_per_s=<x> video_seconds_per_s=<x>
+    RESULT engine=<hashmatch|hashmatch_fast|vpdq> frames_per_s=<x> video_seconds_per_s=<x> ...
     RESULT agreement clips=<n> identical=<n>
+    RESULT recall mode=<exact|fast> matched=<n> of=<n> false_matches=<n>
 
 ``frames_per_s`` counts hashed frames (one per second of video by default);
 ``video_seconds_per_s`` is how many seconds of video are hashed per second.
+``hashmatch_fast`` decodes keyframes only.  Recall: shot clips of three
+sample photos go in a bank (exact mode); their re-encoded, low-bitrate,
+scaled, trimmed and re-timed copies are hashed in each mode and matched;
+clips of three other photos must match nothing.
 """
 
 from __future__ import annotations
@@ -28,14 +33,20 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 import vpdq
 from PIL import Image
 
+from hashmatch.banks import Banks
+from hashmatch.demo.clips import shot_clip
 from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.hashlists import Entry
+from hashmatch.matching import Matcher
 from hashmatch.media.video import open_video
+from hashmatch.store import Database
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 Features = list[tuple[int, str]]
@@ -69,11 +80,64 @@ def pan_clip(
     return path
 
 
-def hashmatch_engine(path: Path) -> Features:
-    result = hash_file(path, HashRequest(signal_types=("vpdq",)))
+def hashmatch_engine(path: Path, *, fast: bool = False) -> Features:
+    result = hash_file(path, HashRequest(signal_types=("vpdq",), fast=fast))
     if result.error:
         raise SystemExit(result.error)
     return [(frame.frame, frame.hash) for frame in result.frames["vpdq"]]
+
+
+def hashmatch_fast_engine(path: Path) -> Features:
+    return hashmatch_engine(path, fast=True)
+
+
+COPIES: dict[str, dict[str, Any]] = {
+    "re-encoded": {"codec": "mjpeg", "suffix": ".avi"},
+    "low bitrate": {"bitrate": 150_000},
+    "scaled": {"size": (224, 168)},
+    "trimmed": {"start": 3.0, "seconds": 4.0},
+    "15 fps": {"fps": 15},
+    "23.976 fps": {"fps": 24000 / 1001},
+}
+
+
+def recall(folder: Path) -> None:
+    """Copies of banked clips found, and unrelated clips not, in each mode."""
+    photos = sorted((DATA / "photos").glob("*.jpg"))
+    originals, unrelated = photos[25:28], photos[40:43]
+    database = Database.open(f"sqlite:///{folder / 'recall.db'}")
+    banks = Banks(database)
+    banks.create("videos")
+    ids = {}
+    for photo in originals:
+        result = hash_file(shot_clip(folder / f"{photo.stem}.mp4", photo), HashRequest())
+        entry = Entry(dict(result.signals), photo.stem, frames=result.frames["vpdq"])
+        ids[photo.stem] = banks.add("videos", entry)
+    queries: list[tuple[Path, int | None]] = []
+    for photo in originals:
+        for kind, options in COPIES.items():
+            options = dict(options)
+            suffix = options.pop("suffix", ".mp4")
+            path = folder / f"{photo.stem}-{kind.replace(' ', '-')}{suffix}"
+            queries.append((shot_clip(path, photo, **options), ids[photo.stem]))
+    queries += [(shot_clip(folder / f"other-{p.stem}.mp4", p), None) for p in unrelated]
+    matcher = Matcher(database, None)
+    for mode, fast in (("exact", False), ("fast", True)):
+        matched = false_matches = 0
+        for path, expected in queries:
+            found = {
+                m.content_id
+                for m in matcher.match_result(hash_file(path, HashRequest(fast=fast)))
+                if m.video is not None
+            }
+            matched += expected is not None and expected in found
+            false_matches += len(found - {expected})
+        positives = sum(expected is not None for _, expected in queries)
+        print(
+            f"RESULT recall mode={mode} matched={matched} of={positives} "
+            f"false_matches={false_matches}"
+        )
+    database.close()
 
 
 def vpdq_engine(path: Path) -> Features:
@@ -96,6 +160,7 @@ def main() -> None:
     rounds = 1 if args.quick else args.rounds
     engines: dict[str, Callable[[Path], Features]] = {
         "hashmatch": hashmatch_engine,
+        "hashmatch_fast": hashmatch_fast_engine,
         "vpdq": vpdq_engine,
     }
     with tempfile.TemporaryDirectory(prefix="video-speed-") as folder:
@@ -113,6 +178,7 @@ def main() -> None:
                 for clip in clips:
                     outputs[name][clip] = engine(clip)
                 timings[name].append(time.perf_counter() - started)
+        recall(Path(folder))
     hashed = len([f for clip in clips for f in outputs["hashmatch"][clip]])
     identical = sum(outputs["hashmatch"][clip] == outputs["vpdq"][clip] for clip in clips)
     reference = statistics.median(timings["vpdq"])

@@ -1,4 +1,7 @@
-"""Benign video clips made in code (moving gradients and noise), with PyAV."""
+"""Benign video clips made in code (moving gradients and noise), with PyAV.
+
+Shot clips of the sample photos come from :mod:`hashmatch.demo.clips`.
+"""
 
 from __future__ import annotations
 
@@ -72,54 +75,6 @@ def make_audio_only(path: Path, seconds: float = 1.0) -> Path:
             frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
             frame.sample_rate = 8000
             frame.pts = start
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
-
-
-def pan_clip(
-    path: Path,
-    photo: Path,
-    *,
-    seconds: float = 8.0,
-    fps: float = 10,
-    size: tuple[int, int] = (320, 240),
-    start: float = 0.0,
-    crop: float = 0.0,
-    codec: str = "libx264",
-    bitrate: int | None = None,
-) -> Path:
-    """Shots of a benign photo, a new part of it every 2 s, each drifting
-    slowly; what is shown depends on the time only, so copies at another
-    frame rate, size or start show the same scenes.  ``crop`` cuts that share
-    off every side of each frame."""
-    from PIL import Image
-
-    picture = Image.open(photo).convert("RGB")
-    picture = picture.resize((picture.width * 2, picture.height * 2))
-    width, height = size
-    view_w, view_h = picture.width // 3, picture.width // 3 * height // width
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.width, stream.height = width, height
-        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        if bitrate:
-            stream.bit_rate = bitrate
-        for number in range(int(seconds * fps)):
-            t = start + number / fps
-            shot, within = divmod(t, 2.0)
-            left = int((picture.width - view_w) * ((shot * 0.37 + within * 0.002) % 1.0))
-            top = int((picture.height - view_h) * ((shot * 0.61 + 0.2) % 1.0))
-            box = (left, top, left + view_w, top + view_h)
-            if crop:
-                dx, dy = int(view_w * crop), int(view_h * crop)
-                box = (left + dx, top + dy, left + view_w - dx, top + view_h - dy)
-            view = picture.crop(box).resize(size)
-            frame = av.VideoFrame.from_ndarray(np.asarray(view), format="rgb24")
-            frame.pts = number
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

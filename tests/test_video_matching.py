@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from hashmatch.banks import Banks
+from hashmatch.demo.clips import shot_clip
 from hashmatch.hashing import HashRequest, hash_file
 from hashmatch.hashlists import Entry
 from hashmatch.matching import Match, Matcher
 from hashmatch.store import Database
-from tests.clips import pan_clip
 from tests.conftest import DATA
 
 PHOTOS = sorted((DATA / "photos").glob("*.jpg"))
@@ -39,16 +39,18 @@ def video_matches(matcher: Matcher, path: Path) -> list[Match]:
 
 @pytest.fixture(scope="module")
 def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return pan_clip(tmp_path_factory.mktemp("clips") / "original.mp4", ORIGINAL)
+    return shot_clip(tmp_path_factory.mktemp("clips") / "original.mp4", ORIGINAL)
 
 
 COPIES: dict[str, Callable[[Path], Path]] = {
-    "re-encoded": lambda folder: pan_clip(folder / "c.avi", ORIGINAL, codec="mjpeg"),
-    "low bitrate": lambda folder: pan_clip(folder / "c.mp4", ORIGINAL, bitrate=150_000),
-    "scaled": lambda folder: pan_clip(folder / "c.mp4", ORIGINAL, size=(224, 168)),
-    "trimmed": lambda folder: pan_clip(folder / "c.mp4", ORIGINAL, start=3.0, seconds=4.0),
-    "15 fps": lambda folder: pan_clip(folder / "c.mp4", ORIGINAL, fps=15),
-    "24000/1001 fps": lambda folder: pan_clip(folder / "c.mp4", ORIGINAL, fps=24000 / 1001),
+    "re-encoded": lambda folder: shot_clip(folder / "c.avi", ORIGINAL, codec="mjpeg"),
+    "low bitrate": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, bitrate=150_000),
+    "scaled": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, size=(224, 168)),
+    "trimmed": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, start=3.0, seconds=4.0),
+    "15 fps": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, fps=15),
+    "24000/1001 fps": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, fps=24000 / 1001),
+    "turned a quarter": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, quarter_turns=1),
+    "upside down": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, quarter_turns=2),
 }
 
 
@@ -59,7 +61,7 @@ def test_copies_match_their_original(
     banks = Banks(database)
     banks.create("videos")
     original_id = added(banks, "videos", original, "original")
-    added(banks, "videos", pan_clip(tmp_path / "other.mp4", UNRELATED), "unrelated")
+    added(banks, "videos", shot_clip(tmp_path / "other.mp4", UNRELATED), "unrelated")
     matcher = Matcher(database, None)
     [match] = video_matches(matcher, COPIES[kind](tmp_path))
     assert match.content_id == original_id
@@ -71,6 +73,21 @@ def test_copies_match_their_original(
     assert segment["target_start"] is not None
     if kind == "trimmed":  # the copy starts 3 s into the original
         assert segment["target_start"] == pytest.approx(3.0, abs=1.1)
+    if kind in ("turned a quarter", "upside down"):  # found through the dihedral hashes
+        assert match.transform in ("rotate90", "rotate180", "rotate270")
+
+
+def test_fast_mode_copies_match_an_exact_bank(
+    database: Database, original: Path, tmp_path: Path
+) -> None:
+    banks = Banks(database)
+    banks.create("videos")
+    original_id = added(banks, "videos", original, "original")
+    matcher = Matcher(database, None)
+    copy = shot_clip(tmp_path / "copy.mp4", ORIGINAL, fps=15, bitrate=150_000)
+    result = hash_file(copy, HashRequest(fast=True))
+    assert 0 < len(result.frames["vpdq"]) < 8  # keyframes only (x264 puts one at each cut)
+    assert [m.content_id for m in matcher.match_result(result) if m.video] == [original_id]
 
 
 def test_unrelated_clips_do_not_match(database: Database, original: Path, tmp_path: Path) -> None:
@@ -79,7 +96,7 @@ def test_unrelated_clips_do_not_match(database: Database, original: Path, tmp_pa
     added(banks, "videos", original, "original")
     matcher = Matcher(database, None)
     for photo in PHOTOS[20:23]:
-        assert video_matches(matcher, pan_clip(tmp_path / f"{photo.stem}.mp4", photo)) == []
+        assert video_matches(matcher, shot_clip(tmp_path / f"{photo.stem}.mp4", photo)) == []
 
 
 def test_shares_and_the_target_threshold(
@@ -89,7 +106,7 @@ def test_shares_and_the_target_threshold(
     banks.create("videos")
     added(banks, "videos", original, "original")
     matcher = Matcher(database, None)
-    short = pan_clip(tmp_path / "short.mp4", ORIGINAL, start=2.0, seconds=3.0)
+    short = shot_clip(tmp_path / "short.mp4", ORIGINAL, start=2.0, seconds=3.0)
     [match] = video_matches(matcher, short)
     assert match.video is not None
     assert match.video["query_share"] == 1.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -146,3 +147,14 @@ def test_truncated_and_damaged_videos(tmp_path: Path, keep: float) -> None:
 
 def test_errors_are_media_errors() -> None:
     assert issubclass(UnsupportedMediaError, MediaError)
+
+
+def test_fast_mode_decodes_keyframes_only(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "c.mp4", frames=60, fps=10, codec="mpeg4")
+    exact = hash_file(clip, VPDQ_ONLY).frames["vpdq"]
+    fast = hash_file(clip, HashRequest(("vpdq",), fast=True)).frames["vpdq"]
+    assert fast[0].frame == 0
+    assert 0 < len(fast) <= len(exact)
+    times = [frame.timestamp for frame in fast]
+    assert all(later - earlier >= 0.99 for earlier, later in itertools.pairwise(times))
+    assert all(frame.frame == round(frame.timestamp * 10) for frame in fast)

@@ -164,7 +164,10 @@ def _hash_video(
     with video:
         for signal in video_types:
             result.frames[signal.name] = signal.hash_video(
-                video, seconds_per_hash=request.seconds_per_hash, fast=request.fast
+                video,
+                seconds_per_hash=request.seconds_per_hash,
+                fast=request.fast,
+                dihedral=request.dihedral,
             )
         info = video.info
         result.video = {

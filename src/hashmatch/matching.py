@@ -38,6 +38,7 @@ from hashmatch.index import ExactIndex, HammingIndex, snapshot, words_from_hex
 from hashmatch.index.hamming import release_free_memory
 from hashmatch.pdq import DIHEDRAL_TRANSFORMS, MIN_MATCH_QUALITY
 from hashmatch.signals import get_signal_type
+from hashmatch.signals.base import FrameHash
 from hashmatch.store import Bank, Change, Content, ContentSignal, Database
 from hashmatch.store.models import as_utc, utcnow
 from hashmatch.video_matching import DEFAULT_SHARES, FRAMES, collapse_frames, match_video
@@ -278,11 +279,17 @@ class Matcher:
         return collapse_frames(matches)
 
     def match_frames(
-        self, hashes: list[str], *, banks: Iterable[str] | None = None
+        self, frames: list[FrameHash], *, banks: Iterable[str] | None = None
     ) -> list[list[Match]]:
-        """For each of a query video's frame hashes, the bank images and video
-        frames it matches (one database read for all)."""
-        hit_lists = [self._hits({FRAMES: [value]}, None) for value in hashes]
+        """For each of a query video's frames, the bank images and video frames
+        it matches, through its 8 rotations and flips when it has them (one
+        database read for all)."""
+        hit_lists = [
+            self._hits({FRAMES: list(frame.dihedral)}, DIHEDRAL_TRANSFORMS)
+            if frame.dihedral
+            else self._hits({FRAMES: [frame.hash]}, None)
+            for frame in frames
+        ]
         content = self._content_of([hit for hits in hit_lists for hit in hits])
         only = set(banks) if banks else None
         return [self._matches(hits, content, only) for hits in hit_lists]

@@ -56,7 +56,7 @@ def match_video(
     usable = [frame for frame in frames if frame.quality >= MIN_MATCH_QUALITY]
     if not usable:
         return []
-    per_frame = matcher.match_frames([frame.hash for frame in usable], banks=banks)
+    per_frame = matcher.match_frames(usable, banks=banks)
     found: dict[tuple[str, int], list[tuple[int, Match]]] = {}
     for index, matches in enumerate(per_frame):
         for match in matches:

@@ -57,8 +57,9 @@ def hash_files_command(
     fast: bool = typer.Option(
         False,
         "--fast",
-        help="Decode JPEGs' luma only and blur in one step: several times faster, "
-        "PDQ hashes may differ from the reference by a few bits.",
+        help="Images: decode JPEGs' luma only and blur in one step (PDQ hashes may differ "
+        "from the reference by a few bits). Videos: decode keyframes only (other frames "
+        "than the reference's). Several times faster.",
     ),
     jobs: int = typer.Option(
         default_jobs(), "--jobs", "-j", min=1, help="Files hashed in parallel (default: all cores)."

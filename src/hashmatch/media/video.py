@@ -126,6 +126,20 @@ class OpenedVideo:
             if number % every == 0:
                 yield SampledFrame(number, float(np.float32(number) / fps32), _rgb(frame))
 
+    def keyframes(self, seconds_per_hash: float = 1.0) -> Iterator[SampledFrame]:
+        """Fast mode: only keyframes are decoded (the decoder skips the rest),
+        at most one per ``seconds_per_hash``; numbers and timestamps come from
+        the frames' presentation times.  Not the reference's frame choice."""
+        self._stream.codec_context.skip_frame = "NONKEY"
+        fps = self.info.fps
+        last: float | None = None
+        for frame in self.decoded_frames():
+            seconds = float(frame.time) if frame.time is not None else 0.0
+            if last is not None and seconds - last < seconds_per_hash * 0.999:
+                continue
+            last = seconds
+            yield SampledFrame(round(seconds * fps), seconds, _rgb(frame))
+
     def decoded_frames(self) -> Iterator[Any]:
         """Every frame, in output order (PyAV frames), within the limits."""
         stream = self._stream

@@ -93,14 +93,19 @@ class FrameHash:
     quality: int
     hash: str
     timestamp: float
+    #: The frame's 8 rotated/flipped hashes (original first), when asked for.
+    dihedral: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "frame": self.frame,
             "quality": self.quality,
             "hash": self.hash,
             "timestamp": self.timestamp,
         }
+        if self.dihedral:
+            record["dihedral"] = list(self.dihedral)
+        return record
 
 
 class VideoSignalType(SignalType):
@@ -109,9 +114,15 @@ class VideoSignalType(SignalType):
 
     @abstractmethod
     def hash_video(
-        self, video: OpenedVideo, *, seconds_per_hash: float = 1.0, fast: bool = False
+        self,
+        video: OpenedVideo,
+        *,
+        seconds_per_hash: float = 1.0,
+        fast: bool = False,
+        dihedral: bool = False,
     ) -> list[FrameHash]:
-        """The frames' hashes, in frame order."""
+        """The frames' hashes, in frame order (``dihedral``: each frame's 8
+        rotations and flips too, to find rotated copies)."""
 
 
 class DihedralSignalType(ImageSignalType):
