@@ -92,7 +92,9 @@ def client(database_url: str, tmp_path: Path) -> Iterator[TestClient]:
 
 def test_types_and_banks(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
     curate = keys["curate"]
-    assert client.get("/c/signal_type", headers=curate).json() == RECORDED["signal_types"]
+    # HMA with its vPDQ extension installed lists vpdq too.
+    vpdq = {"enabled_ratio": 1.0, "name": "vpdq"}
+    assert client.get("/c/signal_type", headers=curate).json() == [*RECORDED["signal_types"], vpdq]
     assert client.get("/c/content_type", headers=curate).json() == RECORDED["content_types"]
     created = client.post("/c/banks", json={"name": "TEST_BANK"}, headers=curate)
     assert (created.status_code, created.json()) == (201, RECORDED["bank"])
@@ -295,9 +297,17 @@ def test_hashing(client: TestClient, keys: dict[str, dict[str, str]], web: str) 
     photo = client.post("/h/hash", files={"photo": ("b.jpg", PHOTO.read_bytes())}, headers=hasher)
     assert photo.json() == {"pdq": PHOTO_PDQ}
     assert_shape(photo.json(), RECORDED["hash_photo"])
-    video = client.post("/h/hash", files={"video": ("clip.mp4", b"not decoded")}, headers=hasher)
+    video = client.post(
+        "/h/hash",
+        params={"types": "video_md5"},
+        files={"video": ("clip.mp4", b"not decoded")},
+        headers=hasher,
+    )
     assert video.json() == {"video_md5": hashlib.md5(b"not decoded").hexdigest()}
     assert_shape(video.json(), RECORDED["hash_video"])
+    undecodable = client.post("/h/hash", files={"video": ("clip.mp4", b"x" * 100)}, headers=hasher)
+    assert undecodable.status_code == 400
+    assert "clip.mp4" in undecodable.json()["message"]
     assert client.get("/h/hash", params={"url": f"{web}/photo.jpg"}, headers=hasher).json() == {
         "pdq": PHOTO_PDQ
     }
@@ -404,7 +414,8 @@ def test_matching_routes(client: TestClient, keys: dict[str, dict[str, str]]) ->
         assert (refused.status_code, refused.json()["message"][: len(message)]) == (400, message)
     assert client.post("/m/compare", content=b"x", headers=match).status_code == 415
     status = client.get("/m/index/status", headers=match).json()
-    assert_shape(status, RECORDED["index_status"])
+    recorded = RECORDED["index_status"]
+    assert_shape(status, {**recorded, "vpdq": recorded["pdq"]})  # vpdq: HMA's extension
     assert status["pdq"]["size"] == 2
     assert (
         client.get("/m/index/status", params={"signal_type": "tmk"}, headers=match).status_code
@@ -457,3 +468,43 @@ def hash_file_bytes(data: bytes, tmp_name: str) -> str:
         path = Path(folder) / tmp_name
         path.write_bytes(data)
         return hash_file(path, HashRequest(signal_types=("pdq",))).signals["pdq"]
+
+
+def compact(name: str) -> list[str]:
+    expected = json.loads((DATA / "expected_vpdq.json").read_text())[name]
+    return [f"{f['hash']},{f['quality']},{f['timestamp']:.3}" for f in expected]
+
+
+def test_video_through_the_hma_routes(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """HMA with its vPDQ extension: vpdq signals as compact frame lists."""
+    hasher, curate, match = keys["hash"], keys["curate"], keys["match"]
+    clip = DATA / "video" / "v2.m4v"
+    hashed = client.post("/h/hash", files={"video": ("v2.m4v", clip.read_bytes())}, headers=hasher)
+    assert hashed.json()["video_md5"] == hashlib.md5(clip.read_bytes()).hexdigest()
+    assert json.loads(hashed.json()["vpdq"]) == compact("video/v2.m4v")
+    client.post("/c/banks", json={"name": "VIDEOS"}, headers=curate)
+    added = client.post(
+        "/c/bank/VIDEOS/content", files={"video": ("v2.m4v", clip.read_bytes())}, headers=curate
+    ).json()
+    assert set(added["signals"]) == {"video_md5", "vpdq"}
+    cut = DATA / "video" / "v2s.mov"  # v2 with its middle cut out
+    found = client.post("/m/lookup", files={"video": ("v2s.mov", cut.read_bytes())}, headers=match)
+    assert found.json()["video_md5"] == {}
+    [hit] = found.json()["vpdq"]["VIDEOS"]
+    assert hit == {"bank_content_id": added["id"], "distance": "100%[57%]"}
+    by_signal = client.get(
+        "/m/lookup",
+        params={"signal_type": "vpdq", "signal": json.dumps(compact("video/v2s.mov"))},
+        headers=match,
+    )
+    assert by_signal.json() == {"VIDEOS": [hit]}
+    bad = client.get("/m/lookup", params={"signal_type": "vpdq", "signal": "[1]"}, headers=match)
+    assert (bad.status_code, bad.json()["message"][:15]) == (400, "invalid signal:")
+    client.post("/c/banks", json={"name": "SHARED"}, headers=curate)
+    shared = client.post(
+        "/c/bank/SHARED/signal", json={"vpdq": json.dumps(compact("video/v1.m4v"))}, headers=curate
+    ).json()
+    shown = client.get(
+        f"/c/bank/SHARED/content/{shared['id']}", params={"include_signals": "true"}, headers=curate
+    ).json()
+    assert json.loads(shown["signals"]["vpdq"]) == compact("video/v1.m4v")

@@ -24,6 +24,7 @@ from hashmatch.api.hma.shapes import (
     disable_until_ts,
     disabled_until,
     enabled_from_ratio,
+    frames_from_compact,
     json_body_doc,
     json_object,
     note_or_none,
@@ -35,6 +36,7 @@ from hashmatch.banks import BankInfo, Banks, ContentInfo
 from hashmatch.errors import BankExistsError, HashmatchError, UnknownBankError
 from hashmatch.hashlists import Entry
 from hashmatch.signals import get_signal_type
+from hashmatch.signals.base import FrameHash
 
 router = APIRouter(prefix="/c", tags=["hma"], dependencies=[Depends(require_hma("curate"))])
 
@@ -159,7 +161,12 @@ def _metadata(value: Any) -> BankedContentMetadata | None:
         raise bad_request(f"Invalid metadata: {error}") from None
 
 
-def _entry(signals: dict[str, str], note: str, metadata: BankedContentMetadata | None) -> Entry:
+def _entry(
+    signals: dict[str, str],
+    note: str,
+    metadata: BankedContentMetadata | None,
+    frames: list[FrameHash] | None = None,
+) -> Entry:
     source_metadata = {}
     if metadata is not None:
         source_metadata = {
@@ -168,11 +175,12 @@ def _entry(signals: dict[str, str], note: str, metadata: BankedContentMetadata |
             if value is not None
         }
     return Entry(
-        {SIGNAL_TYPES[name]: value for name, value in signals.items()},
+        {SIGNAL_TYPES[name]: value for name, value in signals.items() if name != "vpdq"},
         metadata.content_id if metadata else None,
         [],
         note,
         source_metadata,
+        frames or [],
     )
 
 
@@ -180,7 +188,7 @@ def _added(banks: Banks, bank_name: str, entry: Entry) -> dict[str, Any]:
     content_id = banks.add(bank_name, entry, source="hma-api")
     if content_id is None:  # the bank has it already: HMA's callers want its id
         content_id = banks.existing_content(bank_name, entry)
-    return {"id": content_id, "signals": signals_json(entry.signals)}
+    return {"id": content_id, "signals": signals_json(entry.signals, entry.frames)}
 
 
 EXPECTS_OBJECT = "this endpoint expects a json object payload"
@@ -205,13 +213,14 @@ async def add_content(
         extras = body or submitted.fields
         metadata = _metadata(extras.get("metadata"))
         note = _note(extras.get("note"))
-        signals, _ = await hash_submitted(submitted, types)
+        signals, result = await hash_submitted(submitted, types)
     if not signals:
         raise bad_request("No signals given")
     for name, value in signals.items():
         if not value:
             raise bad_request(f"Invalid {name} signal: PDQ quality is below 50")
-    return _added(banks, bank_name, _entry(signals, note, metadata))
+    frames = result.frames.get("vpdq") if "vpdq" in signals else None
+    return _added(banks, bank_name, _entry(signals, note, metadata, frames))
 
 
 SIGNAL_BODY = json_body_doc(
@@ -234,14 +243,18 @@ async def add_signals(request: Request, bank_name: str) -> dict[str, Any]:
     if not body:
         raise bad_request("No signals given")
     signals: dict[str, str] = {}
+    frames = None
     for name, value in body.items():
         if name not in SIGNAL_TYPES:
             raise bad_request(f"No such signal type {name}")
         try:
-            signals[name] = get_signal_type(ours(name)).parse(str(value))
-        except HashmatchError as error:
+            if name == "vpdq":
+                frames = frames_from_compact(str(value))
+            else:
+                signals[name] = get_signal_type(ours(name)).parse(str(value))
+        except (HashmatchError, ValueError) as error:
             raise bad_request(f"Invalid {name} signal: {error}") from None
-    return _added(banks, bank_name, _entry(signals, note, None))
+    return _added(banks, bank_name, _entry(signals, note, None, frames))
 
 
 @router.get("/bank/{bank_name}/content/{content_id}", summary="Show content (HMA 2.0)")
@@ -265,7 +278,7 @@ def show_content(
     if content.note:
         record["note"] = content.note
     if include_signals.lower() == "true":
-        record["signals"] = signals_json(content.signals)
+        record["signals"] = signals_json(content.signals, content.frames)
     return record
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from hashmatch.api.auth import require_hma
 from hashmatch.api.content import ReceivedFile, hashed, received_file
-from hashmatch.api.hma.shapes import CONTENT_TYPES, SIGNAL_TYPES, bad_request
+from hashmatch.api.hma.shapes import CONTENT_TYPES, SIGNAL_TYPES, bad_request, compact_frames
 from hashmatch.hashing import FileHashes
 from hashmatch.pdq import MIN_MATCH_QUALITY
 
@@ -116,6 +116,9 @@ async def hash_submitted(
     )
     signals = {}
     for name in wanted:
+        if name == "vpdq":
+            signals[name] = compact_frames(result.frames.get("vpdq", []))
+            continue
         value = result.signals[SIGNAL_TYPES[name]]
         quality = result.quality.get(SIGNAL_TYPES[name])
         signals[name] = "" if quality is not None and quality < MIN_MATCH_QUALITY else value

@@ -14,6 +14,7 @@ from hashmatch.api.hma.shapes import (
     bad_request,
     by_bank,
     distance_text,
+    frames_from_compact,
     json_body_doc,
     json_object,
     ours,
@@ -23,6 +24,7 @@ from hashmatch.errors import HashmatchError
 from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match, Matcher
 from hashmatch.signals import get_signal_type
+from hashmatch.video_matching import match_video
 
 router = APIRouter(prefix="/m", tags=["hma"])
 BANKS_HELP = "Comma-separated bank names."
@@ -42,6 +44,27 @@ def _parsed(signal_type: str, signal: str) -> tuple[str, str]:
         return name, get_signal_type(name).parse(signal)
     except HashmatchError as error:
         raise bad_request(f"invalid signal: {error}") from None
+
+
+def _by_signal(
+    matcher: Matcher,
+    signal_type: str,
+    signal: str,
+    banks: str | None,
+    *,
+    include_disabled: bool = False,
+) -> list[Match]:
+    """Matches of one signal; a vPDQ signal is a whole video's frames."""
+    if signal_type == "vpdq":
+        try:
+            frames = frames_from_compact(signal)
+        except ValueError as error:
+            raise bad_request(f"invalid signal: {error}") from None
+        return match_video(matcher, frames, banks=_banks(banks))
+    name, value = _parsed(signal_type, signal)
+    return matcher.match_hashes(
+        {name: [value]}, banks=_banks(banks), include_disabled=include_disabled
+    )
 
 
 def _counted(request: Request, matches: list[Match]) -> list[Match]:
@@ -73,7 +96,7 @@ async def lookup(
     url: str | None = Query(None, max_length=4096),
     content_type: str | None = Query(None),
     types: str | None = Query(None),
-    signal: str | None = Query(None, max_length=256),
+    signal: str | None = Query(None, max_length=1_000_000),
     signal_type: str | None = Query(None, max_length=32),
     banks: str | None = Query(None, description=BANKS_HELP),
     seed: str | None = Query(None, description="Accepted for HMA; banks are on or off."),
@@ -91,8 +114,7 @@ async def lookup(
         return found
     if signal is None or signal_type is None:
         raise bad_request("Either url or both signal and signal_type are required")
-    name, value = _parsed(signal_type, signal)
-    matches = _service(request).matcher().match_hashes({name: [value]}, banks=_banks(banks))
+    matches = _by_signal(_service(request).matcher(), signal_type, signal, banks)
     return by_bank(_counted(request, matches))
 
 
@@ -114,16 +136,15 @@ async def lookup_upload(
 @router.get("/raw_lookup", summary="Bank content ids matching a hash (HMA 2.0)")
 def raw_lookup(
     request: Request,
-    signal: str = Query(..., max_length=256),
+    signal: str = Query(..., max_length=1_000_000),
     signal_type: str = Query(..., max_length=32),
     banks: str | None = Query(None, description=BANKS_HELP),
     include_distance: bool = Query(False),
     _key: Any = Depends(require_hma("match")),
 ) -> dict[str, list[Any]]:
     """Every match, disabled content and banks included, as HMA does."""
-    name, value = _parsed(signal_type, signal)
     matcher = _service(request).matcher()
-    matches = matcher.match_hashes({name: [value]}, banks=_banks(banks), include_disabled=True)
+    matches = _by_signal(matcher, signal_type, signal, banks, include_disabled=True)
     if not include_distance:
         return {"matches": [match.content_id for match in matches]}
     return {

@@ -1,7 +1,9 @@
 """HMA 2.0's names and JSON shapes, and how hashmatch's map onto them.
 
-HMA names its signal types ``pdq`` and ``video_md5`` and its content types
-``photo`` and ``video``; hashmatch's ``md5`` is HMA's ``video_md5``.  A bank
+HMA names its signal types ``pdq`` and ``video_md5`` (and ``vpdq`` with its
+video extension) and its content types ``photo`` and ``video``; hashmatch's
+``md5`` is HMA's ``video_md5``.  A vPDQ signal is, as in threatexchange's
+extension, a JSON list of ``"<pdq hex>,<quality>,<timestamp>"`` strings.  A bank
 is ``{"matching_enabled_ratio": 1.0, "name": "..."}`` (hashmatch banks are on
 or off, so the ratio is 1.0 or 0.0), and a content's ``disable_until_ts`` is
 0 (disabled), 1 (enabled) or a Unix time.  docs/research/hma-2.0-api.md has
@@ -10,6 +12,7 @@ the shapes as HMA's server gives them.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -19,12 +22,14 @@ from fastapi import Request
 from hashmatch.api.errors import ApiError
 from hashmatch.banks import BankInfo, ContentInfo
 from hashmatch.matching import Match
+from hashmatch.signals import get_signal_type
+from hashmatch.signals.base import FrameHash
 
 #: HMA signal type name -> hashmatch signal type name.
-SIGNAL_TYPES = {"pdq": "pdq", "video_md5": "md5"}
+SIGNAL_TYPES = {"pdq": "pdq", "video_md5": "md5", "vpdq": "vpdq"}
 HMA_NAMES = {ours: theirs for theirs, ours in SIGNAL_TYPES.items()}
 #: HMA content type -> the HMA signal types computed for it.
-CONTENT_TYPES = {"photo": ("pdq",), "video": ("video_md5",)}
+CONTENT_TYPES = {"photo": ("pdq",), "video": ("video_md5", "vpdq")}
 BANK_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 #: A stored ``disabled_until`` this far off is HMA's "disabled" (0).
 FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
@@ -103,9 +108,33 @@ def disabled_until(value: int) -> datetime | None:
     return None if value == 1 else datetime.fromtimestamp(value, UTC)
 
 
-def signals_json(signals: dict[str, str]) -> dict[str, str]:
+def signals_json(signals: dict[str, str], frames: list[FrameHash] | None = None) -> dict[str, str]:
     """A content's signals under HMA's names (types HMA lacks are left out)."""
-    return {HMA_NAMES[kind]: value for kind, value in signals.items() if kind in HMA_NAMES}
+    named = {HMA_NAMES[kind]: value for kind, value in signals.items() if kind in HMA_NAMES}
+    if frames:
+        named["vpdq"] = compact_frames(frames)
+    return named
+
+
+def compact_frames(frames: list[FrameHash]) -> str:
+    """Frames as threatexchange's vPDQ extension writes them."""
+    return json.dumps([f"{f.hash},{f.quality},{f.timestamp:.3}" for f in frames])
+
+
+def frames_from_compact(text: str) -> list[FrameHash]:
+    """The frames of a compact vPDQ signal; frame numbers are list positions
+    (the compact form has none).  ValueError for anything else."""
+    items = json.loads(text or "[]")
+    if not isinstance(items, list) or not items:
+        raise ValueError("expected a JSON list of 'hash,quality,timestamp' strings")
+    frames = []
+    for number, item in enumerate(items):
+        value, quality, seconds = str(item).split(",")
+        parsed = get_signal_type("pdq").parse(value)
+        if not 0 <= int(quality) <= 100 or float(seconds) < 0:
+            raise ValueError(f"frame {number} is out of range")
+        frames.append(FrameHash(number, int(quality), parsed, float(seconds)))
+    return frames
 
 
 def user_metadata(content: ContentInfo) -> dict[str, Any] | None:
@@ -121,8 +150,13 @@ def note_or_none(note: str) -> str | None:
 
 
 def distance_text(match: Match) -> str:
-    """HMA prints distances as strings, and "-" for exact hash types."""
-    return "-" if match.signal_type != "pdq" else str(match.distance)
+    """HMA prints distances as strings: "-" for exact hash types, and the
+    query and compared shares for vPDQ ("100%[57%]")."""
+    if match.signal_type == "vpdq" and match.video and "query_share" in match.video:
+        query = match.video["query_share"] * 100
+        target = match.video.get("target_share", 0.0) * 100
+        return f"{query:.0f}%[{target:.0f}%]"
+    return str(match.distance) if match.signal_type in ("pdq", "vpdq") else "-"
 
 
 def by_bank(matches: list[Match]) -> dict[str, list[dict[str, Any]]]:
