@@ -30,18 +30,16 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from fractions import Fraction
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import vpdq
 from PIL import Image
 
 from hashmatch.banks import Banks
-from hashmatch.demo.clips import shot_clip
+from hashmatch.demo.clips import shot_clip, write_video
 from hashmatch.hashing import HashRequest, hash_file
 from hashmatch.hashlists import Entry
 from hashmatch.matching import Matcher
@@ -59,25 +57,18 @@ def pan_clip(
     photo = Image.open(DATA / "photos" / "nature-beach-malibu.jpg").convert("RGB")
     big = photo.resize((photo.width * 3, photo.height * 3), Image.Resampling.BICUBIC)
     width, height = size
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        count = seconds * fps
+    count = seconds * fps
+
+    def views() -> Iterator[np.ndarray]:
         for number in range(count):
             t = number / count
             crop_w = int(big.width * (0.6 - 0.2 * t))
             crop_h = crop_w * height // width
             left = int((big.width - crop_w) * t)
             top = int((big.height - crop_h) * (0.5 + 0.3 * np.sin(2 * np.pi * t)) / 1.3)
-            view = big.crop((left, top, left + crop_w, top + crop_h)).resize(size)
-            frame = av.VideoFrame.from_ndarray(np.asarray(view), format="rgb24")
-            frame.pts = number
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+            yield np.asarray(big.crop((left, top, left + crop_w, top + crop_h)).resize(size))
+
+    return write_video(path, views(), fps=fps)
 
 
 def hashmatch_engine(path: Path, *, fast: bool = False) -> Features:

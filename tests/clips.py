@@ -5,11 +5,12 @@ Shot clips of the sample photos come from :mod:`hashmatch.demo.clips`.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+
+from hashmatch.demo.clips import write_video
 
 
 def moving_frames(count: int, width: int, height: int, seed: int = 0) -> list[np.ndarray]:
@@ -46,22 +47,15 @@ def make_clip(
 ) -> Path:
     """Write a clip; ``rotation`` sets the display-rotation metadata."""
     width, height = size
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        stream.time_base = Fraction(1, fps)
-        if rotation is not None:
-            stream.set_display_rotation(rotation)
-        if audio:
-            container.add_stream("aac", rate=8000)
-        for number, rgb in enumerate(moving_frames(frames, width, height, seed)):
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = number
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    return write_video(
+        path,
+        moving_frames(frames, width, height, seed),
+        fps=fps,
+        codec=codec,
+        pix_fmt=pix_fmt,
+        rotation=rotation,
+        audio=audio,
+    )
 
 
 def make_audio_only(path: Path, seconds: float = 1.0) -> Path:

@@ -10,12 +10,49 @@ rate, size, bitrate or start show the same scenes at the same times.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image
+
+
+def write_video(
+    path: Path,
+    frames: Iterable[np.ndarray],
+    *,
+    fps: float,
+    codec: str = "libx264",
+    pix_fmt: str | None = None,
+    bitrate: int | None = None,
+    rotation: int | None = None,
+    audio: bool = False,
+) -> Path:
+    """Encode RGB frames (uint8, all one size) into a video file; ``rotation``
+    sets display-rotation metadata, ``audio`` adds a silent audio stream."""
+    pending = iter(frames)
+    first = next(pending)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        if not isinstance(stream, av.VideoStream):
+            raise ValueError(f"{codec} is not a video codec")
+        stream.height, stream.width = first.shape[:2]
+        stream.pix_fmt = pix_fmt or ("yuvj420p" if codec == "mjpeg" else "yuv420p")
+        if bitrate:
+            stream.bit_rate = bitrate
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        if audio:
+            container.add_stream("aac", rate=8000)
+        for number, rgb in enumerate(itertools.chain([first], pending)):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts = number
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
 
 
 def shot_clip(
@@ -37,15 +74,8 @@ def shot_clip(
     picture = picture.resize((picture.width * 2, picture.height * 2))
     width, height = size
     view_w, view_h = picture.width // 3, picture.width // 3 * height // width
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate)
-        if not isinstance(stream, av.VideoStream):
-            raise ValueError(f"{codec} is not a video codec")
-        stream.width, stream.height = (height, width) if quarter_turns % 2 else (width, height)
-        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        if bitrate:
-            stream.bit_rate = bitrate
+
+    def views() -> Iterator[np.ndarray]:
         for number in range(int(seconds * fps)):
             t = start + number / fps
             shot, within = divmod(t, 2.0)
@@ -55,12 +85,6 @@ def shot_clip(
             if crop:
                 dx, dy = int(view_w * crop), int(view_h * crop)
                 box = (left + dx, top + dy, left + view_w - dx, top + view_h - dy)
-            view = np.asarray(picture.crop(box).resize(size))
-            view = np.ascontiguousarray(np.rot90(view, quarter_turns))
-            frame = av.VideoFrame.from_ndarray(view, format="rgb24")
-            frame.pts = number
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+            yield np.rot90(np.asarray(picture.crop(box).resize(size)), quarter_turns)
+
+    return write_video(path, views(), fps=fps, codec=codec, bitrate=bitrate)
