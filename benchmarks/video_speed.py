@@ -18,8 +18,9 @@ the hashes of both engines are compared clip by clip.  Ends with::
 ``frames_per_s`` counts hashed frames (one per second of video by default);
 ``video_seconds_per_s`` is how many seconds of video are hashed per second.
 ``hashmatch_fast`` decodes keyframes only.  Recall: shot clips of three
-sample photos go in a bank (exact mode); their re-encoded, low-bitrate,
-scaled, trimmed and re-timed copies are hashed in each mode and matched;
+sample photos go in a bank (exact mode, with the cropped variants ``bank
+add`` stores); their re-encoded, low-bitrate, scaled, trimmed, re-timed,
+5%-cropped and turned copies are hashed in each mode and matched;
 clips of three other photos must match nothing.
 """
 
@@ -45,6 +46,7 @@ from hashmatch.hashlists import Entry
 from hashmatch.matching import Matcher
 from hashmatch.media.video import open_video
 from hashmatch.store import Database
+from hashmatch.video_matching import BANK_CROP_VARIANTS
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 Features = list[tuple[int, str]]
@@ -89,6 +91,8 @@ COPIES: dict[str, dict[str, Any]] = {
     "trimmed": {"start": 3.0, "seconds": 4.0},
     "15 fps": {"fps": 15},
     "23.976 fps": {"fps": 24000 / 1001},
+    "cropped 5%": {"crop": 0.05},
+    "turned": {"quarter_turns": 1},
 }
 
 
@@ -101,7 +105,8 @@ def recall(folder: Path) -> None:
     banks.create("videos")
     ids = {}
     for photo in originals:
-        result = hash_file(shot_clip(folder / f"{photo.stem}.mp4", photo), HashRequest())
+        clip = shot_clip(folder / f"{photo.stem}.mp4", photo)
+        result = hash_file(clip, HashRequest(crop_variants=BANK_CROP_VARIANTS))
         entry = Entry(dict(result.signals), photo.stem, frames=result.frames["vpdq"])
         ids[photo.stem] = banks.add("videos", entry)
     queries: list[tuple[Path, int | None]] = []
@@ -118,7 +123,9 @@ def recall(folder: Path) -> None:
         for path, expected in queries:
             found = {
                 m.content_id
-                for m in matcher.match_result(hash_file(path, HashRequest(fast=fast)))
+                for m in matcher.match_result(
+                    hash_file(path, HashRequest(fast=fast, dihedral=True))
+                )
                 if m.video is not None
             }
             matched += expected is not None and expected in found

@@ -14,6 +14,7 @@ from hashmatch.hashing import HashRequest, hash_file
 from hashmatch.hashlists import Entry
 from hashmatch.matching import Match, Matcher
 from hashmatch.store import Database
+from hashmatch.video_matching import BANK_CROP_VARIANTS
 from tests.conftest import DATA
 
 PHOTOS = sorted((DATA / "photos").glob("*.jpg"))
@@ -22,7 +23,8 @@ UNRELATED = PHOTOS[17]
 
 
 def added(banks: Banks, bank: str, path: Path, name: str) -> int:
-    result = hash_file(path, HashRequest())
+    """As ``hashmatch bank add`` does: videos with their cropped variants."""
+    result = hash_file(path, HashRequest(crop_variants=BANK_CROP_VARIANTS))
     assert result.ok, result.error
     content = banks.add(
         bank, Entry(dict(result.signals), name, frames=result.frames.get("vpdq", []))
@@ -49,6 +51,8 @@ COPIES: dict[str, Callable[[Path], Path]] = {
     "trimmed": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, start=3.0, seconds=4.0),
     "15 fps": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, fps=15),
     "24000/1001 fps": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, fps=24000 / 1001),
+    "cropped 5%": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, crop=0.05),
+    "cropped 2.5%": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, crop=0.025),
     "turned a quarter": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, quarter_turns=1),
     "upside down": lambda folder: shot_clip(folder / "c.mp4", ORIGINAL, quarter_turns=2),
 }

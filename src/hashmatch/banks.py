@@ -40,7 +40,7 @@ _BATCH = 250_000
 CONTENTS = cast(Table, Content.__table__)
 SIGNALS = cast(Table, ContentSignal.__table__)
 CHANGES = cast(Table, Change.__table__)
-FRAME_COLUMNS = ("quality", "frame", "timestamp")
+FRAME_COLUMNS = ("quality", "frame", "timestamp", "variant")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,16 @@ class ImportResult:
 
 def _add_signal(signals: dict[str, str], frames: list[FrameHash], row: ContentSignal) -> None:
     if row.signal_type == FRAMES:
-        frames.append(FrameHash(row.frame or 0, row.quality or 0, row.value, row.timestamp or 0.0))
+        frames.append(
+            FrameHash(
+                row.frame or 0,
+                row.quality or 0,
+                row.value,
+                row.timestamp or 0.0,
+                (),
+                row.variant or "",
+            )
+        )
     else:
         signals[row.signal_type] = row.value
 
@@ -265,7 +274,9 @@ class Banks:
                 select(Content, ContentSignal)
                 .join(ContentSignal, ContentSignal.content_id == Content.id)
                 .where(Content.bank_id == bank.id)
-                .order_by(Content.id, ContentSignal.signal_type, ContentSignal.frame)
+                .order_by(
+                    Content.id, ContentSignal.signal_type, ContentSignal.frame, ContentSignal.id
+                )
                 .execution_options(yield_per=_BATCH)
             )
             current: Entry | None = None
@@ -383,7 +394,7 @@ class Banks:
         for signal in session.scalars(
             select(ContentSignal)
             .where(ContentSignal.content_id == content.id)
-            .order_by(ContentSignal.signal_type, ContentSignal.frame)
+            .order_by(ContentSignal.signal_type, ContentSignal.frame, ContentSignal.id)
         ):
             _add_signal(signals, frames, signal)
         return ContentInfo(
@@ -479,12 +490,20 @@ class Banks:
             ],
         )
         rows: list[tuple[Any, ...]] = [
-            (content_id, kind, value, None, None, None)
+            (content_id, kind, value, None, None, None, None)
             for content_id, entry in zip(content_ids, entries, strict=True)
             for kind, value in sorted(entry.signals.items())
         ]
         rows += [
-            (content_id, FRAMES, frame.hash, frame.quality, frame.frame, frame.timestamp)
+            (
+                content_id,
+                FRAMES,
+                frame.hash,
+                frame.quality,
+                frame.frame,
+                frame.timestamp,
+                frame.variant or None,
+            )
             for content_id, entry in zip(content_ids, entries, strict=True)
             for frame in entry.frames
         ]

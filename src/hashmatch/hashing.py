@@ -48,6 +48,8 @@ class HashRequest:
     video_limits: VideoLimits = field(default_factory=VideoLimits)
     #: Video: one frame hashed per this many seconds.
     seconds_per_hash: float = 1.0
+    #: Video: also hash each frame with these shares cut off every side (for banks).
+    crop_variants: tuple[float, ...] = ()
 
     def resolved(self) -> list[SignalType]:
         """The signal type objects, raising UnknownSignalTypeError for bad names."""
@@ -168,6 +170,7 @@ def _hash_video(
                 seconds_per_hash=request.seconds_per_hash,
                 fast=request.fast,
                 dihedral=request.dihedral,
+                crop_variants=request.crop_variants,
             )
         info = video.info
         result.video = {

@@ -176,14 +176,23 @@ def _frames(where: str, raw: Any) -> list[FrameHash]:
         raise ImportFormatError(f'{where}: "vpdq" must be a list of frame objects')
     try:
         return [
-            _frame(where, item["frame"], item["quality"], item["hash"], item["timestamp"])
+            _frame(
+                where,
+                item["frame"],
+                item["quality"],
+                item["hash"],
+                item["timestamp"],
+                str(item.get("variant") or ""),
+            )
             for item in raw
         ]
     except KeyError as missing:
         raise ImportFormatError(f"{where}: a vpdq frame lacks {missing}") from None
 
 
-def _frame(where: str, frame: Any, quality: Any, value: Any, timestamp: Any) -> FrameHash:
+def _frame(
+    where: str, frame: Any, quality: Any, value: Any, timestamp: Any, variant: str = ""
+) -> FrameHash:
     try:
         number, score, seconds = int(frame), int(quality), float(timestamp)
     except (TypeError, ValueError):
@@ -191,7 +200,9 @@ def _frame(where: str, frame: Any, quality: Any, value: Any, timestamp: Any) -> 
     if number < 0 or not 0 <= score <= 100 or seconds < 0:
         raise ImportFormatError(f"{where}: a vpdq frame is out of range")
     _, parsed = _signal(where, "pdq", str(value))
-    return FrameHash(number, score, parsed, seconds)
+    if len(variant) > 16:
+        raise ImportFormatError(f"{where}: a vpdq frame variant is over 16 characters")
+    return FrameHash(number, score, parsed, seconds, (), variant)
 
 
 def read_vpdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:

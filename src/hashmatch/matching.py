@@ -295,12 +295,13 @@ class Matcher:
         return [self._matches(hits, content, only) for hits in hit_lists]
 
     def frame_counts(self, content_ids: list[int]) -> dict[int, int]:
-        """Frames of quality >= 50 of each bank video."""
+        """Frames of quality >= 50 of each bank video (a frame's cropped
+        variants are the same frame)."""
         if not content_ids:
             return {}
         with self.database.reading() as session:
             rows = session.execute(
-                select(ContentSignal.content_id, func.count())
+                select(ContentSignal.content_id, func.count(func.distinct(ContentSignal.frame)))
                 .where(
                     ContentSignal.content_id.in_(content_ids),
                     ContentSignal.signal_type == FRAMES,

@@ -28,6 +28,9 @@ FRAMES = "vpdq"
 QUERY_SHARE = "vpdq_query_share"
 TARGET_SHARE = "vpdq_target_share"
 DEFAULT_SHARES = {QUERY_SHARE: 80, TARGET_SHARE: 0}
+#: Videos going into a bank are also hashed with these shares cut off every
+#: side of each frame: PDQ alone does not survive a crop of a few percent.
+BANK_CROP_VARIANTS = (0.025, 0.05)
 
 
 @dataclass(frozen=True)

@@ -64,11 +64,15 @@ async def _save_upload(upload: UploadFile, limit: int, path: Path) -> None:
 
 
 async def hashed(
-    received: ReceivedFile, *, dihedral: bool, signal_types: tuple[str, ...] = ()
+    received: ReceivedFile,
+    *,
+    dihedral: bool,
+    signal_types: tuple[str, ...] = (),
+    crop_variants: tuple[float, ...] = (),
 ) -> FileHashes:
     """Hash a received file (off the event loop); one that cannot be hashed is
     a 400 naming it as the client did."""
-    request = HashRequest(signal_types=signal_types, dihedral=dihedral)
+    request = HashRequest(signal_types=signal_types, dihedral=dihedral, crop_variants=crop_variants)
     result = await run_in_threadpool(hash_file, received.path, request)
     if not result.ok:
         message = (result.error or "").replace(str(received.path), received.name)

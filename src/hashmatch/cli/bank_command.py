@@ -19,6 +19,7 @@ from hashmatch.hashing import HashRequest, hash_file
 from hashmatch.hashlists import FRAMES, Entry, ListFormat, read_file, write_entries
 from hashmatch.signals import get_signal_type
 from hashmatch.store.models import as_utc
+from hashmatch.video_matching import BANK_CROP_VARIANTS
 
 bank_app = typer.Typer(
     help="Create, inspect, fill and export banks of known content.",
@@ -202,7 +203,7 @@ def add(
             ("--hash", Entry(dict(parse_hash(h) for h in hashes), external_id, label, note))
         )
     for path in paths or []:
-        result = hash_file(path, HashRequest())
+        result = hash_file(path, HashRequest(crop_variants=BANK_CROP_VARIANTS))
         if not result.ok:
             typer.echo(f"error: {result.error}", err=True)
             raise typer.Exit(1)

@@ -95,6 +95,8 @@ class FrameHash:
     timestamp: float
     #: The frame's 8 rotated/flipped hashes (original first), when asked for.
     dihedral: tuple[str, ...] = ()
+    #: Set on extra hashes of a cropped copy of the frame ("crop5": 5% off each side).
+    variant: str = ""
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -105,6 +107,8 @@ class FrameHash:
         }
         if self.dihedral:
             record["dihedral"] = list(self.dihedral)
+        if self.variant:
+            record["variant"] = self.variant
         return record
 
 
@@ -120,9 +124,12 @@ class VideoSignalType(SignalType):
         seconds_per_hash: float = 1.0,
         fast: bool = False,
         dihedral: bool = False,
+        crop_variants: tuple[float, ...] = (),
     ) -> list[FrameHash]:
         """The frames' hashes, in frame order (``dihedral``: each frame's 8
-        rotations and flips too, to find rotated copies)."""
+        rotations and flips too, to find rotated copies; ``crop_variants``:
+        also the hashes of each frame with that share cut off every side,
+        for banks, so that cropped copies match)."""
 
 
 class DihedralSignalType(ImageSignalType):

@@ -61,12 +61,15 @@ class VpdqSignal(VideoSignalType):
         seconds_per_hash: float = 1.0,
         fast: bool = False,
         dihedral: bool = False,
+        crop_variants: tuple[float, ...] = (),
     ) -> list[FrameHash]:
         hashes = []
         # Fast mode decodes keyframes only: several times quicker, other frames.
         chosen = video.keyframes if fast else video.sampled_frames
         for frame in _decoded_ahead(chosen(seconds_per_hash)):
             luma = frame_luma(frame.rgb)
+            for share in crop_variants:
+                hashes.append(_cropped(frame, luma, share))
             if dihedral:
                 turned = hasher.pdq_dihedral_from_luma(luma)
                 values = tuple(value.hex for value in turned.hashes)
@@ -77,6 +80,15 @@ class VpdqSignal(VideoSignalType):
             result = hasher.pdq_from_luma(luma)
             hashes.append(FrameHash(frame.number, result.quality, result.hash.hex, frame.timestamp))
         return hashes
+
+
+def _cropped(frame: SampledFrame, luma: np.ndarray, share: float) -> FrameHash:
+    """The hash of the frame with ``share`` cut off every side."""
+    height, width = luma.shape
+    dy, dx = int(height * share), int(width * share)
+    result = hasher.pdq_from_luma(np.ascontiguousarray(luma[dy : height - dy, dx : width - dx]))
+    variant = f"crop{round(share * 1000) / 10:g}"
+    return FrameHash(frame.number, result.quality, result.hash.hex, frame.timestamp, (), variant)
 
 
 def _decoded_ahead(frames: Iterator[SampledFrame]) -> Iterator[SampledFrame]:

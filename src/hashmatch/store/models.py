@@ -130,6 +130,8 @@ class ContentSignal(Base):
     quality: Mapped[int | None] = mapped_column(Integer)
     frame: Mapped[int | None] = mapped_column(Integer)
     timestamp: Mapped[float | None] = mapped_column(Float)
+    #: A frame hashed from a cropped copy ("crop5"), so crops of the video match.
+    variant: Mapped[str | None] = mapped_column(String(16))
 
     content: Mapped[Content] = relationship(back_populates="signals")
 

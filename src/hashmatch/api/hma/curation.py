@@ -37,6 +37,7 @@ from hashmatch.errors import BankExistsError, HashmatchError, UnknownBankError
 from hashmatch.hashlists import Entry
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import FrameHash
+from hashmatch.video_matching import BANK_CROP_VARIANTS
 
 router = APIRouter(prefix="/c", tags=["hma"], dependencies=[Depends(require_hma("curate"))])
 
@@ -213,7 +214,7 @@ async def add_content(
         extras = body or submitted.fields
         metadata = _metadata(extras.get("metadata"))
         note = _note(extras.get("note"))
-        signals, result = await hash_submitted(submitted, types)
+        signals, result = await hash_submitted(submitted, types, crop_variants=BANK_CROP_VARIANTS)
     if not signals:
         raise bad_request("No signals given")
     for name, value in signals.items():

@@ -105,7 +105,11 @@ def selected_types(content_type: str, types: str | None) -> tuple[str, ...]:
 
 
 async def hash_submitted(
-    submitted: Submitted, types: str | None, *, dihedral: bool = False
+    submitted: Submitted,
+    types: str | None,
+    *,
+    dihedral: bool = False,
+    crop_variants: tuple[float, ...] = (),
 ) -> tuple[dict[str, str], FileHashes]:
     """HMA's hashes of the content (a PDQ of quality below 50 is ""), and ours."""
     wanted = selected_types(submitted.content_type, types)
@@ -113,6 +117,7 @@ async def hash_submitted(
         submitted.received,
         dihedral=dihedral,
         signal_types=tuple(SIGNAL_TYPES[name] for name in wanted),
+        crop_variants=crop_variants,
     )
     signals = {}
     for name in wanted:

@@ -118,7 +118,7 @@ def signals_json(signals: dict[str, str], frames: list[FrameHash] | None = None)
 
 def compact_frames(frames: list[FrameHash]) -> str:
     """Frames as threatexchange's vPDQ extension writes them."""
-    return json.dumps([f"{f.hash},{f.quality},{f.timestamp:.3}" for f in frames])
+    return json.dumps([f"{f.hash},{f.quality},{f.timestamp:.3}" for f in frames if not f.variant])
 
 
 def frames_from_compact(text: str) -> list[FrameHash]:

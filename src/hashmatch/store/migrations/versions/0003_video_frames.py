@@ -1,5 +1,6 @@
-"""Video frames as signals: frame number and timestamp on content_signals, and
-the one-hash-per-bank rule lifted for them (a video repeats frames, and two
+"""Video frames as signals: frame number, timestamp and variant (a cropped
+copy of the frame hashed for crop robustness) on content_signals, and the
+one-hash-per-bank rule lifted for them (a video repeats frames, and two
 videos may share one).
 
 Revision ID: 0003
@@ -23,7 +24,11 @@ COLUMNS = ("bank_id", "signal_type", "value")
 
 def upgrade() -> None:
     bind = op.get_bind()
-    frame, timestamp = sa.Column("frame", sa.Integer), sa.Column("timestamp", sa.Float)
+    columns: list[sa.Column[object]] = [
+        sa.Column("frame", sa.Integer),
+        sa.Column("timestamp", sa.Float),
+        sa.Column("variant", sa.String(16)),
+    ]
     [name] = [
         constraint["name"]
         for constraint in sa.inspect(bind).get_unique_constraints("content_signals")
@@ -37,12 +42,12 @@ def upgrade() -> None:
             recreate="always",
             naming_convention={"uq": "uq_%(table_name)s_%(column_0_name)s"},
         ) as batch:
-            batch.add_column(frame)
-            batch.add_column(timestamp)
+            for column in columns:
+                batch.add_column(column)
             batch.drop_constraint(name or "uq_content_signals_bank_id", type_="unique")
     else:
-        op.add_column("content_signals", frame)
-        op.add_column("content_signals", timestamp)
+        for column in columns:
+            op.add_column("content_signals", column)
         op.drop_constraint(str(name), "content_signals", type_="unique")
     op.create_index(
         UNIQUE,
@@ -58,6 +63,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM content_signals WHERE signal_type = 'vpdq'")
     op.drop_index(UNIQUE, "content_signals")
     with op.batch_alter_table("content_signals", recreate="auto") as batch:
+        batch.drop_column("variant")
         batch.drop_column("timestamp")
         batch.drop_column("frame")
         batch.create_unique_constraint("content_signals_bank_id_signal_type_value_key", COLUMNS)
