@@ -45,6 +45,12 @@ def test_vpdq_files_in_and_jsonl_out_and_back(database: Database, tmp_path: Path
     assert copied.frames == entry.frames
     with pytest.raises(ImportFormatError, match="export as jsonl"):
         entries_text(banks.export("videos"), ListFormat.csv)
+    # vpdq text out and in again: one "# video" block per video.
+    banks.import_entries("copy", read_file(listing.with_name("v1.vpdq")))
+    text = entries_text(banks.export("videos"), ListFormat.vpdq)
+    assert text.startswith("# video \n0,100,")
+    back = read_entries(io.StringIO(text), ListFormat.vpdq)
+    assert [frame.to_json() for frame in back[0].frames] == V1
 
 
 @pytest.mark.parametrize(
@@ -53,7 +59,8 @@ def test_vpdq_files_in_and_jsonl_out_and_back(database: Database, tmp_path: Path
         ("0,100,zz,0.0\n", "v.vpdq:1"),
         ("0,100\n", "expected frame,quality,hash,timestamp"),
         ("0,101," + "0" * 64 + ",0.0\n", "out of range"),
-        ("", "no frames"),
+        ("", "a video without frames"),
+        ("# video a\n# video b\n0,100," + "0" * 64 + ",0.0\n", "a video without frames"),
     ],
 )
 def test_bad_vpdq_files(tmp_path: Path, text: str, message: str) -> None:
@@ -105,3 +112,18 @@ def test_cli_add_and_match_videos(database_url: str) -> None:
     [video] = [m for m in record["matches"] if m["signal_type"] == "vpdq"]
     assert video["video"]["query_share"] == 1.0
     assert len(video["video"]["segments"]) == 2
+
+
+def test_vpdq_export_of_several_videos(database: Database) -> None:
+    banks = Banks(database)
+    banks.create("videos")
+    text = "".join(
+        f"# video {name}\n" + vpdq_text(EXPECTED[f"video/{name}"]) for name in ("v1.m4v", "v2.m4v")
+    )
+    assert (
+        banks.import_entries("videos", read_entries(io.StringIO(text), ListFormat.vpdq)).added == 2
+    )
+    exported = entries_text(banks.export("videos"), ListFormat.vpdq)
+    again = read_entries(io.StringIO(exported), ListFormat.vpdq)
+    assert [entry.external_id for entry in again] == ["v1.m4v", "v2.m4v"]
+    assert [frame.to_json() for frame in again[1].frames] == EXPECTED["video/v2.m4v"]

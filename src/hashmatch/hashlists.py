@@ -13,7 +13,9 @@ Four formats:
 * **Plain PDQ lists**: one 64-digit hex hash per line (the PDQ reference
   repository's ``haystack.txt`` format).
 * **vPDQ files** (``.vpdq``): one video, a frame per line as the reference
-  writes them: ``frame,quality,hash,timestamp``.
+  writes them: ``frame,quality,hash,timestamp``; a bank exported this way
+  starts each video with a ``# video <external id>`` line (exact hashes and
+  cropped variants are only in JSON lines).
 
 Parsing validates everything first and names the line of the first problem,
 so an import either takes the whole file or nothing.
@@ -37,6 +39,8 @@ from hashmatch.signals.base import FrameHash
 CSV_COLUMNS = ("signal_type", "signal", "external_id", "labels", "note")
 #: The signal type of video frames, and their key in JSON.
 FRAMES = "vpdq"
+#: In a .vpdq file of several videos, the line that starts each.
+VIDEO_MARK = "# video"
 
 
 class ListFormat(StrEnum):
@@ -206,20 +210,27 @@ def _frame(
 
 
 def read_vpdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
-    """One video: ``frame,quality,hash,timestamp`` per line."""
-    frames = []
+    """``frame,quality,hash,timestamp`` per line: one video, as the reference
+    writes it; or several, each after a ``# video <external id>`` line (what
+    ``write_entries`` writes for a bank)."""
+    videos: list[Entry] = []
     for number, line in enumerate(stream, start=1):
         text = line.strip()
+        if text.startswith(VIDEO_MARK):
+            videos.append(Entry({}, text[len(VIDEO_MARK) :].strip() or None))
+            continue
         if not text or text[0] == "#":
             continue
         fields = text.split(",")
         if len(fields) != 4:
             raise ImportFormatError(f"{name}:{number}: expected frame,quality,hash,timestamp")
+        if not videos:
+            videos.append(Entry({}))
         frame, quality, value, timestamp = fields
-        frames.append(_frame(f"{name}:{number}", frame, quality, value, timestamp))
-    if not frames:
-        raise ImportFormatError(f"{name}: no frames")
-    yield Entry({}, frames=frames)
+        videos[-1].frames.append(_frame(f"{name}:{number}", frame, quality, value, timestamp))
+    if not videos or not all(video.frames for video in videos):
+        raise ImportFormatError(f"{name}: a video without frames")
+    yield from videos
 
 
 def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
@@ -262,9 +273,12 @@ def write_entries(entries: Iterable[Entry], stream: IO[str], list_format: ListFo
     """Write entries in a format ``read_entries`` reads back; returns how many."""
     count = 0
     if list_format is ListFormat.vpdq:
-        raise ImportFormatError(
-            "a .vpdq file holds one video: export banks as jsonl, which keeps every frame"
-        )
+        for count, entry in enumerate(entries, start=1):  # noqa: B007 - count is the result
+            stream.write(f"{VIDEO_MARK} {entry.external_id or ''}\n")
+            for frame in entry.frames:
+                if not frame.variant:  # the reference's own frames only
+                    stream.write(f"{frame.frame},{frame.quality},{frame.hash},{frame.timestamp}\n")
+        return count
     if list_format is ListFormat.csv:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)

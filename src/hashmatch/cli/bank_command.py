@@ -251,7 +251,7 @@ def export(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Bank name."),
     list_format: ListFormat = typer.Option(
-        ListFormat.csv, "--format", "-f", help="csv, jsonl or pdq."
+        ListFormat.csv, "--format", "-f", help="csv, jsonl, pdq or vpdq."
     ),
     output: Path | None = typer.Option(
         None, "--output", "-o", help="File to write (default: stdout)."
