@@ -4,15 +4,13 @@ Identical to the reference ``vpdq`` package on the same decoded frames (see
 :mod:`hashmatch.media.video` for how frames are chosen and converted).  The
 frame luma is the reference's float32 ``(0.299*R + 0.587*G) + 0.114*B``,
 which is not the pdqhash binding's luma for images, so frames go to the PDQ
-core as luma.  Decoding (FFmpeg's threads) runs ahead of hashing in a thread
-of its own; both release the GIL.
+core as luma.  FFmpeg decodes on its own threads; the few sampled frames are
+hashed in between (a separate hashing thread only competed for the cores:
+measured slower).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections.abc import Iterator
 from typing import ClassVar
 
 import numba
@@ -22,9 +20,6 @@ from hashmatch.media.video import OpenedVideo, SampledFrame
 from hashmatch.pdq import hasher
 from hashmatch.signals.base import FrameHash, VideoSignalType
 from hashmatch.signals.pdq import PdqSignal
-
-#: Frames decoded ahead of the hasher.
-_LOOKAHEAD = 8
 
 
 @numba.njit(cache=True, nogil=True)
@@ -66,7 +61,7 @@ class VpdqSignal(VideoSignalType):
         hashes = []
         # Fast mode decodes keyframes only: several times quicker, other frames.
         chosen = video.keyframes if fast else video.sampled_frames
-        for frame in _decoded_ahead(chosen(seconds_per_hash)):
+        for frame in chosen(seconds_per_hash):
             luma = frame_luma(frame.rgb)
             for share in crop_variants:
                 hashes.append(_cropped(frame, luma, share))
@@ -89,34 +84,3 @@ def _cropped(frame: SampledFrame, luma: np.ndarray, share: float) -> FrameHash:
     result = hasher.pdq_from_luma(np.ascontiguousarray(luma[dy : height - dy, dx : width - dx]))
     variant = f"crop{round(share * 1000) / 10:g}"
     return FrameHash(frame.number, result.quality, result.hash.hex, frame.timestamp, (), variant)
-
-
-def _decoded_ahead(frames: Iterator[SampledFrame]) -> Iterator[SampledFrame]:
-    """``frames``, produced by a thread of their own a few frames ahead."""
-    ready: queue.Queue[SampledFrame | BaseException | None] = queue.Queue(_LOOKAHEAD)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for frame in frames:
-                if stop.is_set():
-                    return
-                ready.put(frame)
-            ready.put(None)
-        except BaseException as error:  # noqa: BLE001 - handed to the consumer, re-raised there
-            ready.put(error)
-
-    thread = threading.Thread(target=produce, name="hashmatch-video-decode", daemon=True)
-    thread.start()
-    try:
-        while (item := ready.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # let a blocked producer finish its put
-            try:
-                ready.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
