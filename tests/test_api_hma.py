@@ -452,22 +452,15 @@ def test_keyless_only_from_loopback(database_url: str, tmp_path: Path) -> None:
 
 
 def test_generated_images_hash_as_the_library_does(
-    client: TestClient, keys: dict[str, dict[str, str]]
+    client: TestClient, keys: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
     for seed in range(3):
         data = encoded(noise_image(200 + seed * 37, 150, seed), "PNG")
-        expected = hash_file_bytes(data, tmp_name=f"n{seed}.png")
+        path = tmp_path / f"n{seed}.png"
+        path.write_bytes(data)
+        expected = hash_file(path, HashRequest(signal_types=("pdq",))).signals["pdq"]
         got = client.post("/h/hash", files={"photo": ("n.png", data)}, headers=keys["hash"])
         assert got.json() == {"pdq": expected}
-
-
-def hash_file_bytes(data: bytes, tmp_name: str) -> str:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / tmp_name
-        path.write_bytes(data)
-        return hash_file(path, HashRequest(signal_types=("pdq",))).signals["pdq"]
 
 
 def compact(name: str) -> list[str]:

@@ -203,6 +203,15 @@ class Banks:
             banks = session.scalars(select(Bank).order_by(Bank.name)).all()
             return [self._info(session, bank) for bank in banks]
 
+    def is_enabled(self, name: str) -> bool:
+        """Whether a bank matches (UnknownBankError if there is none): a
+        cheap existence check, where ``get`` also counts the content."""
+        with self.database.reading() as session:
+            enabled = session.scalar(select(Bank.enabled).where(Bank.name == name))
+        if enabled is None:
+            raise UnknownBankError(name)
+        return bool(enabled)
+
     def get(self, name: str) -> BankInfo:
         with self.database.reading() as session:
             return self._info(session, self._bank(session, name))

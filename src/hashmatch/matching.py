@@ -121,8 +121,7 @@ class Matcher:
         self._seq = 0
         #: The change-log entry of the snapshot the index is mapped from.
         self._snapshot_seq = -1
-        self._limits: tuple[float, dict[str, int]] | None = None
-        self._bank_thresholds: dict[str, dict[str, int]] = {}
+        self._rules: tuple[float, dict[str, dict[str, int]], dict[str, int]] | None = None
         #: Changes applied since the snapshot was written (or loaded).
         self.changes_since_snapshot = 0
         if snapshot_dir is None:
@@ -313,8 +312,7 @@ class Matcher:
 
     def video_shares(self, bank: str) -> dict[str, int]:
         """A bank's video thresholds, in percent (query share, target share)."""
-        self._radius_limits()
-        thresholds = self._bank_thresholds.get(bank, {})
+        thresholds = self._bank_rules()[0].get(bank, {})
         return {name: int(thresholds.get(name, value)) for name, value in DEFAULT_SHARES.items()}
 
     def match_many(
@@ -376,28 +374,27 @@ class Matcher:
         return self.match_hashes(query, banks=banks, pdq_transforms=transforms)
 
     def _radius_limits(self) -> dict[str, int]:
-        """Per signal type, the largest threshold any bank uses (cached for
-        ``LIMITS_SECONDS``: thresholds change rarely, lookups constantly)."""
-        cached = self._limits
-        if cached is not None and time.monotonic() - cached[0] < LIMITS_SECONDS:
-            return cached[1]
-        limits = self._read_radius_limits()
-        self._limits = (time.monotonic(), limits)
-        return limits
+        """Per signal type, the largest threshold any bank uses."""
+        return self._bank_rules()[1]
 
-    def _read_radius_limits(self) -> dict[str, int]:
+    def _bank_rules(self) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+        """Every bank's thresholds, and per signal type the largest (cached for
+        ``LIMITS_SECONDS``: thresholds change rarely, lookups constantly)."""
+        cached = self._rules
+        if cached is not None and time.monotonic() - cached[0] < LIMITS_SECONDS:
+            return cached[1], cached[2]
         with self.database.reading() as session:
-            limits: dict[str, int] = {}
             rows = session.execute(select(Bank.name, Bank.thresholds)).all()
-            by_bank: dict[str, dict[str, int]] = {str(row[0]): dict(row[1]) for row in rows}
-            self._bank_thresholds = by_bank
-            for thresholds in by_bank.values():
-                for name, value in thresholds.items():
-                    limits[name] = max(limits.get(name, 0), int(value))
+        by_bank: dict[str, dict[str, int]] = {str(row[0]): dict(row[1]) for row in rows}
+        limits: dict[str, int] = {}
+        for thresholds in by_bank.values():
+            for name, value in thresholds.items():
+                limits[name] = max(limits.get(name, 0), int(value))
         for kind in HAMMING:
             default = get_signal_type(kind).default_threshold
             limits[kind] = max(limits.get(kind, default), default)
-        return limits
+        self._rules = (time.monotonic(), by_bank, limits)
+        return by_bank, limits
 
     def _content_of(self, hits: list[_Hit]) -> dict[int, Any]:
         """The content and bank behind each hit's signal id (plain rows, not

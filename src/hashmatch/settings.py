@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
+    def _keyless_only_on_loopback(self) -> Settings:
+        if self.hma_without_key and not is_loopback(self.host):
+            raise ValueError(
+                f"hma_without_key is only allowed on a loopback address, not {self.host}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
             default = f"sqlite:///{self.data_dir.expanduser() / 'hashmatch.db'}"

@@ -23,17 +23,11 @@ from hashmatch.api.auth import require
 from hashmatch.api.body_limit import BodyLimitMiddleware
 from hashmatch.api.metrics import Metrics, MetricsMiddleware, exposition
 from hashmatch.api.service import Service
-from hashmatch.errors import ConfigurationError
-from hashmatch.settings import Settings, is_loopback
+from hashmatch.settings import Settings
 from hashmatch.store import Database
 
 
 def create_app(settings: Settings) -> FastAPI:
-    if settings.hma_without_key and not is_loopback(settings.host):
-        raise ConfigurationError(
-            f"hma_without_key is only allowed on a loopback address, not {settings.host}"
-        )
-
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.open(settings.database_url)

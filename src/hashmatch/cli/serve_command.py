@@ -11,8 +11,6 @@ from hashmatch.api.workers import APP, run_workers
 from hashmatch.apikeys import ApiKeys
 from hashmatch.cli.context import settings_of
 from hashmatch.cli.errors import reported_errors
-from hashmatch.errors import ConfigurationError
-from hashmatch.settings import is_loopback
 from hashmatch.store import Database
 
 
@@ -40,10 +38,6 @@ def serve_command(
         settings = settings_of(ctx).overridden(
             {"host": host, "port": port, "workers": workers, "database_url": database_url}
         )
-        if settings.hma_without_key and not is_loopback(settings.host):
-            raise ConfigurationError(
-                f"hma_without_key is only allowed on a loopback address, not {settings.host}"
-            )
         # Migrate once here, not in every worker at the same moment.
         database = Database.open(settings.database_url)
         try:

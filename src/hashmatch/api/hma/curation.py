@@ -32,8 +32,13 @@ from hashmatch.api.hma.shapes import (
     signals_json,
     user_metadata,
 )
-from hashmatch.banks import BankInfo, Banks, ContentInfo
-from hashmatch.errors import BankExistsError, HashmatchError, UnknownBankError
+from hashmatch.banks import Banks, ContentInfo
+from hashmatch.errors import (
+    BankExistsError,
+    HashmatchError,
+    UnknownBankError,
+    UnknownContentError,
+)
 from hashmatch.hashlists import Entry
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import FrameHash
@@ -46,20 +51,20 @@ def _banks(request: Request) -> Banks:
     return Banks(request.app.state.service.database)
 
 
-def _bank(banks: Banks, name: str) -> BankInfo:
+def _bank(banks: Banks, name: str) -> dict[str, Any]:
+    """The bank as HMA shows it, or HMA's 404."""
     try:
-        return banks.get(name)
+        return bank_json(name, banks.is_enabled(name))
     except UnknownBankError:
         raise ApiError(404, "unknown_bank", f"bank '{name}' not found") from None
 
 
-def _content(banks: Banks, name: str, content_id: int) -> ContentInfo:
-    _bank(banks, name)
+def _content(banks: Banks, name: str, content_id: int) -> tuple[dict[str, Any], ContentInfo]:
+    """The bank (as ``_bank``) and its content, or HMA's 404 for either."""
+    bank = _bank(banks, name)
     try:
-        return banks.content(name, content_id)
-    except UnknownBankError:
-        raise ApiError(404, "unknown_bank", f"bank '{name}' not found") from None
-    except HashmatchError:
+        return bank, banks.content(name, content_id)
+    except UnknownContentError:
         raise ApiError(404, "unknown_content", f"content '{content_id}' not found") from None
 
 
@@ -90,7 +95,7 @@ class BankUpdateRequest(BaseModel):
 
 @router.get("/banks", summary="List banks (HMA 2.0)")
 def list_banks(request: Request) -> list[dict[str, Any]]:
-    return [bank_json(bank) for bank in _banks(request).all()]
+    return [bank_json(bank.name, bank.enabled) for bank in _banks(request).all()]
 
 
 @router.post("/banks", summary="Create a bank (HMA 2.0)", status_code=201)
@@ -99,21 +104,22 @@ def create_bank(request: Request, body: BankCreateRequest) -> dict[str, Any]:
     ratio = body.enabled_ratio
     enabled = enabled_from_ratio(ratio) if ratio is not None else bool(body.enabled)
     try:
-        return bank_json(_banks(request).create(body.name, enabled=enabled))
+        created = _banks(request).create(body.name, enabled=enabled)
+        return bank_json(created.name, created.enabled)
     except BankExistsError:
         raise ApiError(403, "bank_exists", "Bank already exists") from None
 
 
 @router.get("/bank/{bank_name}", summary="Show a bank (HMA 2.0)")
 def show_bank(request: Request, bank_name: str) -> dict[str, Any]:
-    return bank_json(_bank(_banks(request), bank_name))
+    return _bank(_banks(request), bank_name)
 
 
 @router.put("/bank/{bank_name}", summary="Change or rename a bank (HMA 2.0)")
 def update_bank(request: Request, bank_name: str, body: BankUpdateRequest) -> dict[str, Any]:
     banks = _banks(request)
     try:
-        banks.get(bank_name)
+        banks.is_enabled(bank_name)
     except UnknownBankError:
         raise ApiError(404, "unknown_bank", "Bank not found") from None
     if body.name is not None:
@@ -122,7 +128,8 @@ def update_bank(request: Request, bank_name: str, body: BankUpdateRequest) -> di
     if body.enabled_ratio is not None:
         enabled = enabled_from_ratio(body.enabled_ratio)
     try:
-        return bank_json(banks.update(bank_name, new_name=body.name, enabled=enabled))
+        updated = banks.update(bank_name, new_name=body.name, enabled=enabled)
+        return bank_json(updated.name, updated.enabled)
     except BankExistsError:
         raise ApiError(403, "bank_exists", "Bank name already exists") from None
 
@@ -266,9 +273,9 @@ def show_content(
     include_signals: str = Query("false"),
     include_metadata: str = Query("true"),
 ) -> dict[str, Any]:
-    content = _content(_banks(request), bank_name, content_id)
+    bank, content = _content(_banks(request), bank_name, content_id)
     record: dict[str, Any] = {
-        "bank": bank_json(_banks(request).get(bank_name)),
+        "bank": bank,
         "disable_until_ts": disable_until_ts(content),
         "id": content.id,
         "original_media_uri": None,
@@ -299,7 +306,7 @@ def _disable_until(value: Any) -> datetime | None:
 async def update_content(request: Request, bank_name: str, content_id: int) -> Any:
     body = await json_object(request, required=True, not_an_object=EXPECTS_OBJECT)
     banks = _banks(request)
-    _content(banks, bank_name, content_id)
+    bank, _ = _content(banks, bank_name, content_id)
     if "disable_until_ts" in body:
         until = _disable_until(body["disable_until_ts"])
         banks.set_disabled(bank_name, [content_id], until)
@@ -307,7 +314,7 @@ async def update_content(request: Request, bank_name: str, content_id: int) -> A
         banks.update_content(bank_name, content_id, note=_note(body["note"]))
     content = banks.content(bank_name, content_id)
     return {
-        "bank": bank_json(banks.get(bank_name)),
+        "bank": bank,
         "collab_metadata": {},
         "disable_until_ts": disable_until_ts(content),
         "id": content.id,

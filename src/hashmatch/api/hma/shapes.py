@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import Request
 
 from hashmatch.api.errors import ApiError
-from hashmatch.banks import BankInfo, ContentInfo
+from hashmatch.banks import ContentInfo
 from hashmatch.matching import Match
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import FrameHash
@@ -90,8 +90,8 @@ def enabled_from_ratio(ratio: float) -> bool:
     return ratio == 1
 
 
-def bank_json(bank: BankInfo) -> dict[str, Any]:
-    return {"matching_enabled_ratio": 1.0 if bank.enabled else 0.0, "name": bank.name}
+def bank_json(name: str, enabled: bool) -> dict[str, Any]:
+    return {"matching_enabled_ratio": 1.0 if enabled else 0.0, "name": name}
 
 
 def disable_until_ts(content: ContentInfo) -> int:
