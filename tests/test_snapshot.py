@@ -52,8 +52,10 @@ def test_matcher_starts_from_its_snapshot_and_replays_later_changes(
     assert snapshot.read_info(tmp_path / "index" / "pdq") is not None
     banks.add("known", Entry(dict(hash_file(PHOTO, HashRequest()).signals)))
     second = Matcher(database, tmp_path / "index")
-    assert isinstance(second._pdq.main[1], np.memmap)
-    assert second.changes_since_snapshot == 3
+    index = second.indexes.hamming_index("pdq")
+    assert index is not None
+    assert isinstance(index.main[1], np.memmap)
+    assert second.indexes.changes_since_snapshot == 1  # the photo's PDQ
     assert second.seq > first.seq
     assert {m.signal_type for m in second.match_file(PHOTO)[1]} == {"pdq", "md5", "sha256"}
     haystack_hash = HAYSTACK.read_text().split()[5]
@@ -109,7 +111,9 @@ def test_running_matchers_switch_to_a_newer_snapshot(database: Database, tmp_pat
     banks.import_entries("known", [Entry({"pdq": value}) for value in hashes[1200:]])
     reader.refresh()
     assert reader.remap_snapshot()
-    assert isinstance(reader._pdq.main[1], np.memmap)
+    index = reader.indexes.hamming_index("pdq")
+    assert index is not None
+    assert isinstance(index.main[1], np.memmap)
     assert len(reader) == len(set(hashes)) - 1
     reference = Matcher(database, None)  # built from the database alone
     for value in hashes[::97]:

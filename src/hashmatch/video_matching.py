@@ -1,14 +1,15 @@
 """Matching video: shares of matched frames, and the time segments that match.
 
-A query video matches a bank video when the share of its frames (quality >=
-50) that have a bank frame within the PDQ threshold reaches the query
-threshold, and the share of the bank video's frames matched reaches the
-target threshold (defaults 80% and 0%; a bank may set ``vpdq_query_share``
-and ``vpdq_target_share``, in percent).  Bank images are found inside a
-query video (with the times they appear), and an image query finds the bank
-videos that contain it (with the times in those videos).
+A query video matches a bank video when the share of its frames (good
+enough to match) that have a bank frame within the threshold reaches the
+query threshold, and the share of the bank video's frames matched reaches
+the target threshold (defaults 80% and 0%; a bank may set
+``<type>_query_share`` and ``<type>_target_share``, in percent, e.g.
+``vpdq_query_share``).  Bank images are found inside a query video (with the
+times they appear), and an image query finds the bank videos that contain it
+(with the times in those videos).
 
-    matches = match_video(matcher, frames, banks=None)
+    matches = match_video(matcher, "vpdq", frames, banks=None)
     matches[0].video == {"query_share": 0.93, "target_share": 0.41, "segments": [...]}
 """
 
@@ -16,21 +17,52 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from hashmatch.pdq import MIN_MATCH_QUALITY
-from hashmatch.signals.base import FrameHash
+from hashmatch.match_policy import Match
+from hashmatch.signals import get_signal_type, signal_types
+from hashmatch.signals.base import FrameHash, VideoSignalType
 
-if TYPE_CHECKING:
-    from hashmatch.matching import Match, Matcher
-
-FRAMES = "vpdq"
-QUERY_SHARE = "vpdq_query_share"
-TARGET_SHARE = "vpdq_target_share"
+QUERY_SHARE = "query_share"
+TARGET_SHARE = "target_share"
 DEFAULT_SHARES = {QUERY_SHARE: 80, TARGET_SHARE: 0}
 #: Videos going into a bank are also hashed with these shares cut off every
 #: side of each frame: PDQ alone does not survive a crop of a few percent.
 BANK_CROP_VARIANTS = (0.025, 0.05)
+
+
+class FrameMatcher(Protocol):
+    """What video matching needs of a matcher (:class:`hashmatch.matching.Matcher`)."""
+
+    def match_frames(
+        self, signal_type: str, frames: list[FrameHash], *, banks: Iterable[str] | None = None
+    ) -> list[list[Match]]: ...
+
+    def frame_counts(self, signal_type: str, content_ids: list[int]) -> dict[int, int]: ...
+
+    def video_shares(self, signal_type: str, bank: str) -> dict[str, int]: ...
+
+
+def is_video_type(name: str) -> bool:
+    return name in signal_types() and isinstance(get_signal_type(name), VideoSignalType)
+
+
+def share_settings() -> dict[str, int]:
+    """Every bank setting of video shares (``<type>_query_share``...) with its default."""
+    return {
+        f"{name}_{share}": default
+        for name in signal_types()
+        if is_video_type(name)
+        for share, default in DEFAULT_SHARES.items()
+    }
+
+
+def video_shares(signal_type: str, thresholds: dict[str, int]) -> dict[str, int]:
+    """A bank's shares for a video type (from its thresholds), by share name."""
+    return {
+        share: int(thresholds.get(f"{signal_type}_{share}", default))
+        for share, default in DEFAULT_SHARES.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -53,21 +85,26 @@ class Segment:
 
 
 def match_video(
-    matcher: Matcher, frames: list[FrameHash], *, banks: Iterable[str] | None = None
+    matcher: FrameMatcher,
+    signal_type: str,
+    frames: list[FrameHash],
+    *,
+    banks: Iterable[str] | None = None,
 ) -> list[Match]:
     """The bank videos and images a query video matches, one match per content."""
-    usable = [frame for frame in frames if frame.quality >= MIN_MATCH_QUALITY]
+    floor = getattr(get_signal_type(signal_type), "min_match_quality", 0)
+    usable = [frame for frame in frames if frame.quality >= floor]
     if not usable:
         return []
-    per_frame = matcher.match_frames(usable, banks=banks)
+    per_frame = matcher.match_frames(signal_type, usable, banks=banks)
     found: dict[tuple[str, int], list[tuple[int, Match]]] = {}
     for index, matches in enumerate(per_frame):
         for match in matches:
             found.setdefault((match.bank, match.content_id), []).append((index, match))
     video_ids = [
-        content for (_, content), hits in found.items() if hits[0][1].signal_type == FRAMES
+        content for (_, content), hits in found.items() if hits[0][1].signal_type == signal_type
     ]
-    frame_counts = matcher.frame_counts(video_ids)
+    frame_counts = matcher.frame_counts(signal_type, video_ids)
     results = []
     for hits in found.values():
         first = hits[0][1]
@@ -76,10 +113,10 @@ def match_video(
         segments = _segments(usable, hits)
         best = min(hits, key=lambda hit: hit[1].distance)[1]
         video: dict[str, Any] = {"query_share": round(query_share, 4)}
-        if first.signal_type == FRAMES:
+        if first.signal_type == signal_type:
             target_frames = {match.target_frame for _, match in hits}
             target_share = len(target_frames) / max(frame_counts.get(first.content_id, 1), 1)
-            shares = matcher.video_shares(first.bank)
+            shares = matcher.video_shares(signal_type, first.bank)
             if query_share * 100 < shares[QUERY_SHARE] or target_share * 100 < shares[TARGET_SHARE]:
                 continue
             video["target_share"] = round(min(target_share, 1.0), 4)
@@ -142,7 +179,7 @@ def collapse_frames(matches: list[Match]) -> list[Match]:
     videos: dict[tuple[str, int], int] = {}
     times_of: dict[int, list[float]] = {}
     for match in matches:
-        if match.signal_type != FRAMES:
+        if not is_video_type(match.signal_type):
             kept.append(match)
             continue
         key = (match.bank, match.content_id)

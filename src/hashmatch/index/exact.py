@@ -40,4 +40,5 @@ class ExactIndex:
                         del self._ids[value]
 
     def search(self, value: str) -> set[int]:
-        return set(self._ids.get(value, ()))
+        with self._lock:  # a copy taken while no writer changes the set
+            return set(self._ids.get(value, ()))

@@ -15,7 +15,10 @@ Two parts answer every query together:
 Removals clear a row's ``alive`` flag in either part.  When the delta grows
 past a fraction of the main part, a background thread builds a new main part
 from both; queries keep using the old one until the new one is swapped in,
-and changes made meanwhile are carried over.
+and changes made meanwhile are carried over.  The two parts are swapped as
+one pair (a single reference), so a query never reads the new main part with
+the old delta, or the old main part with the new delta, and misses the rows
+that moved between them.
 """
 
 from __future__ import annotations
@@ -109,8 +112,9 @@ class HammingIndex:
 
     def __init__(self, ids: np.ndarray | None = None, hashes: np.ndarray | None = None) -> None:
         self._lock = threading.Lock()
-        self._main = _Part.empty() if ids is None else _main_part(ids, hashes)  # type: ignore[arg-type]
-        self._delta = _Delta()
+        main = _Part.empty() if ids is None else _main_part(ids, hashes)  # type: ignore[arg-type]
+        #: (main part, delta): replaced whole, never one half at a time.
+        self._parts = (main, _Delta())
         self._merging: threading.Thread | None = None
         self._removed_while_merging: list[np.ndarray] = []
 
@@ -120,16 +124,18 @@ class HammingIndex:
     ) -> HammingIndex:
         """An index whose main part is already built (e.g. mapped from a snapshot)."""
         index = cls()
-        index._main = _Part(ids, hashes, np.ones(ids.shape[0], np.uint8), main)
+        index._parts = (_Part(ids, hashes, np.ones(ids.shape[0], np.uint8), main), _Delta())
         return index
 
     def __len__(self) -> int:
-        return int(self._main.alive.sum()) + int(self._delta.view().alive.sum())
+        main, delta = self._parts
+        return int(main.alive.sum()) + int(delta.view().alive.sum())
 
     @property
     def main(self) -> tuple[np.ndarray, np.ndarray, MultiIndex | None]:
         """The main part's sorted ids, hashes and tables (what a snapshot saves)."""
-        return self._main.ids, self._main.hashes, self._main.tables
+        main = self._parts[0]
+        return main.ids, main.hashes, main.tables
 
     def add(self, ids: np.ndarray, hashes: np.ndarray) -> None:
         """Add hashes under their ids; matchable as soon as this returns."""
@@ -138,22 +144,24 @@ class HammingIndex:
         if ids.shape[0] != hashes.shape[0]:
             raise ValueError("one id per hash")
         with self._lock:
-            self._delta.append(ids, hashes)
+            self._parts[1].append(ids, hashes)
             self._maybe_merge()
 
     def remove(self, ids: np.ndarray) -> None:
         """Stop matching every hash stored under these ids."""
         ids = np.asarray(ids, dtype=np.int64)
         with self._lock:
-            self._main.kill(ids)
-            self._delta.view().kill(ids)
+            main, delta = self._parts
+            main.kill(ids)
+            delta.view().kill(ids)
             if self._merging is not None:
                 self._removed_while_merging.append(ids)
 
     def search(self, query: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids of every hash within ``radius`` bits of ``query`` (4 words), with distances."""
         query = np.ascontiguousarray(query, dtype=np.uint64)
-        main, delta = self._main, self._delta.view()
+        main, growing = self._parts  # one read: a consistent pair
+        delta = growing.view()
         ids, distances = main.search(query, radius)
         if len(delta):
             more_ids, more_distances = delta.search(query, radius)
@@ -169,7 +177,8 @@ class HammingIndex:
     def compact(self) -> bool:
         """True when the main part holds every entry and none is removed."""
         with self._lock:
-            return self._delta.size == 0 and bool(self._main.alive.all())
+            main, delta = self._parts
+            return delta.size == 0 and bool(main.alive.all())
 
     def live(self) -> tuple[np.ndarray, np.ndarray]:
         """Every live (id, hash) pair, main part and delta together."""
@@ -177,13 +186,15 @@ class HammingIndex:
             return self._live_locked()
 
     def _live_locked(self) -> tuple[np.ndarray, np.ndarray]:
-        main_ids, main_hashes = self._main.live()
-        delta_ids, delta_hashes = self._delta.view().live()
+        main, delta = self._parts
+        main_ids, main_hashes = main.live()
+        delta_ids, delta_hashes = delta.view().live()
         return np.concatenate((main_ids, delta_ids)), np.concatenate((main_hashes, delta_hashes))
 
     def _maybe_merge(self) -> None:
-        threshold = max(MIN_TABLE_SIZE, int(MERGE_SHARE * len(self._main)))
-        if self._delta.size >= threshold and self._merging is None:
+        main, delta = self._parts
+        threshold = max(MIN_TABLE_SIZE, int(MERGE_SHARE * len(main)))
+        if delta.size >= threshold and self._merging is None:
             self._merging = threading.Thread(
                 target=self._merge, name="hashmatch-index-merge", daemon=True
             )
@@ -191,17 +202,17 @@ class HammingIndex:
 
     def _merge(self) -> None:
         with self._lock:
-            taken = self._delta.size
+            taken = self._parts[1].size
             ids, hashes = self._live_locked()
         merged = _main_part(ids, hashes)
         with self._lock:
-            rest = self._delta.view()
+            rest = self._parts[1].view()
             carried = _Delta()
             keep = rest.alive[taken:].astype(bool)
             carried.append(rest.ids[taken:][keep], rest.hashes[taken:][keep])
             for ids in self._removed_while_merging:
                 merged.kill(ids)
-            self._main, self._delta = merged, carried
+            self._parts = (merged, carried)
             self._removed_while_merging = []
             self._merging = None
 

@@ -6,7 +6,12 @@ capability, checked with ``isinstance``:
 
 * :class:`BytesSignalType` hashes the raw bytes of any file (MD5, SHA-256);
 * :class:`ImageSignalType` hashes decoded images (PDQ);
-* :class:`DihedralSignalType` also hashes an image's 8 rotations and flips.
+* :class:`DihedralSignalType` also hashes an image's 8 rotations and flips;
+* :class:`VideoSignalType` hashes sampled video frames (vPDQ).
+
+How a type is matched is a capability too: a :class:`HammingSignalType`
+(PDQ, vPDQ, or a plugin's own perceptual hash) is searched by Hamming
+distance in a range index; any other type is matched byte for byte.
 
 A new type is a subclass registered under the ``hashmatch.signal_types``
 entry point group, exactly as the built-in ones are::
@@ -59,6 +64,44 @@ class SignalType(ABC):
     def matches(self, a: str, b: str, threshold: int | None = None) -> bool:
         limit = self.default_threshold if threshold is None else threshold
         return self.distance(a, b) <= limit
+
+
+#: The widest hash the Hamming index holds (4 words of 64 bits).
+MAX_HAMMING_BITS = 256
+
+
+class HammingSignalType(SignalType):
+    """Capability: hex hashes of ``bits`` bits compared by Hamming distance,
+    searched in an exact range index within each bank's threshold.
+
+    Types that share a ``space`` are searched together: a video frame's PDQ
+    (vPDQ) finds a bank image's PDQ and the other way round.  ``parse`` must
+    return ``bits // 4`` lowercase hex digits::
+
+        class Toy256Signal(HammingSignalType):
+            name = "toy256"
+            bits = 256
+            default_threshold = 20
+    """
+
+    #: Bits in a hash (a multiple of 4, at most 256).
+    bits: ClassVar[int]
+    #: A hash whose quality is under this is too flat to match on.
+    min_match_quality: ClassVar[int] = 0
+
+    @property
+    def space(self) -> str:
+        """The name of the index this type's hashes live in (its own, by default)."""
+        return self.name
+
+    @property
+    def max_threshold(self) -> int:
+        """The largest threshold a bank may set: two unrelated hashes are about
+        ``bits / 2`` bits apart, so a larger one would match nearly anything."""
+        return self.bits // 2
+
+    def distance(self, a: str, b: str) -> int:
+        return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
 class Digest(Protocol):

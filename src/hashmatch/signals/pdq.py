@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 from hashmatch.media.image import OpenedImage
-from hashmatch.pdq import DIHEDRAL_TRANSFORMS, Hash256, PdqDihedralResult, PdqResult, hasher
+from hashmatch.pdq import (
+    DIHEDRAL_TRANSFORMS,
+    MIN_MATCH_QUALITY,
+    Hash256,
+    PdqDihedralResult,
+    PdqResult,
+    hasher,
+)
 from hashmatch.pdq.hash256 import HEX_DIGITS
-from hashmatch.signals.base import DihedralSignalType, SignalValue
+from hashmatch.signals.base import DihedralSignalType, HammingSignalType, SignalValue
 
 #: PDQ's fast mode falls back to the exact decode below this quality: flat
 #: images sit close to the median everywhere, so a slightly different luma
@@ -22,10 +29,12 @@ def _is_hex(digits: str) -> bool:
         return False
 
 
-class PdqSignal(DihedralSignalType):
+class PdqSignal(DihedralSignalType, HammingSignalType):
     """Meta's PDQ perceptual hash, bit-identical to the reference library."""
 
     name: ClassVar[str] = "pdq"
+    bits: ClassVar[int] = 256
+    min_match_quality: ClassVar[int] = MIN_MATCH_QUALITY
     default_threshold: ClassVar[int] = 31
     transforms: ClassVar[tuple[str, ...]] = DIHEDRAL_TRANSFORMS
 

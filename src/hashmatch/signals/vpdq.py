@@ -17,8 +17,8 @@ import numba
 import numpy as np
 
 from hashmatch.media.video import OpenedVideo, SampledFrame
-from hashmatch.pdq import hasher
-from hashmatch.signals.base import FrameHash, VideoSignalType
+from hashmatch.pdq import MIN_MATCH_QUALITY, hasher
+from hashmatch.signals.base import FrameHash, HammingSignalType, VideoSignalType
 from hashmatch.signals.pdq import PdqSignal
 
 
@@ -37,11 +37,18 @@ def frame_luma(rgb: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     return luma
 
 
-class VpdqSignal(VideoSignalType):
-    """Meta's vPDQ video hash; each frame's value is a PDQ hash."""
+class VpdqSignal(VideoSignalType, HammingSignalType):
+    """Meta's vPDQ video hash; each frame's value is a PDQ hash, searched
+    together with images' PDQ (a known image is found inside a video)."""
 
     name: ClassVar[str] = "vpdq"
+    bits: ClassVar[int] = PdqSignal.bits
+    min_match_quality: ClassVar[int] = MIN_MATCH_QUALITY
     default_threshold: ClassVar[int] = PdqSignal.default_threshold
+
+    @property
+    def space(self) -> str:
+        return PdqSignal.name
 
     def parse(self, text: str) -> str:
         return PdqSignal().parse(text)

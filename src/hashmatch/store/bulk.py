@@ -1,4 +1,4 @@
-"""Writing many rows fast on both engines: reserved ids, driver-level inserts, id runs."""
+"""Writing many rows fast on both engines: driver-level inserts, and ids as runs."""
 
 from __future__ import annotations
 
@@ -6,25 +6,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from sqlalchemy import JSON, Connection, Table, func, select, text
-
-
-def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
-    """``count`` fresh primary keys for ``table``.
-
-    PostgreSQL hands them out from the column's sequence (safe with any
-    number of writers).  On SQLite the transaction already holds the
-    database's write lock (BEGIN IMMEDIATE), so the next ids are free.
-    """
-    if count == 0:
-        return []
-    if connection.dialect.name == "postgresql":
-        query = text(
-            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-        )
-        return list(connection.scalars(query, {"table": table.name, "n": count}))
-    start = (connection.scalar(select(func.max(table.c.id))) or 0) + 1
-    return list(range(start, start + count))
+from sqlalchemy import JSON, Connection, Table
 
 
 def bulk_insert(

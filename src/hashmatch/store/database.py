@@ -140,9 +140,13 @@ class Database:
         self.commits += 1
 
     @contextmanager
-    def reading(self) -> Iterator[Session]:
-        """A session for reads (nothing it does is committed)."""
+    def reading(self, *, consistent: bool = False) -> Iterator[Session]:
+        """A session for reads (nothing it does is committed).  ``consistent``:
+        every statement sees the database as of the first one (SQLite's read
+        transactions always do; PostgreSQL needs REPEATABLE READ for it)."""
         with self._read_sessions() as session:
+            if consistent and self.dialect == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
     @contextmanager

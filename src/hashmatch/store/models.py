@@ -139,7 +139,8 @@ class ContentSignal(Base):
 class Change(Base):
     """The change log: signals added to or removed from any bank, in order.
 
-    In-memory indexes follow it (``seq`` only grows) instead of rebuilding.
+    In-memory indexes follow it (``seq`` only grows, and entries become
+    visible in ``seq`` order: see ``store/changelog.py``) instead of rebuilding.
     One row covers the signal ids ``signal_id`` to ``last_signal_id``
     (inclusive): an import adds a million signals in one row.  Values are
     read from ``content_signals``; a removed signal's row is gone, and its id
@@ -154,6 +155,16 @@ class Change(Base):
     signal_id: Mapped[int] = mapped_column(Id)
     last_signal_id: Mapped[int] = mapped_column(Id)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IdCounter(Base):
+    """The last id handed out for a table, on SQLite (see ``store/ids.py``):
+    SQLite would otherwise hand out a deleted row's id again."""
+
+    __tablename__ = "id_counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Id)
 
 
 class Instance(Base):

@@ -60,7 +60,7 @@ def _by_signal(
             frames = frames_from_compact(signal)
         except ValueError as error:
             raise bad_request(f"invalid signal: {error}") from None
-        return match_video(matcher, frames, banks=_banks(banks))
+        return match_video(matcher, signal_type, frames, banks=_banks(banks))
     name, value = _parsed(signal_type, signal)
     return matcher.match_hashes(
         {name: [value]}, banks=_banks(banks), include_disabled=include_disabled

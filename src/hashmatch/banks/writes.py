@@ -1,0 +1,181 @@
+"""The write path of bank content: new entries in bulk, and removals, each
+logged for the live indexes.
+
+    added_ids = add_entries(session, bank_id, entries, source)
+    remove_signals(session, ContentSignal.content_id.in_(ids))
+
+Whether an entry is new is decided from its own values only (its signals
+and external id, looked up through the bank's unique indexes), so adding one
+content costs the same in an empty bank and in one with a million hashes.
+The change log is written last in the transaction: on PostgreSQL it holds
+the log's lock until the commit (``store/changelog.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.orm import Session
+
+from hashmatch.hashlists import FRAMES, Entry
+from hashmatch.store import Content, ContentSignal
+from hashmatch.store.bulk import bulk_insert
+from hashmatch.store.changelog import record
+from hashmatch.store.ids import reserve_ids
+from hashmatch.store.models import utcnow
+
+CONTENTS = cast(Table, Content.__table__)
+SIGNALS = cast(Table, ContentSignal.__table__)
+FRAME_COLUMNS = ("quality", "frame", "timestamp", "variant")
+#: Rows written per insert, and values per lookup of existing ones.
+INSERT_BATCH = 250_000
+LOOKUP_BATCH = 2_000
+
+
+def new_entries(session: Session, bank_id: int, entries: list[Entry]) -> list[Entry]:
+    """Entries whose signals and external id the bank (and the batch) lacks."""
+    seen_signals = _existing_signals(
+        session, bank_id, {pair for entry in entries for pair in entry.signals.items()}
+    )
+    seen_ids = _existing_external_ids(
+        session, bank_id, {entry.external_id for entry in entries if entry.external_id}
+    )
+    fresh = []
+    for entry in entries:
+        items = entry.signals.items()
+        if not (items or entry.frames):
+            continue
+        if entry.external_id in seen_ids or any(pair in seen_signals for pair in items):
+            continue
+        seen_signals.update(items)
+        if entry.external_id is not None:
+            seen_ids.add(entry.external_id)
+        fresh.append(entry)
+    return fresh
+
+
+def _existing_signals(
+    session: Session, bank_id: int, pairs: set[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """The pairs the bank has, looked up per type through its unique index."""
+    by_type: dict[str, list[str]] = {}
+    for kind, value in sorted(pairs):
+        by_type.setdefault(kind, []).append(value)
+    found: set[tuple[str, str]] = set()
+    for kind, values in by_type.items():
+        for start in range(0, len(values), LOOKUP_BATCH):
+            found.update(
+                (kind, str(value))
+                for value in session.scalars(
+                    select(ContentSignal.value).where(
+                        ContentSignal.bank_id == bank_id,
+                        ContentSignal.signal_type == kind,
+                        ContentSignal.value.in_(values[start : start + LOOKUP_BATCH]),
+                    )
+                )
+            )
+    return found
+
+
+def _existing_external_ids(session: Session, bank_id: int, ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), LOOKUP_BATCH):
+        found.update(
+            session.scalars(
+                select(Content.external_id).where(
+                    Content.bank_id == bank_id,
+                    Content.external_id.in_(ordered[start : start + LOOKUP_BATCH]),
+                )
+            )
+        )
+    return found
+
+
+def add_entries(
+    session: Session, bank_id: int, entries: list[Entry], source: str | None
+) -> list[int]:
+    """Insert new entries with their signals, log them; their content ids."""
+    content_ids: list[int] = []
+    signal_ids: list[int] = []
+    for start in range(0, len(entries), INSERT_BATCH):
+        batch = entries[start : start + INSERT_BATCH]
+        added, signals = _insert(session, bank_id, batch, source)
+        content_ids += added
+        signal_ids += signals
+    record(session.connection(), "add", signal_ids)
+    return content_ids
+
+
+def _insert(
+    session: Session, bank_id: int, entries: list[Entry], source: str | None
+) -> tuple[list[int], list[int]]:
+    """Insert entries and their signals (not logged yet): content and signal ids."""
+    connection = session.connection()
+    now = utcnow()
+    content_ids = reserve_ids(connection, CONTENTS, len(entries))
+    # Columns every entry leaves empty are left to the schema's defaults:
+    # fewer values to convert and bind on a big, bare hash list.
+    optional = [
+        name
+        for name in ("external_id", "source_metadata", "labels", "note")
+        if any(getattr(entry, name) for entry in entries)
+    ]
+    bulk_insert(
+        connection,
+        CONTENTS,
+        ("id", "bank_id", "source", "created_at", *optional),
+        [
+            (content_id, bank_id, source, now, *(getattr(entry, name) for name in optional))
+            for content_id, entry in zip(content_ids, entries, strict=True)
+        ],
+    )
+    rows: list[tuple[Any, ...]] = [
+        (content_id, kind, value, None, None, None, None)
+        for content_id, entry in zip(content_ids, entries, strict=True)
+        for kind, value in sorted(entry.signals.items())
+    ]
+    rows += [
+        (
+            content_id,
+            FRAMES,
+            frame.hash,
+            frame.quality,
+            frame.frame,
+            frame.timestamp,
+            frame.variant or None,
+        )
+        for content_id, entry in zip(content_ids, entries, strict=True)
+        for frame in entry.frames
+    ]
+    # A big hash list has no frames: it leaves their columns to the defaults.
+    with_frames = any(entry.frames for entry in entries)
+    extra = FRAME_COLUMNS if with_frames else ()
+    signal_ids = reserve_ids(connection, SIGNALS, len(rows))
+    bulk_insert(
+        connection,
+        SIGNALS,
+        ("id", "content_id", "bank_id", "signal_type", "value", *extra),
+        [
+            (signal_id, content_id, bank_id, kind, value, *(rest if with_frames else ()))
+            for signal_id, (content_id, kind, value, *rest) in zip(signal_ids, rows, strict=True)
+        ],
+    )
+    return content_ids, signal_ids
+
+
+def delete_signals(session: Session, condition: Any, contents: Iterable[Any] = ()) -> list[int]:
+    """Delete the signals matching ``condition`` and the content rows matching
+    ``contents``; the signals' ids, for :func:`log_removed`."""
+    gone = list(session.scalars(select(ContentSignal.id).where(condition)))
+    session.execute(delete(ContentSignal).where(condition))
+    for content_condition in contents:
+        session.execute(delete(Content).where(content_condition))
+    return gone
+
+
+def log_removed(session: Session, signal_ids: list[int]) -> None:
+    """Log removed signals: the transaction's last write."""
+    record(session.connection(), "remove", signal_ids)
