@@ -1,0 +1,280 @@
+"""A worker never stalls, and adds are fast and matchable at once: both engines.
+
+    python benchmarks/worker_stall.py                          # 1M hashes, SQLite and PostgreSQL
+    python benchmarks/worker_stall.py --n 100000 --seconds 5 --engines sqlite
+
+For each engine: a fresh database with a bank of N random PDQ hashes, then
+``hashmatch serve --workers 2`` on loopback, and two phases:
+
+* **stall**: a list of N more hashes imported through ``POST
+  /v1/banks/NAME/import`` while 8 client threads add content one hash at a
+  time (HMA's ``POST /c/bank/NAME/signal``); meanwhile a probe asks ``GET
+  /status/live`` every 20 ms.  The probe's latency must stay low: nothing
+  blocking runs on the event loop.
+* **adds**: 8 client threads add hashes through ``POST /c/bank/NAME/signal``
+  for ``--seconds``; every 10th added hash is then looked up (``GET
+  /v1/lookup``) until it matches, and the time from the add's response to
+  the first matching lookup is recorded.
+
+HMA 2.0 added 286 signals/s on this machine kind (measured by the issue's
+author with HMA's own server on PostgreSQL); the ratio is against that::
+
+    RESULT engine=<e> phase=stall live_p50_ms=<x> live_p99_ms=<x> live_max_ms=<x>
+        probes=<n> adds_during=<n> import_s=<x>
+    RESULT engine=<e> phase=adds adds_per_s=<x> ratio_vs_hma=<x> matchable_p99_ms=<x>
+        matchable_max_ms=<x> checked=<n> errors=<n>
+
+(each RESULT is printed on one line).
+
+PostgreSQL: ``HASHMATCH_BENCH_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``); a schema of its own is made
+and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import sqlalchemy
+
+from hashmatch.apikeys import ApiKeys
+from hashmatch.banks import Banks
+from hashmatch.hashlists import Entry
+from hashmatch.store import Database
+
+HMA_ADDS_PER_S = 286.0
+ADDERS = 8
+
+
+def random_hashes(seed: int, n: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [row.tobytes().hex() for row in rng.integers(0, 256, (n, 32), np.uint8)]
+
+
+@contextmanager
+def database_url(engine: str, folder: Path) -> Iterator[str]:
+    if engine == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    base = os.environ.get(
+        "HASHMATCH_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+    )
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        separator = "&" if "?" in base else "?"
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+class Client:
+    """One keep-alive connection, JSON in and out."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:
+        self.connection.request(method, path, body=body, headers=self.headers)
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+
+def start_server(url: str, folder: Path) -> tuple[subprocess.Popen[bytes], int, str]:
+    database = Database.open(url)
+    key = ApiKeys(database).create("bench", ["match", "curate"])[0]
+    database.close()
+    with socket_port() as port:
+        pass
+    command = ["hashmatch.cli", "--database-url", url, "serve", "--port", str(port)]
+    server = subprocess.Popen(
+        [sys.executable, "-m", *command, "--workers", "2"],
+        env={**os.environ, "HASHMATCH_DATA_DIR": str(folder / "data")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            ready = {Client(port, key).call("GET", "/status")[0] for _ in range(4)}
+            if ready == {200}:
+                return server, port, key
+        except OSError:
+            pass
+        time.sleep(0.5)
+    server.kill()
+    raise SystemExit("the server did not become ready")
+
+
+@contextmanager
+def socket_port() -> Iterator[int]:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+Added = list[tuple[str, float]]
+
+
+def adder(port: int, key: str, values: list[str], stop: threading.Event, out: Added) -> int:
+    """Add hashes one by one until ``values`` or time runs out; each hash and
+    the moment (perf_counter) its add returned are appended to ``out``."""
+    client = Client(port, key)
+    errors = 0
+    for value in values:
+        if stop.is_set():
+            break
+        status, _ = client.call("POST", "/c/bank/adds/signal", json.dumps({"pdq": value}).encode())
+        if status != 200:
+            errors += 1
+        out.append((value, time.perf_counter()))
+    return errors
+
+
+def percentile(values: list[float], share: float) -> float:
+    return float(np.percentile(np.array(values), share)) if values else float("nan")
+
+
+def stall_phase(engine: str, port: int, key: str, n: int) -> None:
+    listing = ("\n".join(random_hashes(11, n)) + "\n").encode()
+    stop = threading.Event()
+    added: list[Added] = [[] for _ in range(ADDERS)]
+    adders = [
+        threading.Thread(
+            target=adder, args=(port, key, random_hashes(100 + i, 50_000), stop, added[i])
+        )
+        for i in range(ADDERS)
+    ]
+    latencies: list[float] = []
+
+    def probe() -> None:
+        client = Client(port, key)
+        while not stop.is_set():
+            started = time.perf_counter()
+            client.call("GET", "/status/live")
+            latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.02)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    for thread in adders:
+        thread.start()
+    started = time.perf_counter()
+    boundary = uuid.uuid4().hex
+    body = (
+        (
+            f"--{boundary}\r\nContent-Disposition: form-data; name=file; filename=big.txt\r\n"
+            f"Content-Type: text/plain\r\n\r\n"
+        ).encode()
+        + listing
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    client = Client(port, key)
+    client.headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+    status, answer = client.call("POST", "/v1/banks/imported/import?format=pdq", body)
+    import_seconds = time.perf_counter() - started
+    stop.set()
+    for thread in [*adders, prober]:
+        thread.join()
+    if status != 200:
+        raise SystemExit(f"import failed: {status} {answer[:200]!r}")
+    print(
+        f"RESULT engine={engine} phase=stall live_p50_ms={percentile(latencies, 50):.1f} "
+        f"live_p99_ms={percentile(latencies, 99):.1f} live_max_ms={max(latencies):.1f} "
+        f"probes={len(latencies)} adds_during={sum(map(len, added))} "
+        f"import_s={import_seconds:.1f}",
+        flush=True,
+    )
+
+
+def adds_phase(engine: str, port: int, key: str, seconds: float) -> None:
+    """Adds per second from 8 threads; meanwhile a checker takes the latest
+    add, again and again, and times how long after its response it matches."""
+    stop = threading.Event()
+    added: list[Added] = [[] for _ in range(ADDERS)]
+    errors: list[int] = []
+
+    def add(i: int) -> None:
+        errors.append(adder(port, key, random_hashes(200 + i, 200_000), stop, added[i]))
+
+    delays: list[float] = []
+
+    def check() -> None:
+        client = Client(port, key)
+        while not stop.is_set():
+            if not added[0]:
+                time.sleep(0.01)
+                continue
+            value, answered = added[0][-1]
+            while True:
+                status, body = client.call("GET", f"/v1/lookup?signal_type=pdq&signal={value}")
+                if status == 200 and json.loads(body)["matches"]:
+                    break
+            delays.append((time.perf_counter() - answered) * 1000)
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(ADDERS)]
+    checker = threading.Thread(target=check)
+    started = time.perf_counter()
+    for thread in [*threads, checker]:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in [*threads, checker]:
+        thread.join()
+    rate = sum(map(len, added)) / (time.perf_counter() - started)
+    print(
+        f"RESULT engine={engine} phase=adds adds_per_s={rate:.0f} "
+        f"ratio_vs_hma={rate / HMA_ADDS_PER_S:.2f} matchable_p99_ms={percentile(delays, 99):.0f} "
+        f"matchable_max_ms={max(delays, default=float('nan')):.0f} checked={len(delays)} "
+        f"errors={sum(errors)}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="hashes in the bank")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of the adds phase")
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    args = parser.parse_args()
+    for engine in args.engines.split(","):
+        with tempfile.TemporaryDirectory() as folder, database_url(engine, Path(folder)) as url:
+            started = time.perf_counter()
+            database = Database.open(url)
+            banks = Banks(database)
+            for name in ("adds", "imported"):
+                banks.create(name)
+            banks.import_entries("adds", [Entry({"pdq": v}) for v in random_hashes(3, args.n)])
+            database.close()
+            print(f"{engine}: bank of {args.n} built in {time.perf_counter() - started:.1f} s")
+            server, port, key = start_server(url, Path(folder))
+            try:
+                stall_phase(engine, port, key, args.n)
+                adds_phase(engine, port, key, args.seconds)
+            finally:
+                server.terminate()
+                server.wait(60)
+
+
+if __name__ == "__main__":
+    main()
