@@ -54,7 +54,8 @@ def test_ids_are_never_reused(database: Database) -> None:
     before = highest(database)
     banks.remove_content("known", [first])  # the highest content, signal and...
     second = banks.add("known", Entry({"pdq": PDQ_A}))
-    assert second is not None and second > first
+    assert second is not None
+    assert second > first
     after = highest(database)
     assert all(now > then for now, then in zip(after, before, strict=True))
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from hashmatch.banks.checks import (
@@ -35,10 +35,12 @@ from hashmatch.errors import BankError, BankExistsError, UnknownBankError, Unkno
 from hashmatch.hashlists import Entry
 from hashmatch.signals.base import FrameHash
 from hashmatch.store import Bank, Content, ContentSignal, Database
-from hashmatch.store.models import as_utc
+from hashmatch.store.models import UNIQUE_SIGNALS, as_utc
 
 #: Rows fetched at a time when a bank is exported.
 EXPORT_BATCH = 250_000
+_BANK_ID = select(Bank.id).where(Bank.name == bindparam("name"))
+_LOCKED_BANK_ID = _BANK_ID.with_for_update()
 
 
 class Banks:
@@ -141,17 +143,17 @@ class Banks:
         """Add every new entry in one transaction; skip the ones already there."""
         entries = list(entries)
         with self.database.transaction() as session:
-            bank = self._bank(session, name, lock=True)
-            fresh = new_entries(session, bank.id, entries)
-            add_entries(session, bank.id, fresh, source)
+            bank_id = self._locked_bank_id(session, name)
+            fresh = new_entries(session, bank_id, entries)
+            add_entries(session, bank_id, fresh, source)
             return ImportResult(added=len(fresh), skipped=len(entries) - len(fresh))
 
     def add(self, name: str, entry: Entry, *, source: str | None = None) -> int | None:
         """Add one content; its id, or None when the bank already has it."""
         with self.database.transaction() as session:
-            bank = self._bank(session, name, lock=True)
-            fresh = new_entries(session, bank.id, [entry])
-            return add_entries(session, bank.id, fresh, source)[0] if fresh else None
+            bank_id = self._locked_bank_id(session, name)
+            fresh = new_entries(session, bank_id, [entry])
+            return add_entries(session, bank_id, fresh, source)[0] if fresh else None
 
     def export(self, name: str) -> Iterator[Entry]:
         """Every content of a bank as an entry, in the order it was added."""
@@ -210,6 +212,7 @@ class Banks:
                     select(ContentSignal.content_id).where(
                         ContentSignal.bank_id == bank.id,
                         ContentSignal.signal_type == kind,
+                        text(UNIQUE_SIGNALS),
                         ContentSignal.value == value,
                     )
                 )
@@ -311,6 +314,15 @@ class Banks:
         if bank is None:
             raise UnknownBankError(name)
         return bank
+
+    def _locked_bank_id(self, session: Session, name: str) -> int:
+        """The bank's id, its row locked until the transaction ends (the
+        write path's lookup: one plain row, no ORM object)."""
+        query = _LOCKED_BANK_ID if self.database.dialect == "postgresql" else _BANK_ID
+        bank_id = session.execute(query, {"name": name}).scalar()
+        if bank_id is None:
+            raise UnknownBankError(name)
+        return int(bank_id)
 
     def _info(self, session: Session, bank: Bank) -> BankInfo:
         count = session.scalar(

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from hashmatch.hashlists import FRAMES, Entry
@@ -24,7 +24,7 @@ from hashmatch.store import Content, ContentSignal
 from hashmatch.store.bulk import bulk_insert
 from hashmatch.store.changelog import record
 from hashmatch.store.ids import reserve_ids
-from hashmatch.store.models import utcnow
+from hashmatch.store.models import UNIQUE_SIGNALS, utcnow
 
 CONTENTS = cast(Table, Content.__table__)
 SIGNALS = cast(Table, ContentSignal.__table__)
@@ -66,16 +66,9 @@ def _existing_signals(
     found: set[tuple[str, str]] = set()
     for kind, values in by_type.items():
         for start in range(0, len(values), LOOKUP_BATCH):
-            found.update(
-                (kind, str(value))
-                for value in session.scalars(
-                    select(ContentSignal.value).where(
-                        ContentSignal.bank_id == bank_id,
-                        ContentSignal.signal_type == kind,
-                        ContentSignal.value.in_(values[start : start + LOOKUP_BATCH]),
-                    )
-                )
-            )
+            chunk = values[start : start + LOOKUP_BATCH]
+            rows = session.execute(_SIGNALS_IN, {"bank": bank_id, "kind": kind, "values": chunk})
+            found.update((kind, str(value)) for value in rows.scalars())
     return found
 
 
@@ -83,15 +76,23 @@ def _existing_external_ids(session: Session, bank_id: int, ids: set[str]) -> set
     found: set[str] = set()
     ordered = sorted(ids)
     for start in range(0, len(ordered), LOOKUP_BATCH):
-        found.update(
-            session.scalars(
-                select(Content.external_id).where(
-                    Content.bank_id == bank_id,
-                    Content.external_id.in_(ordered[start : start + LOOKUP_BATCH]),
-                )
-            )
-        )
+        chunk = ordered[start : start + LOOKUP_BATCH]
+        found.update(session.execute(_EXTERNAL_IDS_IN, {"bank": bank_id, "ids": chunk}).scalars())
     return found
+
+
+# Statements built once, so SQLAlchemy compiles and caches them once (an add
+# is a handful of statements; building each anew cost as much as running it).
+_SIGNALS_IN = select(ContentSignal.value).where(
+    ContentSignal.bank_id == bindparam("bank"),
+    ContentSignal.signal_type == bindparam("kind"),
+    ContentSignal.value.in_(bindparam("values", expanding=True)),
+    text(UNIQUE_SIGNALS),  # so the unique index is used, not a scan of the table
+)
+_EXTERNAL_IDS_IN = select(Content.external_id).where(
+    Content.bank_id == bindparam("bank"),
+    Content.external_id.in_(bindparam("ids", expanding=True)),
+)
 
 
 def add_entries(

@@ -31,12 +31,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, func, select, text
 from sqlalchemy.orm import Session
 
 from hashmatch.store.bulk import bulk_insert, runs
 from hashmatch.store.ids import reserve_ids
-from hashmatch.store.models import Change, ContentSignal, utcnow
+from hashmatch.store.models import Change, utcnow
 
 CHANGES = cast(Table, Change.__table__)
 
@@ -70,11 +70,7 @@ def changes_between(session: Session, after: int, upto: int) -> tuple[Sequence[A
     is gone from ``content_signals``, so it is in neither list, or only in
     the removed one; ids are never reused (``store/ids.py``)."""
     window = (Change.seq > after) & (Change.seq <= upto)
-    added = session.execute(
-        select(ContentSignal.id, ContentSignal.signal_type, ContentSignal.value)
-        .join(Change, ContentSignal.id.between(Change.signal_id, Change.last_signal_id))
-        .where(window, Change.op == "add")
-    ).all()
+    added = session.execute(_ADDED, {"after": after, "upto": upto}).all()
     removed = [
         signal_id
         for first, last in session.execute(
@@ -83,3 +79,14 @@ def changes_between(session: Session, after: int, upto: int) -> tuple[Sequence[A
         for signal_id in range(first, last + 1)
     ]
     return added, removed
+
+
+# CROSS JOIN makes SQLite read the few log entries first and look their ids
+# up in content_signals' primary key; left to itself it scanned the whole
+# table for every refresh (133 ms at 200k signals).  PostgreSQL plans it as
+# any inner join.
+_ADDED = text(
+    "SELECT s.id, s.signal_type, s.value FROM changes AS c CROSS JOIN content_signals AS s "
+    "WHERE c.seq > :after AND c.seq <= :upto AND c.op = 'add' "
+    "AND s.id BETWEEN c.signal_id AND c.last_signal_id"
+)

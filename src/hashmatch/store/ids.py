@@ -12,12 +12,7 @@ already holds the database's write lock (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
-from typing import cast
-
 from sqlalchemy import Connection, Table, func, select, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-from hashmatch.store.models import IdCounter
 
 
 def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
@@ -32,14 +27,18 @@ def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:
         return list(
             connection.scalars(query, {"table": table.name, "column": key.name, "n": count})
         )
-    counters = cast(Table, IdCounter.__table__)
-    last_given = connection.scalar(select(counters.c.last_id).where(counters.c.name == table.name))
-    # Rows written without a reserved id (the ORM's own inserts) count too.
-    highest = connection.scalar(select(func.max(key)))
-    start = max(last_given or 0, highest or 0) + 1
-    last = start + count - 1
-    upsert = sqlite_insert(counters).values(name=table.name, last_id=last)
-    connection.execute(
-        upsert.on_conflict_do_update(index_elements=["name"], set_={"last_id": last})
-    )
-    return list(range(start, last + 1))
+    # One statement moves the counter and says where it stands.  Every
+    # counted table has its row from migration 0004; a table without one
+    # starts after its highest id.
+    last = connection.execute(_ADVANCE, {"name": table.name, "count": count}).scalar()
+    if last is None:
+        highest = connection.scalar(select(func.max(key))) or 0
+        last = highest + count
+        connection.execute(_START, {"name": table.name, "last": last})
+    return list(range(last - count + 1, last + 1))
+
+
+_ADVANCE = text(
+    "UPDATE id_counters SET last_id = last_id + :count WHERE name = :name RETURNING last_id"
+)
+_START = text("INSERT INTO id_counters (name, last_id) VALUES (:name, :last)")

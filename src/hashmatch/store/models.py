@@ -102,6 +102,12 @@ class Content(Base):
     )
 
 
+#: The signals a bank holds once each (all but video frames).  A query that
+#: should use the unique index repeats this condition: neither SQLite nor a
+#: generic PostgreSQL plan can tell that ``signal_type = :kind`` implies it.
+UNIQUE_SIGNALS = "signal_type != 'vpdq'"
+
+
 class ContentSignal(Base):
     """One hash of one bank content.  A bank holds each (type, value) once,
     except video frames (``vpdq``): a video repeats frames, and two videos may
@@ -115,8 +121,8 @@ class ContentSignal(Base):
             "signal_type",
             "value",
             unique=True,
-            sqlite_where=text("signal_type != 'vpdq'"),
-            postgresql_where=text("signal_type != 'vpdq'"),
+            sqlite_where=text(UNIQUE_SIGNALS),
+            postgresql_where=text(UNIQUE_SIGNALS),
         ),
     )
 
