@@ -71,10 +71,15 @@ def call(url: str, key: str | None = None, body: Any = None) -> tuple[int, Any]:
 
 
 def start_server(
-    database_url: str, data_dir: Path, *, capture: bool = False, workers: int = 1
+    database_url: str,
+    data_dir: Path,
+    *,
+    capture: bool = False,
+    workers: int = 1,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen[str], str]:
     """A ``hashmatch serve`` process and its base URL (not yet ready)."""
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +135,30 @@ def test_compare(client: tuple[TestClient, dict[str, str]]) -> None:
         headers={"Authorization": keys["curate"]},
     )
     assert response.json()["distance"] == int(PDQ, 16).bit_count()
+
+
+def test_exported_csv_runs_no_formulas_and_imports_back_unchanged(
+    client: tuple[TestClient, dict[str, str]],
+) -> None:
+    http, keys = client
+    curate = {"Authorization": keys["curate"]}
+    for name in ("source", "copy"):
+        http.post("/v1/banks", json={"name": name}, headers=curate)
+    hostile = {"external_id": "-2+3", "labels": ["@SUM(A1)"], "note": '=HYPERLINK("http://x")'}
+    added = http.post(
+        "/v1/banks/source/content", json={"signals": {"pdq": PDQ}, **hostile}, headers=curate
+    )
+    assert added.status_code == 201
+    exported = http.get("/v1/banks/source/export", params={"format": "csv"}, headers=curate)
+    assert exported.headers["content-type"].startswith("text/plain")
+    [_, row] = list(csv.reader(io.StringIO(exported.text, newline="")))
+    assert row[2:] == ["'-2+3", "'@SUM(A1)", '\'=HYPERLINK("http://x")']
+    imported = http.post(
+        "/v1/banks/copy/import",
+        files={"file": ("copy.csv", exported.text.encode())},
+        headers=curate,
+    )
+    assert imported.json() == {"added": 1, "skipped": 0}
+    copied = http.get("/v1/banks/copy/export", params={"format": "jsonl"}, headers=curate)
+    [line] = copied.text.splitlines()
+    assert json.loads(line) == {"signals": {"pdq": PDQ}, **hostile}

@@ -146,3 +146,11 @@ def test_videos_get_their_frames() -> None:
     assert "v2s.mov" in lines(too_long.stdout)[0]["error"]
     table = run(str(clip), "--format", "table")
     assert f"{len(expected)} frames" in table.stdout
+
+
+def test_table_says_why_a_perceptual_hash_is_missing(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("words")
+    result = run("--format", "table", str(notes))
+    assert result.exit_code == 0
+    assert "not computed" in result.stdout

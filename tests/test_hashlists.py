@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 
 import pytest
 
@@ -11,6 +13,7 @@ from hashmatch.hashlists import Entry, ListFormat, entries_text, read_entries
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
+DEEP_40 = '{"a":' * 39 + "{}" + "}" * 39
 
 
 def read(text: str, list_format: ListFormat) -> list[Entry]:
@@ -94,3 +97,82 @@ def test_written_lists_read_back(list_format: ListFormat) -> None:
         Entry({"pdq": "0" * 64}),
     ]
     assert read(entries_text(entries, list_format), list_format) == entries
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "\tx", "\rx", "'quoted", "'=x", "''"],
+)
+def test_csv_cells_that_would_run_as_formulas_are_escaped_and_read_back(text: str) -> None:
+    entry = Entry({"pdq": PDQ}, text.strip() or "id", [text.strip("\t\r") or "label"], text)
+    if "\t" in text or "\r" in text:
+        entry.external_id = "id"  # control characters never make an external id
+    written = entries_text([entry], ListFormat.csv)
+    for row in csv.reader(io.StringIO(written, newline="")):
+        assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in row), row
+    assert read(written, ListFormat.csv) == [entry]
+
+
+def test_a_hand_written_csv_cell_starting_with_a_quote_is_kept() -> None:
+    text = f"signal_type,signal,note\npdq,{PDQ},'tis so\n"
+    assert read(text, ListFormat.csv) == [Entry({"pdq": PDQ}, note="'tis so")]
+
+
+@pytest.mark.parametrize(
+    ("text", "list_format", "message"),
+    [
+        (
+            f'{{"signals": {{"pdq": "{PDQ}"}}, "source_metadata": {DEEP_40}}}\n',
+            ListFormat.jsonl,
+            "list:1: source_metadata is nested deeper than 32 levels",
+        ),
+        ('{"a":' * 5000 + "{}" + "}" * 5000 + "\n", ListFormat.jsonl, "list:1: nested too deeply"),
+        (
+            f'{{"signals": {{"pdq": "{PDQ}"}}, "external_id": [[1]]}}\n',
+            ListFormat.jsonl,
+            "list:1: external_id must be a string",
+        ),
+        (
+            f'{{"signal_type": ["pdq"], "signal": "{PDQ}"}}\n',
+            ListFormat.jsonl,
+            "list:1: signal_type must be a string",
+        ),
+        (
+            f'{{"signals": {{"pdq": "{PDQ}"}}, "note": "a\\u0000b"}}\n',
+            ListFormat.jsonl,
+            "list:1: note must not contain NUL characters",
+        ),
+        (
+            f'{{"vpdq": [{{"frame": 1e999, "quality": 100, "hash": "{PDQ}", "timestamp": 0}}]}}\n',
+            ListFormat.jsonl,
+            "list:1: a vpdq frame has a bad number",
+        ),
+        (
+            f'{{"vpdq": [{{"frame": 0, "quality": 100, "hash": "{PDQ}", "timestamp": NaN}}]}}\n',
+            ListFormat.jsonl,
+            "list:1: a vpdq frame is out of range",
+        ),
+        (f"0,100,{PDQ},inf\n", ListFormat.vpdq, "list:1: a vpdq frame is out of range"),
+        (f"{2**31},100,{PDQ},0\n", ListFormat.vpdq, "list:1: a vpdq frame is out of range"),
+        (
+            f"signal_type,signal,external_id\npdq,{PDQ},{'x' * 201}\n",
+            ListFormat.csv,
+            "list:2: external_id must be at most 200 characters",
+        ),
+        (
+            f"signal_type,signal,external_id\npdq,{PDQ},a\x00b\n",
+            ListFormat.csv,
+            "list:2: external_id must not contain NUL characters",
+        ),
+        (
+            f"# video a\x00b\n0,100,{PDQ},0\n",
+            ListFormat.vpdq,
+            "list:1: external_id must not contain NUL characters",
+        ),
+    ],
+)
+def test_hostile_lines_are_refused_by_line(
+    text: str, list_format: ListFormat, message: str
+) -> None:
+    with pytest.raises(ImportFormatError, match=re.escape(message)):
+        read(text, list_format)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,14 @@ def test_default_database_lives_in_the_data_dir(monkeypatch: pytest.MonkeyPatch)
     assert settings.snapshot_dir.parent == Path("/srv/hm/index")
 
 
-def test_environment_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What ``serve`` hands its workers gives them the very same settings."""
+def test_settings_travel_to_workers_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serve --workers`` hands each spawned worker the settings object itself
+    (pickled), so the worker reads no environment of its own."""
     original = Settings.load(
-        {"port": 6000, "url_allowed_hosts": ["a.example", ".b.example"], "url_fetch": True}
+        {"port": 6000, "url_allowed_hosts": ["a.example", ".b.example:8443"], "max_batch": 9}
     )
-    for name, value in original.environment().items():
-        monkeypatch.setenv(name, value)
-    assert Settings.load() == original
+    monkeypatch.setenv("HASHMATCH_MAX_BATCH", "1")
+    assert pickle.loads(pickle.dumps(original)) == original
 
 
 def test_bad_settings_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

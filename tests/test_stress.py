@@ -29,7 +29,7 @@ BANKS = ("b0", "b1", "b2", "b3")
 WRITERS = 4
 #: Hashes come in families of near neighbours, so lookups find several
 #: contents in several banks at various distances.
-FAMILIES = 40
+FAMILIES = 400
 SECONDS = float(os.environ.get("HASHMATCH_TEST_STRESS_SECONDS", "20"))
 
 pytestmark = pytest.mark.slow

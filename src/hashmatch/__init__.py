@@ -3,64 +3,168 @@
 >>> import hashmatch
 >>> hashmatch.get_signal_type("pdq").default_threshold
 31
+
+Open a database, create a bank, add a hash and match a file::
+
+    database = hashmatch.Database.open("sqlite:///hashmatch.db")
+    hashmatch.Banks(database).create("known")
+    matcher = hashmatch.Matcher(database)
+    hashes, matches = matcher.match_file("upload.jpg")
+
+Names are imported when first used (PEP 562), so ``import hashmatch`` and a
+command that only needs one part do not pay for the rest (numba, SQLAlchemy,
+PyAV); every error class is here at once.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from hashmatch.errors import (
+    ApiKeyError,
+    BankError,
+    BankExistsError,
+    ConfigurationError,
     CorruptMediaError,
+    DownloadTooLargeError,
     EmptyFileError,
+    FetchError,
     FileTooLargeError,
     HashmatchError,
     ImageTooLargeError,
+    ImportFormatError,
+    InvalidFieldError,
     InvalidHashError,
     MediaError,
+    UnknownBankError,
+    UnknownContentError,
     UnknownSignalTypeError,
     UnsupportedMediaError,
+    UrlNotAllowedError,
 )
-from hashmatch.hashing import FileHashes, HashRequest, hash_file, hash_files, iter_files
-from hashmatch.media import DecodeLimits, OpenedImage, open_image
-from hashmatch.pdq import (
-    Hash256,
-    PdqDihedralResult,
-    PdqResult,
-    pdq_dihedral_from_luma,
-    pdq_dihedral_from_rgb,
-    pdq_from_luma,
-    pdq_from_rgb,
-)
-from hashmatch.signals import (
-    BytesSignalType,
-    ImageSignalType,
-    SignalType,
-    SignalValue,
-    get_signal_type,
-    signal_types,
-)
-from hashmatch.signals.base import DihedralSignalType
+
+if TYPE_CHECKING:
+    from hashmatch.banks import Banks
+    from hashmatch.hashing import FileHashes, HashRequest, hash_file, hash_files, iter_files
+    from hashmatch.hashlists import Entry
+    from hashmatch.index import HammingIndex
+    from hashmatch.matching import Match, Matcher
+    from hashmatch.media import DecodeLimits, OpenedImage, open_image
+    from hashmatch.pdq import (
+        Hash256,
+        PdqDihedralResult,
+        PdqResult,
+        pdq_dihedral_from_luma,
+        pdq_dihedral_from_rgb,
+        pdq_from_luma,
+        pdq_from_rgb,
+    )
+    from hashmatch.settings import Settings
+    from hashmatch.signals import (
+        BytesSignalType,
+        ImageSignalType,
+        SignalType,
+        SignalValue,
+        get_signal_type,
+        signal_types,
+    )
+    from hashmatch.signals.base import DihedralSignalType, HammingSignalType, VideoSignalType
+    from hashmatch.store import Database
 
 __version__ = "0.1.0"
 
+#: Public name -> the module it comes from, imported on first use.
+_LAZY = {
+    "Banks": "hashmatch.banks",
+    "BytesSignalType": "hashmatch.signals",
+    "Database": "hashmatch.store",
+    "DecodeLimits": "hashmatch.media",
+    "DihedralSignalType": "hashmatch.signals.base",
+    "Entry": "hashmatch.hashlists",
+    "FileHashes": "hashmatch.hashing",
+    "HammingIndex": "hashmatch.index",
+    "HammingSignalType": "hashmatch.signals.base",
+    "Hash256": "hashmatch.pdq",
+    "HashRequest": "hashmatch.hashing",
+    "ImageSignalType": "hashmatch.signals",
+    "Match": "hashmatch.matching",
+    "Matcher": "hashmatch.matching",
+    "OpenedImage": "hashmatch.media",
+    "PdqDihedralResult": "hashmatch.pdq",
+    "PdqResult": "hashmatch.pdq",
+    "Settings": "hashmatch.settings",
+    "SignalType": "hashmatch.signals",
+    "SignalValue": "hashmatch.signals",
+    "VideoSignalType": "hashmatch.signals.base",
+    "get_signal_type": "hashmatch.signals",
+    "hash_file": "hashmatch.hashing",
+    "hash_files": "hashmatch.hashing",
+    "iter_files": "hashmatch.hashing",
+    "open_image": "hashmatch.media",
+    "pdq_dihedral_from_luma": "hashmatch.pdq",
+    "pdq_dihedral_from_rgb": "hashmatch.pdq",
+    "pdq_from_luma": "hashmatch.pdq",
+    "pdq_from_rgb": "hashmatch.pdq",
+    "signal_types": "hashmatch.signals",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hashmatch' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
+    "ApiKeyError",
+    "BankError",
+    "BankExistsError",
+    "Banks",
     "BytesSignalType",
+    "ConfigurationError",
     "CorruptMediaError",
+    "Database",
     "DecodeLimits",
     "DihedralSignalType",
+    "DownloadTooLargeError",
     "EmptyFileError",
+    "Entry",
+    "FetchError",
     "FileHashes",
     "FileTooLargeError",
+    "HammingIndex",
+    "HammingSignalType",
     "Hash256",
     "HashRequest",
     "HashmatchError",
     "ImageSignalType",
     "ImageTooLargeError",
+    "ImportFormatError",
+    "InvalidFieldError",
     "InvalidHashError",
+    "Match",
+    "Matcher",
     "MediaError",
     "OpenedImage",
     "PdqDihedralResult",
     "PdqResult",
+    "Settings",
     "SignalType",
     "SignalValue",
+    "UnknownBankError",
+    "UnknownContentError",
     "UnknownSignalTypeError",
     "UnsupportedMediaError",
+    "UrlNotAllowedError",
+    "VideoSignalType",
     "__version__",
     "get_signal_type",
     "hash_file",

@@ -6,14 +6,20 @@
 A key looks like ``hm_<prefix>_<secret>``: the prefix finds its row, the
 SHA-256 of the whole key must equal the stored hash (compared in constant
 time).  Scopes say what a key may do; ``admin`` may do everything.
+
+A key's ``last_used_at`` is written by a thread of its own, never by the
+request that used the key: a request must not wait for the database's write
+lock, which an import may hold for seconds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +31,8 @@ from sqlalchemy import select, update
 from hashmatch.errors import ApiKeyError
 from hashmatch.store import ApiKey, Database
 from hashmatch.store.models import as_utc, utcnow
+
+log = logging.getLogger("hashmatch.apikeys")
 
 SCOPES = ("hash", "match", "curate", "admin")
 _KEY = re.compile(r"^hm_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,100})$")
@@ -74,18 +82,76 @@ def _info(row: ApiKey) -> KeyInfo:
     )
 
 
+class _LastUseWriter:
+    """Writes the last-use times it is given, in a thread of its own that
+    starts with the first one; several uses of a key before a write make one."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._pending: dict[str, datetime] = {}
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    def note(self, prefix: str, when: datetime) -> None:
+        with self._changed:
+            if self._closing:
+                return
+            self._pending[prefix] = when
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="hashmatch-key-use", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._pending or self._closing)
+                if self._closing and not self._pending:
+                    return
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is pending now (waiting for the write lock if need be)."""
+        with self._changed:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        try:
+            with self.database.transaction() as session:
+                for prefix, when in pending.items():
+                    session.execute(
+                        update(ApiKey).where(ApiKey.prefix == prefix).values(last_used_at=when)
+                    )
+        except Exception:  # informational: the key's next check notes the use again
+            log.warning("could not record when API keys were last used", exc_info=True)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is pending and stop the thread."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+
 class ApiKeys:
     """Key operations on one database.
 
     ``authenticate`` remembers a verified key for ``cache_seconds`` (0: not
     at all), so a busy service does not read the key table on every
-    request; a revoked key stops working within that time.
+    request; a revoked key stops working within that time.  Call
+    :meth:`close` when done, so the last uses noted are written.
     """
 
     def __init__(self, database: Database, *, cache_seconds: float = 0.0) -> None:
         self.database = database
         self.cache_seconds = cache_seconds
         self._verified: dict[str, tuple[float, KeyInfo]] = {}
+        self._last_uses = _LastUseWriter(database)
 
     def create(self, name: str, scopes: Iterable[str]) -> tuple[str, KeyInfo]:
         """A new key: the secret (shown once, never stored) and its record."""
@@ -120,12 +186,20 @@ class ApiKeys:
                 row.revoked_at = utcnow()
             return _info(row)
 
-    def authenticate(self, key: str) -> KeyInfo | None:
-        """The key's record when the key is genuine and not revoked, else None."""
-        digest = _digest(key.strip())
-        remembered = self._verified.get(digest)
+    def remembered(self, key: str) -> KeyInfo | None:
+        """The key's record if it was verified less than ``cache_seconds`` ago,
+        else None; never reads the database."""
+        remembered = self._verified.get(_digest(key.strip()))
         if remembered is not None and time.monotonic() - remembered[0] < self.cache_seconds:
             return remembered[1]
+        return None
+
+    def authenticate(self, key: str) -> KeyInfo | None:
+        """The key's record when the key is genuine and not revoked, else None."""
+        remembered = self.remembered(key)
+        if remembered is not None:
+            return remembered
+        digest = _digest(key.strip())
         info = self._check(key.strip())
         if info is None:
             self._verified.pop(digest, None)
@@ -146,8 +220,9 @@ class ApiKeys:
             info = _info(row)
         now = utcnow()
         if info.last_used_at is None or now - info.last_used_at > LAST_USED_PRECISION:
-            with self.database.transaction() as session:
-                session.execute(
-                    update(ApiKey).where(ApiKey.prefix == info.prefix).values(last_used_at=now)
-                )
+            self._last_uses.note(info.prefix, now)
         return info
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write the last uses noted so far and stop the thread that writes them."""
+        self._last_uses.close(timeout)

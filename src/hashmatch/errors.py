@@ -4,6 +4,7 @@
 
     HashmatchError
     ├── InvalidHashError          a hash string of the wrong length or alphabet
+    ├── InvalidFieldError         text or JSON a bank cannot store (NUL, too deep, too big)
     ├── UnknownSignalTypeError    a signal type name nobody registered
     ├── ConfigurationError        a setting that cannot work (bad database URL, ...)
     ├── ApiKeyError               an API key that cannot be made or changed
@@ -35,6 +36,10 @@ class HashmatchError(Exception):
 
 class InvalidHashError(HashmatchError, ValueError):
     """A hash string that is not valid for its signal type."""
+
+
+class InvalidFieldError(HashmatchError, ValueError):
+    """A value a client gave that cannot be stored as it is; the message names the field."""
 
 
 class UnknownSignalTypeError(HashmatchError, KeyError):

@@ -8,6 +8,12 @@ A file is read once for all byte digests and decoded once for all image
 (or video) signals.  Failures are per file: the result carries the error message and the
 batch goes on.  Threads run in parallel because decoding, digesting and the
 PDQ kernel all release the GIL.
+
+A file that is neither an image nor a video gets its exact hashes, and
+``not_computed`` says why each perceptual type is missing.  A file whose
+name or given content type says image or video, and that cannot be decoded
+as one, is an error (unless only exact hashes were asked for), as is a file
+that lacks a signal type asked for by name.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 
 from hashmatch.errors import EmptyFileError, HashmatchError, UnsupportedMediaError
 from hashmatch.media import DecodeLimits, OpenedImage, open_image
+from hashmatch.media.kinds import Kind, declared_kind
 from hashmatch.media.video import VideoLimits, open_video
 from hashmatch.signals import (
     BytesSignalType,
@@ -70,6 +77,9 @@ class FileHashes:
     frames: dict[str, list[FrameHash]] = field(default_factory=dict)
     #: Video: size, frame rate, duration and rotation, as the header says.
     video: dict[str, Any] | None = None
+    #: Perceptual types asked for that this file did not give, and why
+    #: (it is neither an image nor a video hashmatch decodes).
+    not_computed: dict[str, str] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -89,15 +99,29 @@ class FileHashes:
             record[name] = [frame.to_json() for frame in frames]
         if self.video is not None:
             record["video"] = self.video
+        if self.not_computed:
+            record["not_computed"] = dict(sorted(self.not_computed.items()))
         return record
 
 
-def hash_file(path: str | os.PathLike[str], request: HashRequest) -> FileHashes:
-    """Every requested signal of one file; errors are returned, not raised."""
+def hash_file(
+    path: str | os.PathLike[str],
+    request: HashRequest,
+    *,
+    name: str | None = None,
+    content_type: str = "",
+) -> FileHashes:
+    """Every requested signal of one file; errors are returned, not raised.
+
+    ``name`` (default: the path) and ``content_type`` are what the file
+    came as, e.g. an upload's file name and Content-Type: when they say
+    image or video, a file that does not decode as one is an error.
+    """
     types = request.resolved()
     result = FileHashes(str(path))
     try:
-        _hash_into(result, Path(path), types, request, explicit=bool(request.signal_types))
+        _hash_into(result, Path(path), types, request)
+        _check_perceptual(result, types, request, declared_kind(name or str(path), content_type))
     except HashmatchError as error:
         return FileHashes(str(path), error=str(error))
     except OSError as error:
@@ -110,29 +134,49 @@ def hash_file(path: str | os.PathLike[str], request: HashRequest) -> FileHashes:
 
 
 def _hash_into(
-    result: FileHashes, path: Path, types: list[SignalType], request: HashRequest, explicit: bool
+    result: FileHashes, path: Path, types: list[SignalType], request: HashRequest
 ) -> None:
     if path.stat().st_size == 0:
         raise EmptyFileError(f"{path}: file is empty")
     image_types = [t for t in types if isinstance(t, ImageSignalType)]
     video_types = [t for t in types if isinstance(t, VideoSignalType)]
-    is_image = False
     if image_types or video_types:
         try:
             opened = open_image(path, request.limits)
-        except UnsupportedMediaError:
-            if explicit and not video_types:
-                raise
+        except UnsupportedMediaError as not_image:
+            result.not_computed.update((t.name, str(not_image)) for t in image_types)
+            if video_types:
+                _hash_video(result, path, video_types, request)
         else:
-            is_image = True
             with opened:
                 for signal in image_types:
                     _hash_image(result, signal, opened, request)
-    if video_types and not is_image:
-        _hash_video(result, path, video_types, request, explicit=explicit and not image_types)
     bytes_types = [t for t in types if isinstance(t, BytesSignalType)]
     if bytes_types:
         result.signals.update(digest_file(path, bytes_types))
+
+
+def _check_perceptual(
+    result: FileHashes, types: list[SignalType], request: HashRequest, kind: Kind | None
+) -> None:
+    """Raise when a missing perceptual hash makes the outcome an error."""
+    if not result.not_computed:
+        return
+    if result.video is not None:  # a video: an image hash does not apply
+        result.not_computed.clear()
+        return
+    asked = [name for name in request.signal_types if name in result.not_computed]
+    if asked:
+        raise UnsupportedMediaError(result.not_computed[asked[0]])
+    if kind is not None:
+        wanted = VideoSignalType if kind == "video" else ImageSignalType
+        names = [
+            t.name for t in types if isinstance(t, wanted) and t.name in result.not_computed
+        ] or sorted(result.not_computed)
+        raise UnsupportedMediaError(
+            f"{result.not_computed[names[0]]} (its name or type says {kind}: "
+            f"no {', '.join(names)} computed)"
+        )
 
 
 def _hash_image(
@@ -150,18 +194,12 @@ def _hash_image(
 
 
 def _hash_video(
-    result: FileHashes,
-    path: Path,
-    video_types: list[VideoSignalType],
-    request: HashRequest,
-    *,
-    explicit: bool,
+    result: FileHashes, path: Path, video_types: list[VideoSignalType], request: HashRequest
 ) -> None:
     try:
         video = open_video(path, request.video_limits)
-    except UnsupportedMediaError:
-        if explicit:
-            raise
+    except UnsupportedMediaError as not_video:
+        result.not_computed.update((t.name, str(not_video)) for t in video_types)
         return
     with video:
         for signal in video_types:
@@ -186,20 +224,32 @@ def _hash_video(
 def hash_files(
     paths: Iterable[str | os.PathLike[str]], request: HashRequest, *, jobs: int = 1
 ) -> Iterator[FileHashes]:
-    """Hash many files on ``jobs`` threads, yielding results in input order."""
+    """Hash many files on ``jobs`` threads, yielding results in input order.
+
+    Whatever goes wrong with one file is that file's error: a batch always
+    finishes."""
     request.resolved()  # fail on unknown names before starting
     if jobs <= 1:
         for path in paths:
-            yield hash_file(path, request)
+            yield _hash_one(path, request)
         return
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="hashmatch-hash") as pool:
         pending: deque[Future[FileHashes]] = deque()
         for path in paths:
-            pending.append(pool.submit(hash_file, path, request))
+            pending.append(pool.submit(_hash_one, path, request))
             if len(pending) >= jobs * 4:  # bounded look-ahead: memory stays flat
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def _hash_one(path: str | os.PathLike[str], request: HashRequest) -> FileHashes:
+    try:
+        return hash_file(path, request)
+    except Exception as error:  # noqa: BLE001 - a bug met on one file must not end the batch
+        return FileHashes(
+            str(path), error=f"{path}: could not be hashed ({type(error).__name__}: {error})"
+        )
 
 
 def iter_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:

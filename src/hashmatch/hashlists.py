@@ -18,7 +18,11 @@ Four formats:
   cropped variants are only in JSON lines).
 
 Parsing validates everything first and names the line of the first problem,
-so an import either takes the whole file or nothing.
+so an import either takes the whole file or nothing; what an entry says of
+its content must fit hashmatch.fieldlimits.  A CSV cell that a spreadsheet
+would run as a formula (one starting with ``=``, ``+``, ``-``, ``@``, a tab or
+a carriage return) is written after a single quote, as OWASP advises, and
+read back without it.
 """
 
 from __future__ import annotations
@@ -26,21 +30,27 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
-from hashmatch.errors import HashmatchError, ImportFormatError
-from hashmatch.signals import get_signal_type
+from hashmatch.errors import HashmatchError, ImportFormatError, InvalidFieldError
+from hashmatch.fieldlimits import check_content_fields
+from hashmatch.signals import get_signal_type, names
 from hashmatch.signals.base import FrameHash
 
 CSV_COLUMNS = ("signal_type", "signal", "external_id", "labels", "note")
 #: The signal type of video frames, and their key in JSON.
-FRAMES = "vpdq"
+FRAMES = names.VPDQ
 #: In a .vpdq file of several videos, the line that starts each.
 VIDEO_MARK = "# video"
+#: The largest frame number (the column holds 32 bits).
+MAX_FRAME = 2**31 - 1
+#: How CSV cells that a spreadsheet would run as formulas begin.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ListFormat(StrEnum):
@@ -99,6 +109,40 @@ def _signal(where: str, signal_type: str, value: str) -> tuple[str, str]:
         raise ImportFormatError(f"{where}: {error}") from None
 
 
+def _checked(where: str, entry: Entry) -> Entry:
+    """``entry``, if a bank can store what it says of its content."""
+    try:
+        check_content_fields(
+            external_id=entry.external_id,
+            note=entry.note,
+            labels=entry.labels,
+            source_metadata=entry.source_metadata,
+        )
+    except InvalidFieldError as error:
+        raise ImportFormatError(f"{where}: {error}") from None
+    return entry
+
+
+def _csv_cell(value: str) -> str:
+    """A cell no spreadsheet runs as a formula (a quote first, as OWASP advises;
+    a value that starts with a quote gets another, so reading is exact)."""
+    return "'" + value if value.startswith((*FORMULA_STARTS, "'")) else value
+
+
+def _csv_value(cell: str) -> str:
+    """What :func:`_csv_cell` was given."""
+    escaped = cell.startswith("'") and cell[1:].startswith((*FORMULA_STARTS, "'"))
+    return cell[1:] if escaped else cell
+
+
+def _text(where: str, field: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        raise ImportFormatError(f"{where}: {field} must be a string")
+    return str(value)
+
+
 def _labels(where: str, value: Any) -> list[str]:
     if value in (None, ""):
         return []
@@ -118,16 +162,17 @@ def read_csv(stream: IO[str], name: str) -> Iterator[Entry]:
         raise ImportFormatError(f"{name}:1: unknown columns: {', '.join(sorted(unknown))}")
     entries: list[Entry] = []
     by_external_id: dict[str, Entry] = {}
-    for row in reader:
+    for cells in reader:
         where = f"{name}:{reader.line_num}"
-        if None in row or any(row.get(column) is None for column in ("signal_type", "signal")):
+        if None in cells or any(cells.get(column) is None for column in ("signal_type", "signal")):
             raise ImportFormatError(f"{where}: expected {len(header)} fields")
+        row = {column: _csv_value(cell) for column, cell in cells.items() if cell is not None}
         signal_type, value = _signal(where, row["signal_type"].strip(), row["signal"])
         external_id = (row.get("external_id") or "").strip() or None
         entry = by_external_id.get(external_id) if external_id is not None else None
         if entry is None:
             entry = Entry({}, external_id, _labels(where, row.get("labels")), row.get("note") or "")
-            entries.append(entry)
+            entries.append(_checked(where, entry))
             if external_id is not None:
                 by_external_id[external_id] = entry
         if entry.signals.get(signal_type, value) != value:
@@ -145,11 +190,13 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise ImportFormatError(f"{where}: not JSON: {error.msg}") from None
+        except RecursionError:
+            raise ImportFormatError(f"{where}: nested too deeply") from None
         if not isinstance(record, dict):
             raise ImportFormatError(f"{where}: expected a JSON object")
         raw = record.get("signals")
         if raw is None and "signal_type" in record:
-            raw = {record["signal_type"]: record.get("signal")}
+            raw = {_text(where, "signal_type", record["signal_type"]): record.get("signal")}
         frames = _frames(where, record.get(FRAMES))
         if raw is None and frames:
             raw = {}
@@ -159,18 +206,18 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry]:
             _signal(where, str(kind), value if isinstance(value, str) else "")
             for kind, value in raw.items()
         )
-        external_id = record.get("external_id")
         metadata = record.get("source_metadata", {})
         if not isinstance(metadata, dict):
             raise ImportFormatError(f"{where}: source_metadata must be an object")
-        yield Entry(
+        entry = Entry(
             signals,
-            None if external_id is None else str(external_id),
+            _text(where, "external_id", record.get("external_id")),
             _labels(where, record.get("labels")),
-            str(record.get("note") or ""),
+            _text(where, "note", record.get("note")) or "",
             metadata,
             frames,
         )
+        yield _checked(where, entry)
 
 
 def _frames(where: str, raw: Any) -> list[FrameHash]:
@@ -186,7 +233,7 @@ def _frames(where: str, raw: Any) -> list[FrameHash]:
                 item["quality"],
                 item["hash"],
                 item["timestamp"],
-                str(item.get("variant") or ""),
+                _text(where, "variant", item.get("variant")) or "",
             )
             for item in raw
         ]
@@ -199,11 +246,11 @@ def _frame(
 ) -> FrameHash:
     try:
         number, score, seconds = int(frame), int(quality), float(timestamp)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ImportFormatError(f"{where}: a vpdq frame has a bad number") from None
-    if number < 0 or not 0 <= score <= 100 or seconds < 0:
+    if not 0 <= number <= MAX_FRAME or not 0 <= score <= 100 or not 0 <= seconds < math.inf:
         raise ImportFormatError(f"{where}: a vpdq frame is out of range")
-    _, parsed = _signal(where, "pdq", str(value))
+    _, parsed = _signal(where, names.PDQ, _text(where, "a vpdq frame hash", value) or "")
     if len(variant) > 16:
         raise ImportFormatError(f"{where}: a vpdq frame variant is over 16 characters")
     return FrameHash(number, score, parsed, seconds, (), variant)
@@ -217,7 +264,8 @@ def read_vpdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
     for number, line in enumerate(stream, start=1):
         text = line.strip()
         if text.startswith(VIDEO_MARK):
-            videos.append(Entry({}, text[len(VIDEO_MARK) :].strip() or None))
+            video = Entry({}, text[len(VIDEO_MARK) :].strip() or None)
+            videos.append(_checked(f"{name}:{number}", video))
             continue
         if not text or text[0] == "#":
             continue
@@ -234,7 +282,7 @@ def read_vpdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
 
 
 def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
-    parse = get_signal_type("pdq").parse
+    parse = get_signal_type(names.PDQ).parse
     for number, line in enumerate(stream, start=1):
         text = line.strip()
         if not text or text[0] == "#":
@@ -243,7 +291,7 @@ def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
             value = parse(text.partition(",")[0])
         except HashmatchError as error:
             raise ImportFormatError(f"{name}:{number}: {error}") from None
-        yield Entry({"pdq": value})
+        yield Entry({names.PDQ: value})
 
 
 READERS = {
@@ -281,6 +329,9 @@ def write_entries(entries: Iterable[Entry], stream: IO[str], list_format: ListFo
         return count
     if list_format is ListFormat.csv:
         writer = csv.writer(stream, lineterminator="\n")
+        # Python 3.11 leaves a field with a carriage return (but no newline)
+        # unquoted, and no reader reads that back: such rows are quoted whole.
+        quoting_writer = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(CSV_COLUMNS)
         for count, entry in enumerate(entries, start=1):  # noqa: B007 - count is the result
             if entry.frames:
@@ -289,21 +340,21 @@ def write_entries(entries: Iterable[Entry], stream: IO[str], list_format: ListFo
                     "its frames"
                 )
             for signal_type, value in sorted(entry.signals.items()):
-                writer.writerow(
-                    [
-                        signal_type,
-                        value,
-                        entry.external_id or "",
-                        ";".join(entry.labels),
-                        entry.note,
-                    ]
+                cells = (
+                    signal_type,
+                    value,
+                    entry.external_id or "",
+                    ";".join(entry.labels),
+                    entry.note,
                 )
+                row = [_csv_cell(cell) for cell in cells]
+                (quoting_writer if any("\r" in cell for cell in row) else writer).writerow(row)
         return count
     for count, entry in enumerate(entries, start=1):  # noqa: B007
         if list_format is ListFormat.jsonl:
             stream.write(json.dumps(entry.to_json()) + "\n")
-        elif "pdq" in entry.signals:
-            stream.write(entry.signals["pdq"] + "\n")
+        elif names.PDQ in entry.signals:
+            stream.write(entry.signals[names.PDQ] + "\n")
     return count
 
 

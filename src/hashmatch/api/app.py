@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from hashmatch import __version__
@@ -22,6 +22,8 @@ from hashmatch.api import curation, errors, hma, v1
 from hashmatch.api.auth import require
 from hashmatch.api.body_limit import BodyLimitMiddleware
 from hashmatch.api.metrics import Metrics, MetricsMiddleware, exposition
+from hashmatch.api.responses import KEYED, error_responses, plain_text
+from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.service import Service
 from hashmatch.settings import Settings
 from hashmatch.store import Database
@@ -37,8 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
-            # The loader may still be reading: let it hand its connection back.
-            service.wait_until_loaded(timeout=60)
+            service.close()
             database.close()
 
     app = FastAPI(
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         description="Find known content by perceptual and exact hashes.",
         lifespan=lifespan,
     )
+    app.router.route_class = GuardedRoute
     errors.install(app)
     metrics = Metrics()
     app.state.metrics = metrics
@@ -56,11 +58,17 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(curation.router)
     app.include_router(hma.router)
 
-    @app.get("/status/live", summary="The process is up", tags=["status"])
-    def live() -> dict[str, str]:
+    # On the event loop, not in the thread pool: it answers while every
+    # thread is busy (the pool is what a stuck database would exhaust).
+    @app.get(
+        "/status/live", summary="The process is up", tags=["status"], responses=error_responses(400)
+    )
+    async def live() -> dict[str, str]:
         return {"status": "live"}
 
-    @app.get("/status", summary="Ready to match", tags=["status"])
+    @app.get(
+        "/status", summary="Ready to match", tags=["status"], responses=error_responses(*KEYED, 503)
+    )
     def ready(request: Request, _key: Any = Depends(require(None))) -> Any:
         """200 when the index is loaded and current with the change log; 503
         with the reason otherwise (loading, or the change log cannot be read)."""
@@ -78,7 +86,13 @@ def create_app(settings: Settings) -> FastAPI:
             "index": {"pdq_hashes": len(matcher), "seq": matcher.seq, "sizes": matcher.sizes()},
         }
 
-    @app.get("/metrics", summary="Prometheus metrics", tags=["status"])
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        tags=["status"],
+        response_class=Response,
+        responses={**plain_text("Prometheus' text format."), **error_responses(*KEYED)},
+    )
     def prometheus(request: Request, _key: Any = Depends(require(None))) -> Any:
         service: Service = request.app.state.service
         if service.loading_problem is None:

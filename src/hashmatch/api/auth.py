@@ -1,6 +1,15 @@
 """API keys on every route but liveness: 401 without a valid key, 403 without
 the scope, 429 over the key's rate limit.
 
+    @router.get("/lookup")
+    def lookup(..., _key: KeyInfo = Depends(require("match"))) -> ...
+
+Routes declare the key they need as a dependency (which also puts the bearer
+scheme in the OpenAPI document); :class:`~hashmatch.api.routing.GuardedRoute`
+runs the same check before the request body is read, and the dependency then
+finds its answer.  A verified key is remembered for a few seconds, so most
+checks touch no database; the ones that do run in the thread pool.
+
 The HMA-compatible routes take the same keys; with the setting
 ``hma_without_key`` they also admit requests without one, but only from a
 loopback address (and the server refuses that setting on any other address).
@@ -9,10 +18,10 @@ loopback address (and the server refuses that setting on any other address).
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from hashmatch.api.errors import ApiError
 from hashmatch.api.service import Service
@@ -20,54 +29,70 @@ from hashmatch.apikeys import KeyInfo
 from hashmatch.settings import is_loopback
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `hashmatch keys create`.")
+#: Where a request keeps the answers of the key checks it passed.
+_ADMITTED = "hashmatch.admitted"
 
 
-def _checked_key(
-    request: Request, credentials: HTTPAuthorizationCredentials | None, scope: str | None
-) -> KeyInfo:
-    if credentials is None:
-        raise ApiError(401, "unauthorized", "an API key is required: Authorization: Bearer <key>")
-    service: Service = request.app.state.service
-    info = service.keys.authenticate(credentials.credentials)
-    if info is None:
-        raise ApiError(401, "unauthorized", "the API key is not valid or was revoked")
-    if scope is not None and not info.allows(scope):
-        raise ApiError(403, "forbidden", f"this API key does not have the {scope!r} scope")
-    if service.rate_limiter is not None:
-        wait = service.rate_limiter.wait_for(info.prefix)
-        if wait > 0:
-            raise ApiError(
-                429,
-                "rate_limited",
-                f"API key {info.name!r} is over its rate limit; retry in {wait:.2f} s",
-                {"Retry-After": str(math.ceil(wait))},
-            )
-    return info
+class KeyCheck:
+    """A dependency that admits keys with ``scope`` (or ``admin``); None: any
+    valid key.  With ``keyless_loopback``, a request without a key passes when
+    it comes from loopback and the setting ``hma_without_key`` is on."""
 
+    def __init__(self, scope: str | None, *, keyless_loopback: bool = False) -> None:
+        self.scope = scope
+        self.keyless_loopback = keyless_loopback
 
-def require(scope: str | None) -> Callable[..., Awaitable[KeyInfo]]:
-    """A dependency that admits keys with ``scope`` (or ``admin``); None: any valid key."""
+    async def __call__(
+        self, request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    ) -> KeyInfo | None:
+        return await self.admit(request, credentials)
 
-    # async: FastAPI would run a plain function in a thread, which costs more
-    # than the check (a cached digest lookup).
-    async def check(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
-    ) -> KeyInfo:
-        return _checked_key(request, credentials, scope)
+    async def admit(
+        self, request: Request, credentials: HTTPAuthorizationCredentials | None
+    ) -> KeyInfo | None:
+        """The key that may make this request (None: a keyless loopback
+        request), checked once per request however often it is asked."""
+        admitted: dict[KeyCheck, KeyInfo | None] = request.scope.setdefault(_ADMITTED, {})
+        if self not in admitted:
+            admitted[self] = await self._check(request, credentials)
+        return admitted[self]
 
-    return check
-
-
-def require_hma(scope: str) -> Callable[..., Awaitable[KeyInfo | None]]:
-    """As :func:`require`, but keyless loopback requests pass when ``hma_without_key`` is on."""
-
-    async def check(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+    async def _check(
+        self, request: Request, credentials: HTTPAuthorizationCredentials | None
     ) -> KeyInfo | None:
         service: Service = request.app.state.service
-        client = request.client.host if request.client else ""
-        if credentials is None and service.settings.hma_without_key and is_loopback(client):
-            return None
-        return _checked_key(request, credentials, scope)
+        if credentials is None:
+            client = request.client.host if request.client else ""
+            if self.keyless_loopback and service.settings.hma_without_key and is_loopback(client):
+                return None
+            raise ApiError(
+                401, "unauthorized", "an API key is required: Authorization: Bearer <key>"
+            )
+        secret = credentials.credentials
+        info = service.keys.remembered(secret) or await run_in_threadpool(
+            service.keys.authenticate, secret
+        )
+        if info is None:
+            raise ApiError(401, "unauthorized", "the API key is not valid or was revoked")
+        if self.scope is not None and not info.allows(self.scope):
+            raise ApiError(403, "forbidden", f"this API key does not have the {self.scope!r} scope")
+        if service.rate_limiter is not None:
+            wait = service.rate_limiter.wait_for(info.prefix)
+            if wait > 0:
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    f"API key {info.name!r} is over its rate limit; retry in {wait:.2f} s",
+                    {"Retry-After": str(math.ceil(wait))},
+                )
+        return info
 
-    return check
+
+def require(scope: str | None) -> KeyCheck:
+    """A dependency that admits keys with ``scope`` (or ``admin``); None: any valid key."""
+    return KeyCheck(scope)
+
+
+def require_hma(scope: str) -> KeyCheck:
+    """As :func:`require`, but keyless loopback requests pass when ``hma_without_key`` is on."""
+    return KeyCheck(scope, keyless_loopback=True)

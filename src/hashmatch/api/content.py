@@ -22,6 +22,8 @@ from hashmatch.api.errors import ApiError
 from hashmatch.api.service import Service
 from hashmatch.hashing import FileHashes, HashRequest, hash_file
 from hashmatch.media.download import download
+from hashmatch.media.limits import DecodeLimits
+from hashmatch.media.video import VideoLimits
 
 CHUNK = 1024 * 1024
 
@@ -33,6 +35,9 @@ class ReceivedFile:
     name: str
     #: The Content-Type the client or the URL's server gave ("" if none).
     content_type: str
+    #: The server's decoding limits (settings max_decode_bytes, max_image_pixels, ...).
+    limits: DecodeLimits
+    video_limits: VideoLimits
 
 
 @asynccontextmanager
@@ -40,23 +45,27 @@ async def received_file(
     service: Service, *, upload: UploadFile | None = None, url: str | None = None
 ) -> AsyncIterator[ReceivedFile]:
     """The upload, or the content at ``url``, as a temporary file."""
+    limits = DecodeLimits.from_settings(service.settings)
+    video_limits = VideoLimits.from_settings(service.settings)
     with tempfile.TemporaryDirectory(prefix="hashmatch-upload-") as folder:
         path = Path(folder) / "content"
         if url is not None:
             fetched = await run_in_threadpool(download, url, service.url_policy, path)
-            yield ReceivedFile(path, url, fetched.content_type)
+            yield ReceivedFile(path, url, fetched.content_type, limits, video_limits)
         elif upload is not None:
-            await _save_upload(upload, service.settings.max_upload_bytes, path)
-            yield ReceivedFile(path, upload.filename or "upload", upload.content_type or "")
+            await run_in_threadpool(_save_upload, upload, service.settings.max_upload_bytes, path)
+            name, content_type = upload.filename or "upload", upload.content_type or ""
+            yield ReceivedFile(path, name, content_type, limits, video_limits)
         else:
             raise ApiError(400, "no_content", "give a file upload or a url")
 
 
-async def _save_upload(upload: UploadFile, limit: int, path: Path) -> None:
-    """Write the upload to ``path``, refusing more than ``limit`` bytes (413)."""
+def _save_upload(upload: UploadFile, limit: int, path: Path) -> None:
+    """Write the upload to ``path`` (disk work: in the thread pool), refusing
+    more than ``limit`` bytes (413)."""
     size = 0
     with path.open("wb") as stream:
-        while chunk := await upload.read(CHUNK):
+        while chunk := upload.file.read(CHUNK):
             size += len(chunk)
             if size > limit:
                 raise ApiError(413, "upload_too_large", f"uploads are limited to {limit} bytes")
@@ -70,11 +79,22 @@ async def hashed(
     signal_types: tuple[str, ...] = (),
     crop_variants: tuple[float, ...] = (),
 ) -> FileHashes:
-    """Hash a received file (off the event loop); one that cannot be hashed is
-    a 400 naming it as the client did."""
-    request = HashRequest(signal_types=signal_types, dihedral=dihedral, crop_variants=crop_variants)
-    result = await run_in_threadpool(hash_file, received.path, request)
+    """Hash a received file (off the event loop) under the server's limits;
+    one that cannot be hashed is a 4xx naming it as the client did."""
+    request = HashRequest(
+        signal_types=signal_types,
+        dihedral=dihedral,
+        crop_variants=crop_variants,
+        limits=received.limits,
+        video_limits=received.video_limits,
+    )
+    result = await run_in_threadpool(
+        hash_file, received.path, request, name=received.name, content_type=received.content_type
+    )
+    named = str(received.path)
+    result.not_computed = {
+        kind: why.replace(named, received.name) for kind, why in result.not_computed.items()
+    }
     if not result.ok:
-        message = (result.error or "").replace(str(received.path), received.name)
-        raise ApiError(400, "bad_media", message)
+        raise ApiError(400, "bad_media", (result.error or "").replace(named, received.name))
     return result

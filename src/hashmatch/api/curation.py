@@ -1,27 +1,67 @@
 """Curation under ``/v1``: banks, their content, hash-list import and export.
 
 Every route needs the ``curate`` scope.  Imports are all-or-nothing and
-idempotent, exactly as ``hashmatch bank import``.
+idempotent, exactly as ``hashmatch bank import``; a list is parsed and
+imported in the thread pool, never on the event loop.  Text and JSON a
+client stores are checked by hashmatch.fieldlimits, ids fit the database's.
 """
 
 from __future__ import annotations
 
 import io
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, UploadFile
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from hashmatch.api.auth import require
 from hashmatch.api.errors import ApiError
-from hashmatch.banks import BANK_KINDS, Banks
+from hashmatch.api.responses import KEYED, error_responses, plain_text
+from hashmatch.api.routing import GuardedRoute
+from hashmatch.banks import BANK_KINDS, Banks, ImportResult
+from hashmatch.fieldlimits import (
+    DESCRIPTION_CHARS,
+    EXTERNAL_ID_CHARS,
+    MAX_ID,
+    NOTE_CHARS,
+    check_json,
+    check_text,
+)
 from hashmatch.hashlists import Entry, ListFormat, entries_text, read_entries
 from hashmatch.signals import get_signal_type
 from hashmatch.store.models import as_utc
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require("curate"))], tags=["curation"])
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require("curate"))],
+    tags=["curation"],
+    route_class=GuardedRoute,
+    responses=error_responses(*KEYED, 422),
+)
+
+Description = Annotated[
+    str,
+    Field(max_length=DESCRIPTION_CHARS),
+    AfterValidator(partial(check_text, "description", max_chars=DESCRIPTION_CHARS)),
+]
+Note = Annotated[
+    str,
+    Field(max_length=NOTE_CHARS),
+    AfterValidator(partial(check_text, "note", max_chars=NOTE_CHARS)),
+]
+ExternalId = Annotated[
+    str,
+    Field(max_length=EXTERNAL_ID_CHARS),
+    AfterValidator(partial(check_text, "external_id", max_chars=EXTERNAL_ID_CHARS, one_line=True)),
+]
+Labels = Annotated[list[str], AfterValidator(partial(check_json, "labels"))]
+Metadata = Annotated[dict[str, Any], AfterValidator(partial(check_json, "source_metadata"))]
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+ContentId = Annotated[int, Path(ge=0, le=MAX_ID)]
 
 
 def _banks(request: Request) -> Banks:
@@ -30,37 +70,37 @@ def _banks(request: Request) -> Banks:
 
 class BankCreate(BaseModel):
     name: str = Field(..., max_length=100)
-    description: str = ""
+    description: Description = ""
     kind: str = Field("match", description=f"One of {', '.join(BANK_KINDS)}.")
-    labels: list[str] = []
+    labels: Labels = []
     thresholds: dict[str, int] = {}
     enabled: bool = True
 
 
 class BankUpdate(BaseModel):
     name: str | None = Field(None, max_length=100)
-    description: str | None = None
+    description: Description | None = None
     enabled: bool | None = None
-    labels: list[str] | None = None
+    labels: Labels | None = None
     thresholds: dict[str, int] | None = None
 
 
 class ContentCreate(BaseModel):
     signals: dict[str, str] = Field(..., description="Signal type -> hash.")
-    external_id: str | None = Field(None, max_length=200)
-    labels: list[str] = []
-    note: str = ""
-    source_metadata: dict[str, Any] = {}
+    external_id: ExternalId | None = None
+    labels: Labels = []
+    note: Note = ""
+    source_metadata: Metadata = {}
 
 
 class ContentUpdate(BaseModel):
-    note: str | None = None
-    labels: list[str] | None = None
-    source_metadata: dict[str, Any] | None = None
+    note: Note | None = None
+    labels: Labels | None = None
+    source_metadata: Metadata | None = None
 
 
 class ContentSwitch(BaseModel):
-    content_ids: list[int]
+    content_ids: list[Id]
     until: datetime | None = Field(None, description="Disable until (default: for good).")
 
 
@@ -69,17 +109,17 @@ def list_banks(request: Request) -> dict[str, Any]:
     return {"banks": [info.to_json() for info in _banks(request).all()]}
 
 
-@router.post("/banks", summary="Create a bank", status_code=201)
+@router.post("/banks", summary="Create a bank", status_code=201, responses=error_responses(409))
 def create_bank(request: Request, body: BankCreate) -> dict[str, Any]:
     return _banks(request).create(**body.model_dump()).to_json()
 
 
-@router.get("/banks/{name}", summary="Show a bank")
+@router.get("/banks/{name}", summary="Show a bank", responses=error_responses(404))
 def show_bank(request: Request, name: str) -> dict[str, Any]:
     return _banks(request).get(name).to_json()
 
 
-@router.patch("/banks/{name}", summary="Change a bank")
+@router.patch("/banks/{name}", summary="Change a bank", responses=error_responses(404, 409))
 def update_bank(request: Request, name: str, body: BankUpdate) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
     if "name" in changes:
@@ -87,42 +127,63 @@ def update_bank(request: Request, name: str, body: BankUpdate) -> dict[str, Any]
     return _banks(request).update(name, **changes).to_json()
 
 
-@router.delete("/banks/{name}", summary="Delete a bank and its content")
+@router.delete(
+    "/banks/{name}", summary="Delete a bank and its content", responses=error_responses(404)
+)
 def delete_bank(request: Request, name: str) -> dict[str, str]:
     _banks(request).delete(name)
     return {"deleted": name}
 
 
-@router.post("/banks/{name}/content", summary="Add one content by its hashes", status_code=201)
+@router.post(
+    "/banks/{name}/content",
+    summary="Add one content by its hashes",
+    status_code=201,
+    responses=error_responses(404),
+)
 def add_content(request: Request, name: str, body: ContentCreate) -> dict[str, Any]:
     if not body.signals:
         raise ApiError(400, "invalid_request", "signals must name at least one hash")
     signals = {kind: get_signal_type(kind).parse(value) for kind, value in body.signals.items()}
     entry = Entry(signals, body.external_id, body.labels, body.note, body.source_metadata)
-    content_id = _banks(request).add(name, entry, source="api")
+    content_id = request.app.state.service.adds.add(name, entry, source="api")
     return {"content_id": content_id, "skipped": content_id is None}
 
 
-@router.get("/banks/{name}/content/{content_id}", summary="Show one content")
-def show_content(request: Request, name: str, content_id: int) -> dict[str, Any]:
+@router.get(
+    "/banks/{name}/content/{content_id}", summary="Show one content", responses=error_responses(404)
+)
+def show_content(request: Request, name: str, content_id: ContentId) -> dict[str, Any]:
     return _banks(request).content(name, content_id).to_json()
 
 
-@router.patch("/banks/{name}/content/{content_id}", summary="Change what is known of a content")
+@router.patch(
+    "/banks/{name}/content/{content_id}",
+    summary="Change what is known of a content",
+    responses=error_responses(404),
+)
 def update_content(
-    request: Request, name: str, content_id: int, body: ContentUpdate
+    request: Request, name: str, content_id: ContentId, body: ContentUpdate
 ) -> dict[str, Any]:
     return _banks(request).update_content(name, content_id, **body.model_dump()).to_json()
 
 
-@router.delete("/banks/{name}/content/{content_id}", summary="Delete one content")
-def delete_content(request: Request, name: str, content_id: int) -> dict[str, Any]:
+@router.delete(
+    "/banks/{name}/content/{content_id}",
+    summary="Delete one content",
+    responses=error_responses(404),
+)
+def delete_content(request: Request, name: str, content_id: ContentId) -> dict[str, Any]:
     banks = _banks(request)
     banks.content(name, content_id)  # 404 for content the bank does not have
     return {"deleted": banks.remove_content(name, [content_id])}
 
 
-@router.post("/banks/{name}/import", summary="Import a hash list (all or nothing)")
+@router.post(
+    "/banks/{name}/import",
+    summary="Import a hash list (all or nothing)",
+    responses=error_responses(404, 413),
+)
 async def import_list(
     request: Request,
     name: str,
@@ -137,15 +198,30 @@ async def import_list(
             "upload_too_large",
             f"lists are limited to {service.settings.max_upload_bytes} bytes",
         )
+    source = file.filename and check_text("file name", file.filename, max_chars=200)
+    imported = await run_in_threadpool(
+        _import, _banks(request), name, data, list_format, source or None
+    )
+    return imported.to_json()
+
+
+def _import(
+    banks: Banks, name: str, data: bytes, list_format: ListFormat, source: str | None
+) -> ImportResult:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_list", "the list is not UTF-8 text") from None
-    entries = read_entries(io.StringIO(text, newline=""), list_format, file.filename or "list")
-    return _banks(request).import_entries(name, entries, source=file.filename).to_json()
+    entries = read_entries(io.StringIO(text, newline=""), list_format, source or "list")
+    return banks.import_entries(name, entries, source=source)
 
 
-@router.get("/banks/{name}/export", summary="Export a bank as a hash list")
+@router.get(
+    "/banks/{name}/export",
+    summary="Export a bank as a hash list",
+    response_class=Response,
+    responses={**plain_text("The hash list."), **error_responses(404)},
+)
 def export_list(
     request: Request, name: str, list_format: ListFormat = Query(ListFormat.csv, alias="format")
 ) -> PlainTextResponse:
@@ -154,14 +230,22 @@ def export_list(
     return PlainTextResponse(entries_text(banks.export(name), list_format))
 
 
-@router.post("/banks/{name}/content/disable", summary="Stop content from matching")
+@router.post(
+    "/banks/{name}/content/disable",
+    summary="Stop content from matching",
+    responses=error_responses(404),
+)
 def disable_content(request: Request, name: str, body: ContentSwitch) -> dict[str, Any]:
     until = as_utc(body.until) if body.until else datetime(9999, 12, 31, tzinfo=UTC)
     changed = _banks(request).set_disabled(name, body.content_ids, until)
     return {"changed": changed}
 
 
-@router.post("/banks/{name}/content/enable", summary="Let disabled content match again")
+@router.post(
+    "/banks/{name}/content/enable",
+    summary="Let disabled content match again",
+    responses=error_responses(404),
+)
 def enable_content(request: Request, name: str, body: ContentSwitch) -> dict[str, Any]:
     return {"changed": _banks(request).set_disabled(name, body.content_ids, None)}
 

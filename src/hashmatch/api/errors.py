@@ -5,7 +5,8 @@ on the HMA-compatible routes (``/h``, ``/m``, ``/c``) it is HMA's own
 ``{"message": "..."}``, and its request validation errors are pydantic's
 list, as HMA sends them.  Library errors map to 4xx by type; anything
 unexpected is a 500 whose body says nothing about the internals (the
-traceback goes to the server log).
+traceback goes to the server log).  A 405 names the methods the path takes
+(``Allow``).  api/responses.py documents these shapes in the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from hashmatch.errors import (
     ApiKeyError,
@@ -29,6 +31,7 @@ from hashmatch.errors import (
     HashmatchError,
     ImageTooLargeError,
     ImportFormatError,
+    InvalidFieldError,
     InvalidHashError,
     MediaError,
     UnknownBankError,
@@ -61,6 +64,7 @@ _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
     (ImportFormatError, 400, "invalid_list"),
     (BankError, 400, "bad_bank_request"),
     (InvalidHashError, 400, "invalid_hash"),
+    (InvalidFieldError, 400, "invalid_field"),
     (UnknownSignalTypeError, 400, "unknown_signal_type"),
     (UrlNotAllowedError, 400, "url_not_allowed"),
     (DownloadTooLargeError, 413, "download_too_large"),
@@ -85,11 +89,34 @@ def _is_hma(request: Request) -> bool:
     return request.url.path.startswith(HMA_PREFIXES)
 
 
+def _printable(text: str) -> str:
+    """``text`` without lone surrogates (from JSON escapes), which no UTF-8 body can carry."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def error_response(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    message = _printable(message)
     body: dict[str, Any] = {"message": message} if _is_hma(request) else error_body(code, message)
     return JSONResponse(body, status, headers=headers)
+
+
+#: The methods a 405's ``Allow`` may name.
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed(request: Request) -> str:
+    """The methods some route takes at the request's path."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+    return ", ".join(allowed)
 
 
 def install(app: FastAPI) -> None:
@@ -113,7 +140,14 @@ def install(app: FastAPI) -> None:
             # HMA (flask-openapi3) answers with pydantic's own list, locations
             # without the "query"/"body" part.
             items = [
-                {"type": item["type"], "loc": list(item["loc"][1:]), "msg": item["msg"]}
+                {
+                    "type": item["type"],
+                    "loc": [
+                        part if isinstance(part, int) else _printable(str(part))
+                        for part in item["loc"][1:]
+                    ],
+                    "msg": _printable(item["msg"]),
+                }
                 for item in error.errors()
             ]
             return JSONResponse(jsonable_encoder(items), 422)
@@ -121,12 +155,15 @@ def install(app: FastAPI) -> None:
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()
         )
-        return JSONResponse(error_body("invalid_request", problems), 422)
+        return error_response(request, 422, "invalid_request", problems)
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, error: HTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
-        return error_response(request, error.status_code, code, str(error.detail))
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = _allowed(request)
+        return error_response(request, error.status_code, code, str(error.detail), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -17,6 +17,8 @@ import time
 from hashmatch.api.errors import ApiError
 from hashmatch.api.ratelimit import RateLimiter
 from hashmatch.apikeys import ApiKeys
+from hashmatch.banks import Banks
+from hashmatch.banks.add_queue import AddQueue
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
 from hashmatch.settings import Settings
@@ -38,6 +40,8 @@ class Service:
         self.settings = settings
         self.database = database
         self.keys = ApiKeys(database, cache_seconds=KEY_CACHE_SECONDS)
+        #: Single adds from concurrent requests, committed together.
+        self.adds = AddQueue(Banks(database))
         self.url_policy = UrlPolicy.from_settings(settings)
         self.rate_limiter = (
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -77,6 +81,12 @@ class Service:
 
     def wait_until_loaded(self, timeout: float | None = None) -> None:
         self._loader.join(timeout)
+
+    def close(self) -> None:
+        """Before the database closes: let the index loader hand its connection
+        back, and write the API keys' last uses."""
+        self.wait_until_loaded(timeout=60)
+        self.keys.close(timeout=60)
 
     @property
     def loading_problem(self) -> str | None:

@@ -1,4 +1,9 @@
-"""The versioned API: hashing and matching under ``/v1``."""
+"""The versioned API: hashing and matching under ``/v1``.
+
+Lookups are plain functions, which FastAPI runs in its thread pool: the
+matcher may read the change log first, and nothing that waits on the
+database may hold the event loop.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,19 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from hashmatch.api.auth import require
 from hashmatch.api.content import hashed, received_file
 from hashmatch.api.errors import ApiError
+from hashmatch.api.responses import KEYED, error_responses
+from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.service import Service
 from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match
 from hashmatch.signals import get_signal_type
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=GuardedRoute, responses=error_responses(*KEYED, 422))
 
 URL_HELP = "Fetch the content from this URL instead (setting url_fetch; see docs/settings.md)."
 DIHEDRAL_HELP = "Also return the 8 rotated/flipped PDQ hashes."
@@ -45,17 +53,17 @@ async def _hash(request: Request, file: UploadFile | None, url: str | None, dihe
 async def _match(
     request: Request, file: UploadFile | None, url: str | None, bank: list[str] | None
 ) -> dict[str, Any]:
-    matcher = _service(request).matcher()
+    matcher = await run_in_threadpool(_service(request).matcher)
     async with received_file(_service(request), upload=file, url=url) as received:
         result = await hashed(received, dihedral=True)
-    matches = matcher.match_result(result, banks=bank)
+    matches = await run_in_threadpool(matcher.match_result, result, banks=bank)
     _count(request, matches)
     record = _record(result)
     record.pop("pdq_dihedral", None)
     return {**record, "matches": [match.to_json() for match in matches]}
 
 
-@router.post("/hash", summary="Hash an uploaded file")
+@router.post("/hash", summary="Hash an uploaded file", responses=error_responses(413))
 async def hash_upload(
     request: Request,
     file: UploadFile,
@@ -66,7 +74,7 @@ async def hash_upload(
     return await _hash(request, file, None, dihedral)  # type: ignore[no-any-return]
 
 
-@router.get("/hash", summary="Hash the content at a URL")
+@router.get("/hash", summary="Hash the content at a URL", responses=error_responses(413))
 async def hash_url(
     request: Request,
     url: str = Query(..., max_length=4096, description=URL_HELP),
@@ -77,10 +85,8 @@ async def hash_url(
     return await _hash(request, None, url, dihedral)  # type: ignore[no-any-return]
 
 
-# The lookups are async functions that do their (short, CPU-bound) work on
-# the event loop: a thread hop per request would cost more than the lookup.
-@router.get("/lookup", summary="Match one hash")
-async def lookup(
+@router.get("/lookup", summary="Match one hash", responses=error_responses(503))
+def lookup(
     request: Request,
     signal_type: str = Query(..., description="pdq, md5 or sha256"),
     signal: str = Query(..., description="The hash, in the type's text form."),
@@ -104,8 +110,8 @@ class BatchLookup(BaseModel):
     banks: list[str] | None = None
 
 
-@router.post("/lookup", summary="Match a batch of hashes")
-async def lookup_batch(
+@router.post("/lookup", summary="Match a batch of hashes", responses=error_responses(413, 503))
+def lookup_batch(
     request: Request, body: BatchLookup, _key: Any = Depends(require("match"))
 ) -> dict[str, Any]:
     service = _service(request)
@@ -124,7 +130,9 @@ async def lookup_batch(
     return {"results": results}
 
 
-@router.post("/match", summary="Hash an uploaded file and match it")
+@router.post(
+    "/match", summary="Hash an uploaded file and match it", responses=error_responses(413, 503)
+)
 async def match_upload(
     request: Request,
     file: UploadFile,
@@ -135,7 +143,11 @@ async def match_upload(
     return await _match(request, file, None, bank)
 
 
-@router.get("/match", summary="Hash the content at a URL and match it")
+@router.get(
+    "/match",
+    summary="Hash the content at a URL and match it",
+    responses=error_responses(413, 503),
+)
 async def match_url(
     request: Request,
     url: str = Query(..., max_length=4096, description=URL_HELP),

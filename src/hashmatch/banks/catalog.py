@@ -15,7 +15,7 @@ clash.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,8 @@ from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from hashmatch.banks.checks import (
+    check_description,
+    check_entries,
     check_kind,
     check_labels,
     check_name,
@@ -30,8 +32,16 @@ from hashmatch.banks.checks import (
     valid_ids,
 )
 from hashmatch.banks.records import BankInfo, ContentInfo, ImportResult, add_signal
-from hashmatch.banks.writes import add_entries, delete_signals, log_removed, new_entries
+from hashmatch.banks.writes import (
+    add_entries,
+    delete_signals,
+    insert_entries,
+    log_added,
+    log_removed,
+    new_entries,
+)
 from hashmatch.errors import BankError, BankExistsError, UnknownBankError, UnknownContentError
+from hashmatch.fieldlimits import check_content_fields
 from hashmatch.hashlists import Entry
 from hashmatch.signals.base import FrameHash
 from hashmatch.store import Bank, Content, ContentSignal, Database
@@ -68,7 +78,7 @@ class Banks:
                 raise BankExistsError(f"a bank named {name!r} already exists")
             bank = Bank(
                 name=name,
-                description=description,
+                description=check_description(description),
                 kind=kind,
                 labels=check_labels(labels),
                 thresholds=check_thresholds(thresholds or {}),
@@ -114,7 +124,7 @@ class Banks:
                     raise BankExistsError(f"a bank named {new_name!r} already exists")
                 bank.name = new_name
             if description is not None:
-                bank.description = description
+                bank.description = check_description(description)
             if enabled is not None:
                 bank.enabled = enabled
             if labels is not None:
@@ -141,7 +151,7 @@ class Banks:
         self, name: str, entries: Iterable[Entry], *, source: str | None = None
     ) -> ImportResult:
         """Add every new entry in one transaction; skip the ones already there."""
-        entries = list(entries)
+        entries = check_entries(list(entries))
         with self.database.transaction() as session:
             bank_id = self._locked_bank_id(session, name)
             fresh = new_entries(session, bank_id, entries)
@@ -150,10 +160,42 @@ class Banks:
 
     def add(self, name: str, entry: Entry, *, source: str | None = None) -> int | None:
         """Add one content; its id, or None when the bank already has it."""
+        check_entries([entry])
         with self.database.transaction() as session:
             bank_id = self._locked_bank_id(session, name)
             fresh = new_entries(session, bank_id, [entry])
             return add_entries(session, bank_id, fresh, source)[0] if fresh else None
+
+    def add_many(self, items: Sequence[tuple[str, Entry, str | None]]) -> list[int | None]:
+        """Add (bank, entry, source) items in one transaction: each one's
+        content id, or None when its bank already has it (or an earlier item
+        of the batch added it).  Banks are locked in name order, so batches
+        in several processes never wait on each other in a circle."""
+        check_entries([entry for _, entry, _ in items])
+        by_bank: dict[str, list[int]] = {}
+        for position, (name, _, _) in enumerate(items):
+            by_bank.setdefault(name, []).append(position)
+        results: list[int | None] = [None] * len(items)
+        with self.database.transaction() as session:
+            logged: list[int] = []
+            for name in sorted(by_bank):
+                bank_id = self._locked_bank_id(session, name)
+                positions = by_bank[name]
+                fresh = {
+                    id(e) for e in new_entries(session, bank_id, [items[p][1] for p in positions])
+                }
+                by_source: dict[str | None, list[int]] = {}
+                for position in positions:
+                    if id(items[position][1]) in fresh:
+                        by_source.setdefault(items[position][2], []).append(position)
+                for source, chosen in by_source.items():
+                    entries = [items[position][1] for position in chosen]
+                    content_ids, signal_ids = insert_entries(session, bank_id, entries, source)
+                    for position, content_id in zip(chosen, content_ids, strict=True):
+                        results[position] = content_id
+                    logged += signal_ids
+            log_added(session, logged)
+        return results
 
     def export(self, name: str) -> Iterator[Entry]:
         """Every content of a bank as an entry, in the order it was added."""
@@ -242,6 +284,11 @@ class Banks:
         source_metadata: dict[str, Any] | None = None,
     ) -> ContentInfo:
         """Change what is known about a content (its signals stay as they are)."""
+        check_content_fields(
+            note=note,
+            labels=labels if labels is None else list(labels),
+            source_metadata=source_metadata,
+        )
         with self.database.transaction() as session:
             bank = self._bank(session, name, lock=True)
             content = self._content(session, bank, content_id)

@@ -6,6 +6,13 @@ import re
 from collections.abc import Iterable
 
 from hashmatch.errors import BankError
+from hashmatch.fieldlimits import (
+    DESCRIPTION_CHARS,
+    MAX_ID,
+    check_content_fields,
+    check_text,
+)
+from hashmatch.hashlists import Entry
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import HammingSignalType
 from hashmatch.video_matching import share_settings
@@ -14,8 +21,6 @@ BANK_KINDS = ("match", "allowlist")
 #: The industry classification (Tech Coalition / NCMEC categories).
 CLASSIFICATIONS = ("A1", "A2", "B1", "B2")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-#: Content ids are 64-bit signed integers on every engine.
-MAX_ID = 2**63 - 1
 
 
 def check_name(name: str) -> str:
@@ -72,6 +77,24 @@ def check_thresholds(thresholds: dict[str, int]) -> dict[str, int]:
             raise BankError(f"{name} is an exact hash: its threshold can only be 0")
         out[name] = value
     return out
+
+
+def check_description(description: str) -> str:
+    return check_text("description", description, max_chars=DESCRIPTION_CHARS)
+
+
+def check_entries(entries: list[Entry]) -> list[Entry]:
+    """Entries whose fields a database stores as given (else InvalidFieldError);
+    empty fields, most of a big list, cost nothing."""
+    for entry in entries:
+        if entry.external_id is not None or entry.note or entry.labels or entry.source_metadata:
+            check_content_fields(
+                external_id=entry.external_id,
+                note=entry.note or None,
+                labels=entry.labels or None,
+                source_metadata=entry.source_metadata or None,
+            )
+    return entries
 
 
 def valid_ids(ids: Iterable[int]) -> list[int]:

@@ -77,7 +77,8 @@ def _existing_external_ids(session: Session, bank_id: int, ids: set[str]) -> set
     ordered = sorted(ids)
     for start in range(0, len(ordered), LOOKUP_BATCH):
         chunk = ordered[start : start + LOOKUP_BATCH]
-        found.update(session.execute(_EXTERNAL_IDS_IN, {"bank": bank_id, "ids": chunk}).scalars())
+        rows = session.execute(_EXTERNAL_IDS_IN, {"bank": bank_id, "ids": chunk})
+        found.update(str(value) for value in rows.scalars())
     return found
 
 
@@ -99,6 +100,16 @@ def add_entries(
     session: Session, bank_id: int, entries: list[Entry], source: str | None
 ) -> list[int]:
     """Insert new entries with their signals, log them; their content ids."""
+    content_ids, signal_ids = insert_entries(session, bank_id, entries, source)
+    log_added(session, signal_ids)
+    return content_ids
+
+
+def insert_entries(
+    session: Session, bank_id: int, entries: list[Entry], source: str | None
+) -> tuple[list[int], list[int]]:
+    """Insert new entries with their signals, not logged yet: content and
+    signal ids (log the signals with :func:`log_added`, last)."""
     content_ids: list[int] = []
     signal_ids: list[int] = []
     for start in range(0, len(entries), INSERT_BATCH):
@@ -106,8 +117,12 @@ def add_entries(
         added, signals = _insert(session, bank_id, batch, source)
         content_ids += added
         signal_ids += signals
+    return content_ids, signal_ids
+
+
+def log_added(session: Session, signal_ids: list[int]) -> None:
+    """Log added signals: the transaction's last write."""
     record(session.connection(), "add", signal_ids)
-    return content_ids
 
 
 def _insert(

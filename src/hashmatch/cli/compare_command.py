@@ -12,13 +12,13 @@ import typer
 from hashmatch.cli.errors import reported_errors
 from hashmatch.errors import HashmatchError, InvalidHashError
 from hashmatch.hashing import HashRequest, hash_file
-from hashmatch.signals import get_signal_type, signal_types
+from hashmatch.signals import get_signal_type, names, signal_types
 
 #: Which signal a bare hex string is, by its length (64 digits reads as PDQ;
 #: write ``sha256:<hex>`` for a SHA-256).
-_TYPE_BY_HEX_LENGTH = {64: "pdq", 32: "md5"}
+_TYPE_BY_HEX_LENGTH = {64: names.PDQ, 32: names.MD5}
 #: Which signal compares two files when none is named: the first that both have.
-_FILE_PREFERENCE = ("pdq", "sha256", "md5")
+_FILE_PREFERENCE = (names.PDQ, names.SHA256, names.MD5)
 
 
 class CompareFormat(StrEnum):

@@ -89,8 +89,11 @@ def hash_files_command(
     {"path": ..., "signals": {"md5": ..., "pdq": ..., "sha256": ...}, "pdq_quality": 100}
     for an image; a video also has "vpdq": [{"frame", "quality", "hash",
     "timestamp"}, ...] (one frame per --seconds-per-hash) and "video" (size,
-    frame rate, duration, rotation); {"path": ..., "error": ...} for a file
-    that could not be hashed. Exits 1 if any file failed.
+    frame rate, duration, rotation); a file that is neither gets its exact
+    hashes and "not_computed" (why each perceptual hash is missing).
+    {"path": ..., "error": ...} for a file that could not be hashed, such as
+    one named as an image or video that does not decode as one (unless
+    --signal asks for exact hashes only). Exits 1 if any file failed.
     """
     request = HashRequest(
         signal_types=parse_signal_names(signal),
@@ -145,6 +148,7 @@ def _add_row(table: Table, result: FileHashes) -> None:
         (name, value, result.quality.get(name)) for name, value in sorted(result.signals.items())
     ]
     rows += [(name, f"{len(frames)} frames", None) for name, frames in result.frames.items()]
+    rows += [(name, f"not computed: {why}", None) for name, why in result.not_computed.items()]
     for position, (name, value, quality) in enumerate(rows):
         table.add_row(
             result.path if position == 0 else "",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 import uvicorn
 
-from hashmatch.api.workers import APP, run_workers
+from hashmatch.api.app import create_app
+from hashmatch.api.workers import port_held, run_workers
 from hashmatch.apikeys import ApiKeys
 from hashmatch.cli.context import settings_of
 from hashmatch.cli.errors import reported_errors
@@ -49,10 +48,11 @@ def serve_command(
                 )
         finally:
             database.close()
-    # The app (in each worker) reads the settings from the environment.
-    os.environ.update(settings.environment())
-    if settings.workers > 1:
-        with reported_errors():
+    with reported_errors():
+        if settings.workers > 1:
             run_workers(settings)
-        return
-    uvicorn.run(APP, factory=True, host=settings.host, port=settings.port, access_log=False)
+            return
+        with port_held(settings.host, settings.port):
+            uvicorn.run(
+                create_app(settings), host=settings.host, port=settings.port, access_log=False
+            )

@@ -22,6 +22,7 @@ from hashmatch.banks import Banks
 from hashmatch.hashing import HashRequest, hash_file
 from hashmatch.hashlists import Entry
 from hashmatch.matching import Matcher
+from hashmatch.signals import names
 from hashmatch.signals.pdq import PdqSignal
 from hashmatch.store import Database
 
@@ -105,7 +106,7 @@ def run_demo(workdir: Path) -> list[DemoRow]:
         matcher = Matcher(database)
         rows = []
         for query, made_from, edit in make_queries(photos, workdir / "uploads"):
-            matches = [m for m in matcher.match_file(query)[1] if m.signal_type == "pdq"]
+            matches = [m for m in matcher.match_file(query)[1] if m.signal_type == names.PDQ]
             best = min(matches, key=lambda m: m.distance, default=None)
             rows.append(
                 DemoRow(

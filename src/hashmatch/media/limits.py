@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from hashmatch.settings import Settings
+
 #: Pillow's own decompression-bomb threshold (about 89 megapixels, a 0.5 GiB
 #: RGBA image); Pillow warns above it and refuses twice it.
 PILLOW_BOMB_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
@@ -23,3 +25,8 @@ class DecodeLimits:
     def __post_init__(self) -> None:
         if self.max_file_bytes <= 0 or self.max_pixels <= 0:
             raise ValueError("decode limits must be positive")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DecodeLimits:
+        """The server's limits for images."""
+        return cls(max_file_bytes=settings.max_decode_bytes, max_pixels=settings.max_image_pixels)

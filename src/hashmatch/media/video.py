@@ -17,7 +17,10 @@ stream is not stream 0 the reference never flushes the decoder, so frames
 that only come out at the final flush are not hashed: reproduced.
 
 Limits (file size, resolution, duration, decoding time) are checked from the
-header where possible and while decoding, and every decoder failure becomes a
+header where possible and while decoding: a header may lie, so every decoded
+frame's size is checked before it is converted, and FFmpeg itself refuses a
+frame far over the limit before allocating it.  Every decoder failure (a
+codec FFmpeg does not know included) becomes a
 :class:`~hashmatch.errors.MediaError` naming the file.
 """
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,11 +45,14 @@ from hashmatch.errors import (
     MediaError,
     UnsupportedMediaError,
 )
+from hashmatch.settings import Settings
 
 #: What FFmpeg will "play" that is not video: still images (hashed as images)
 #: and text rendered as ANSI art (FFmpeg reads any text file that way).
 NOT_VIDEO_FORMATS = frozenset({"image2", "tty", "bin", "xbin", "adf", "idf", "gif", "apng"})
 NOT_VIDEO_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+#: FFmpeg is told to refuse frames over this many times the pixel limit.
+FFMPEG_PIXELS_FACTOR = 2
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,16 @@ class VideoLimits:
     max_seconds: float = 4 * 3600.0
     #: Longest the decoding of one file may take (a hostile file may never end).
     max_decode_seconds: float = 1800.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> VideoLimits:
+        """The server's limits for videos."""
+        return cls(
+            max_file_bytes=settings.max_decode_bytes,
+            max_pixels=settings.max_video_pixels,
+            max_seconds=settings.max_video_seconds,
+            max_decode_seconds=settings.max_decode_seconds,
+        )
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,12 @@ class OpenedVideo:
         if not rate:
             raise CorruptMediaError(f"{path}: the video stream has no frame rate")
         context = self._stream.codec_context
+        if context is None:
+            raise CorruptMediaError(f"{path}: the video's codec is not one FFmpeg decodes")
+        # FFmpeg refuses larger frames before allocating them.  Its check pads
+        # the width to its row alignment, hence room over the limit; each
+        # frame is then checked against the limit itself (decoded_frames).
+        context.options = {"max_pixels": str(FFMPEG_PIXELS_FACTOR * limits.max_pixels)}
         duration = (
             float(self._stream.duration * self._stream.time_base)
             if self._stream.duration and self._stream.time_base
@@ -124,7 +147,7 @@ class OpenedVideo:
         fps32 = np.float32(fps)
         for number, frame in enumerate(self.decoded_frames()):
             if number % every == 0:
-                yield SampledFrame(number, float(np.float32(number) / fps32), _rgb(frame))
+                yield SampledFrame(number, float(np.float32(number) / fps32), self._rgb(frame))
 
     def keyframes(self, seconds_per_hash: float = 1.0) -> Iterator[SampledFrame]:
         """Fast mode: only keyframes are decoded (the decoder skips the rest),
@@ -138,7 +161,7 @@ class OpenedVideo:
             if last is not None and seconds - last < seconds_per_hash * 0.999:
                 continue
             last = seconds
-            yield SampledFrame(round(seconds * fps), seconds, _rgb(frame))
+            yield SampledFrame(round(seconds * fps), seconds, self._rgb(frame))
 
     def decoded_frames(self) -> Iterator[Any]:
         """Every frame, in output order (PyAV frames), within the limits."""
@@ -150,11 +173,12 @@ class OpenedVideo:
         started = time.monotonic()
         most_frames = int(self.limits.max_seconds * self.info.fps) + 1
         count = 0
-        try:
+        with _decoding(self.path):
             for packet in self._container.demux(stream):
                 if packet.size == 0 and stream.index != 0:
                     continue  # the reference never flushes such a stream
-                for frame in packet.decode():
+                for frame in self._decode(packet):
+                    self._check_frame(frame)
                     if count == 0:
                         self.rotation = round(frame.rotation or 0) % 360
                     count += 1
@@ -168,8 +192,45 @@ class OpenedVideo:
                             f"{self.limits.max_decode_seconds:.0f} s"
                         )
                     yield frame
-        except av.error.FFmpegError as error:
-            raise CorruptMediaError(f"{self.path}: cannot decode the video: {error}") from None
+
+    def _decode(self, packet: Any) -> list[Any]:
+        try:
+            frames: list[Any] = packet.decode()
+        except av.error.ArgumentError as error:
+            # What FFmpeg answers for a frame over its max_pixels (or of no size).
+            raise ImageTooLargeError(
+                f"{self.path}: a frame has no valid size or is far over the "
+                f"{self.limits.max_pixels}-pixel limit ({error})"
+            ) from None
+        return frames
+
+    def _check_frame(self, frame: Any) -> None:
+        """A frame larger than the limit is refused before anything converts it."""
+        width, height = int(frame.width), int(frame.height)
+        if width * height > self.limits.max_pixels:
+            raise ImageTooLargeError(
+                f"{self.path}: a {width}x{height} frame, over the "
+                f"{self.limits.max_pixels}-pixel limit"
+            )
+
+    def _rgb(self, frame: Any) -> np.ndarray:
+        with _decoding(self.path):
+            return _rgb(frame)
+
+
+@contextmanager
+def _decoding(path: Path) -> Iterator[None]:
+    """Whatever FFmpeg makes of a damaged or hostile file becomes a MediaError."""
+    try:
+        yield
+    except MediaError:
+        raise
+    except av.error.FFmpegError as error:
+        raise CorruptMediaError(f"{path}: cannot decode the video: {error}") from None
+    except Exception as error:  # noqa: BLE001 - every decoder failure is a bad file
+        raise CorruptMediaError(
+            f"{path}: cannot decode the video ({type(error).__name__}: {error})"
+        ) from None
 
 
 def open_video(path: str | Path, limits: VideoLimits | None = None) -> OpenedVideo:
@@ -186,21 +247,26 @@ def open_video(path: str | Path, limits: VideoLimits | None = None) -> OpenedVid
     except av.error.FFmpegError as error:
         raise UnsupportedMediaError(f"{path}: not a video FFmpeg can read ({error})") from None
     try:
-        if (
-            container.format.name in NOT_VIDEO_FORMATS
-            or container.format.name.endswith("_pipe")
-            or not container.streams.video
-            or container.streams.video[0].codec_context.name in NOT_VIDEO_CODECS
-        ):
-            raise UnsupportedMediaError(f"{path}: has no video stream")
-        video = OpenedVideo(path, container, limits)
-        _check_limits(video)
-    except (MediaError, av.error.FFmpegError, ValueError) as error:
+        with _decoding(path):
+            if not _has_video(container):
+                raise UnsupportedMediaError(f"{path}: has no video stream")
+            video = OpenedVideo(path, container, limits)
+            _check_limits(video)
+    except MediaError:
         container.close()
-        if isinstance(error, MediaError):
-            raise
-        raise CorruptMediaError(f"{path}: cannot read the video: {error}") from None
+        raise
     return video
+
+
+def _has_video(container: Any) -> bool:
+    if (
+        container.format.name in NOT_VIDEO_FORMATS
+        or container.format.name.endswith("_pipe")
+        or not container.streams.video
+    ):
+        return False
+    context = container.streams.video[0].codec_context
+    return context is None or context.name not in NOT_VIDEO_CODECS
 
 
 def _check_limits(video: OpenedVideo) -> None:

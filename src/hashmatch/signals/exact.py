@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from hashmatch.errors import InvalidHashError
+from hashmatch.signals import names
 from hashmatch.signals.base import BytesSignalType, Digest
 
 _HEX = frozenset(string.hexdigits)
@@ -39,12 +40,12 @@ class _HexDigestSignal(BytesSignalType):
 
 
 class Md5Signal(_HexDigestSignal):
-    name: ClassVar[str] = "md5"
+    name: ClassVar[str] = names.MD5
     hex_digits: ClassVar[int] = 32
 
 
 class Sha256Signal(_HexDigestSignal):
-    name: ClassVar[str] = "sha256"
+    name: ClassVar[str] = names.SHA256
     hex_digits: ClassVar[int] = 64
 
 

@@ -14,6 +14,7 @@ from hashmatch.pdq import (
     hasher,
 )
 from hashmatch.pdq.hash256 import HEX_DIGITS
+from hashmatch.signals import names
 from hashmatch.signals.base import DihedralSignalType, HammingSignalType, SignalValue
 
 #: PDQ's fast mode falls back to the exact decode below this quality: flat
@@ -32,7 +33,7 @@ def _is_hex(digits: str) -> bool:
 class PdqSignal(DihedralSignalType, HammingSignalType):
     """Meta's PDQ perceptual hash, bit-identical to the reference library."""
 
-    name: ClassVar[str] = "pdq"
+    name: ClassVar[str] = names.PDQ
     bits: ClassVar[int] = 256
     min_match_quality: ClassVar[int] = MIN_MATCH_QUALITY
     default_threshold: ClassVar[int] = 31

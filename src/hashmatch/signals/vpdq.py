@@ -18,6 +18,7 @@ import numpy as np
 
 from hashmatch.media.video import OpenedVideo, SampledFrame
 from hashmatch.pdq import MIN_MATCH_QUALITY, hasher
+from hashmatch.signals import names
 from hashmatch.signals.base import FrameHash, HammingSignalType, VideoSignalType
 from hashmatch.signals.pdq import PdqSignal
 
@@ -41,7 +42,7 @@ class VpdqSignal(VideoSignalType, HammingSignalType):
     """Meta's vPDQ video hash; each frame's value is a PDQ hash, searched
     together with images' PDQ (a known image is found inside a video)."""
 
-    name: ClassVar[str] = "vpdq"
+    name: ClassVar[str] = names.VPDQ
     bits: ClassVar[int] = PdqSignal.bits
     min_match_quality: ClassVar[int] = MIN_MATCH_QUALITY
     default_threshold: ClassVar[int] = PdqSignal.default_threshold

@@ -1,4 +1,8 @@
-"""HMA's ``/c`` routes: banks, their content, signal and content types."""
+"""HMA's ``/c`` routes: banks, their content, signal and content types.
+
+Database work runs in the thread pool: routes are plain functions, or (those
+that take an upload) hand their reads and writes to it.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import contextlib
 import json
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from hashmatch.api.auth import require_hma
 from hashmatch.api.errors import ApiError
@@ -25,6 +30,7 @@ from hashmatch.api.hma.shapes import (
     disabled_until,
     enabled_from_ratio,
     frames_from_compact,
+    json_body,
     json_body_doc,
     json_object,
     note_or_none,
@@ -32,6 +38,8 @@ from hashmatch.api.hma.shapes import (
     signals_json,
     user_metadata,
 )
+from hashmatch.api.responses import KEYED, hma_error_responses
+from hashmatch.api.routing import GuardedRoute
 from hashmatch.banks import Banks, ContentInfo
 from hashmatch.errors import (
     BankExistsError,
@@ -39,12 +47,20 @@ from hashmatch.errors import (
     UnknownBankError,
     UnknownContentError,
 )
+from hashmatch.fieldlimits import EXTERNAL_ID_CHARS, MAX_ID, check_json, check_text
 from hashmatch.hashlists import Entry
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import FrameHash
 from hashmatch.video_matching import BANK_CROP_VARIANTS
 
-router = APIRouter(prefix="/c", tags=["hma"], dependencies=[Depends(require_hma("curate"))])
+router = APIRouter(
+    prefix="/c",
+    tags=["hma"],
+    dependencies=[Depends(require_hma("curate"))],
+    route_class=GuardedRoute,
+    responses=hma_error_responses(*KEYED, 422),
+)
+ContentId = Annotated[int, Path(ge=0, le=MAX_ID)]
 
 
 def _banks(request: Request) -> Banks:
@@ -73,9 +89,7 @@ def _note(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise bad_request("note should be a string")
-    if len(value) > NOTE_LIMIT:
-        raise bad_request(f"note must be at most {NOTE_LIMIT} characters")
-    return value
+    return check_text("note", value, max_chars=NOTE_LIMIT)
 
 
 # -- banks ---------------------------------------------------------------------
@@ -110,12 +124,18 @@ def create_bank(request: Request, body: BankCreateRequest) -> dict[str, Any]:
         raise ApiError(403, "bank_exists", "Bank already exists") from None
 
 
-@router.get("/bank/{bank_name}", summary="Show a bank (HMA 2.0)")
+@router.get(
+    "/bank/{bank_name}", summary="Show a bank (HMA 2.0)", responses=hma_error_responses(404)
+)
 def show_bank(request: Request, bank_name: str) -> dict[str, Any]:
     return _bank(_banks(request), bank_name)
 
 
-@router.put("/bank/{bank_name}", summary="Change or rename a bank (HMA 2.0)")
+@router.put(
+    "/bank/{bank_name}",
+    summary="Change or rename a bank (HMA 2.0)",
+    responses=hma_error_responses(404),
+)
 def update_bank(request: Request, bank_name: str, body: BankUpdateRequest) -> dict[str, Any]:
     banks = _banks(request)
     try:
@@ -158,15 +178,21 @@ def _metadata(value: Any) -> BankedContentMetadata | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise bad_request("metadata form field must be valid JSON") from None
     if not isinstance(value, dict):
         raise bad_request("metadata should be a json object")
     value = {key: item for key, item in value.items() if key != "collab"}
+    check_json("metadata", value)
     try:
-        return BankedContentMetadata.model_validate(value)
+        metadata = BankedContentMetadata.model_validate(value)
     except ValidationError as error:
         raise bad_request(f"Invalid metadata: {error}") from None
+    if metadata.content_id is not None:
+        check_text(
+            "metadata.content_id", metadata.content_id, max_chars=EXTERNAL_ID_CHARS, one_line=True
+        )
+    return metadata
 
 
 def _entry(
@@ -192,20 +218,26 @@ def _entry(
     )
 
 
-def _added(banks: Banks, bank_name: str, entry: Entry) -> dict[str, Any]:
-    content_id = banks.add(bank_name, entry, source="hma-api")
+def _added(request: Request, bank_name: str, entry: Entry) -> dict[str, Any]:
+    """Add through the server's group commit (adds arriving together share a
+    transaction); HMA answers with the content's id either way."""
+    banks = _banks(request)
+    content_id = request.app.state.service.adds.add(bank_name, entry, source="hma-api")
     if content_id is None:  # the bank has it already: HMA's callers want its id
         content_id = banks.existing_content(bank_name, entry)
     return {"id": content_id, "signals": signals_json(entry.signals, entry.frames)}
 
 
 EXPECTS_OBJECT = "this endpoint expects a json object payload"
+OPTIONAL_OBJECT = json_body(required=False, not_an_object=EXPECTS_OBJECT)
+REQUIRED_OBJECT = json_body(required=True, not_an_object=EXPECTS_OBJECT)
 
 
 @router.post(
     "/bank/{bank_name}/content",
     summary="Add content by URL or upload (HMA 2.0)",
     openapi_extra=UPLOAD_BODY,
+    responses=hma_error_responses(404, 413),
 )
 async def add_content(
     request: Request,
@@ -215,11 +247,11 @@ async def add_content(
     types: str | None = Query(None),
 ) -> dict[str, Any]:
     banks = _banks(request)
-    _bank(banks, bank_name)
+    await run_in_threadpool(_bank, banks, bank_name)
     body = await json_object(request, required=False, not_an_object=EXPECTS_OBJECT)
     async with submitted_content(request, url, content_type) as submitted:
         extras = body or submitted.fields
-        metadata = _metadata(extras.get("metadata"))
+        metadata = await run_in_threadpool(_metadata, extras.get("metadata"))
         note = _note(extras.get("note"))
         signals, result = await hash_submitted(submitted, types, crop_variants=BANK_CROP_VARIANTS)
     if not signals:
@@ -228,7 +260,8 @@ async def add_content(
         if not value:
             raise bad_request(f"Invalid {name} signal: PDQ quality is below 50")
     frames = result.frames.get("vpdq") if "vpdq" in signals else None
-    return _added(banks, bank_name, _entry(signals, note, metadata, frames))
+    entry = _entry(signals, note, metadata, frames)
+    return await run_in_threadpool(_added, request, bank_name, entry)
 
 
 SIGNAL_BODY = json_body_doc(
@@ -242,11 +275,15 @@ SIGNAL_BODY = json_body_doc(
     "/bank/{bank_name}/signal",
     summary="Add content by its hashes (HMA 2.0)",
     openapi_extra=SIGNAL_BODY,
+    responses=hma_error_responses(404, 413),
 )
-async def add_signals(request: Request, bank_name: str) -> dict[str, Any]:
+def add_signals(
+    request: Request,
+    bank_name: str,
+    body: dict[str, Any] = Depends(OPTIONAL_OBJECT),
+) -> dict[str, Any]:
     banks = _banks(request)
     _bank(banks, bank_name)
-    body = await json_object(request, required=False, not_an_object=EXPECTS_OBJECT)
     note = _note(body.pop("note", None))
     if not body:
         raise bad_request("No signals given")
@@ -255,21 +292,27 @@ async def add_signals(request: Request, bank_name: str) -> dict[str, Any]:
     for name, value in body.items():
         if name not in SIGNAL_TYPES:
             raise bad_request(f"No such signal type {name}")
+        if not isinstance(value, str):
+            raise bad_request(f"Invalid {name} signal: expected a string")
         try:
             if name == "vpdq":
-                frames = frames_from_compact(str(value))
+                frames = frames_from_compact(value)
             else:
-                signals[name] = get_signal_type(ours(name)).parse(str(value))
+                signals[name] = get_signal_type(ours(name)).parse(value)
         except (HashmatchError, ValueError) as error:
             raise bad_request(f"Invalid {name} signal: {error}") from None
-    return _added(banks, bank_name, _entry(signals, note, None, frames))
+    return _added(request, bank_name, _entry(signals, note, None, frames))
 
 
-@router.get("/bank/{bank_name}/content/{content_id}", summary="Show content (HMA 2.0)")
+@router.get(
+    "/bank/{bank_name}/content/{content_id}",
+    summary="Show content (HMA 2.0)",
+    responses=hma_error_responses(404),
+)
 def show_content(
     request: Request,
     bank_name: str,
-    content_id: int,
+    content_id: ContentId,
     include_signals: str = Query("false"),
     include_metadata: str = Query("true"),
 ) -> dict[str, Any]:
@@ -293,7 +336,7 @@ def show_content(
 def _disable_until(value: Any) -> datetime | None:
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise bad_request(f"Invalid int: {value!r}") from None
     if number < 0:
         raise bad_request("disable_until_ts must be a non-negative integer")
@@ -302,9 +345,17 @@ def _disable_until(value: Any) -> datetime | None:
     return disabled_until(number)
 
 
-@router.put("/bank/{bank_name}/content/{content_id}", summary="Change content (HMA 2.0)")
-async def update_content(request: Request, bank_name: str, content_id: int) -> Any:
-    body = await json_object(request, required=True, not_an_object=EXPECTS_OBJECT)
+@router.put(
+    "/bank/{bank_name}/content/{content_id}",
+    summary="Change content (HMA 2.0)",
+    responses=hma_error_responses(404, 413, 415),
+)
+def update_content(
+    request: Request,
+    bank_name: str,
+    content_id: ContentId,
+    body: dict[str, Any] = Depends(REQUIRED_OBJECT),
+) -> Any:
     banks = _banks(request)
     bank, _ = _content(banks, bank_name, content_id)
     if "disable_until_ts" in body:
@@ -324,8 +375,12 @@ async def update_content(request: Request, bank_name: str, content_id: int) -> A
     }
 
 
-@router.delete("/bank/{bank_name}/content/{content_id}", summary="Delete content (HMA 2.0)")
-def delete_content(request: Request, bank_name: str, content_id: int) -> dict[str, int]:
+@router.delete(
+    "/bank/{bank_name}/content/{content_id}",
+    summary="Delete content (HMA 2.0)",
+    responses=hma_error_responses(404),
+)
+def delete_content(request: Request, bank_name: str, content_id: ContentId) -> dict[str, int]:
     banks = _banks(request)
     _bank(banks, bank_name)
     return {"deleted": banks.remove_content(bank_name, [content_id])}

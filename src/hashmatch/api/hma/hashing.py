@@ -18,10 +18,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from hashmatch.api.auth import require_hma
 from hashmatch.api.content import ReceivedFile, hashed, received_file
 from hashmatch.api.hma.shapes import CONTENT_TYPES, SIGNAL_TYPES, bad_request, compact_frames
+from hashmatch.api.responses import KEYED, hma_error_responses
+from hashmatch.api.routing import GuardedRoute
 from hashmatch.hashing import FileHashes
 from hashmatch.pdq import MIN_MATCH_QUALITY
 
-router = APIRouter(prefix="/h", tags=["hma"])
+router = APIRouter(
+    prefix="/h",
+    tags=["hma"],
+    route_class=GuardedRoute,
+    responses=hma_error_responses(*KEYED, 413, 422),
+)
 
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {

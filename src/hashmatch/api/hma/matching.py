@@ -1,10 +1,14 @@
-"""HMA's ``/m`` routes: lookups grouped by bank, raw lookups, compare, index status."""
+"""HMA's ``/m`` routes: lookups grouped by bank, raw lookups, compare, index status.
+
+Matching (and the change-log read before it) runs in the thread pool.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from hashmatch.api.auth import require_hma
 from hashmatch.api.hma.hashing import UPLOAD_BODY, hash_submitted, submitted_content
@@ -15,10 +19,12 @@ from hashmatch.api.hma.shapes import (
     by_bank,
     distance_text,
     frames_from_compact,
+    json_body,
     json_body_doc,
-    json_object,
     ours,
 )
+from hashmatch.api.responses import KEYED, hma_error_responses
+from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.service import Service
 from hashmatch.errors import HashmatchError
 from hashmatch.hashing import FileHashes
@@ -26,7 +32,12 @@ from hashmatch.matching import Match, Matcher
 from hashmatch.signals import get_signal_type
 from hashmatch.video_matching import match_video
 
-router = APIRouter(prefix="/m", tags=["hma"])
+router = APIRouter(
+    prefix="/m",
+    tags=["hma"],
+    route_class=GuardedRoute,
+    responses=hma_error_responses(*KEYED, 422),
+)
 BANKS_HELP = "Comma-separated bank names."
 
 
@@ -90,7 +101,11 @@ def _lookup_result(
     }
 
 
-@router.get("/lookup", summary="Look up a hash or the content at a URL (HMA 2.0)")
+@router.get(
+    "/lookup",
+    summary="Look up a hash or the content at a URL (HMA 2.0)",
+    responses=hma_error_responses(413, 503),
+)
 async def lookup(
     request: Request,
     url: str | None = Query(None, max_length=4096),
@@ -105,20 +120,26 @@ async def lookup(
 ) -> Any:
     """By URL: {signal type: {bank: [matches]}}; by signal: {bank: [matches]}."""
     if url is not None:
-        matcher = _service(request).matcher()
+        matcher = await run_in_threadpool(_service(request).matcher)
         async with submitted_content(request, url, content_type) as submitted:
             signals, result = await hash_submitted(submitted, types, dihedral=True)
-        found = _lookup_result(request, matcher, result, signals, banks)
+        found = await run_in_threadpool(_lookup_result, request, matcher, result, signals, banks)
         if signal_type is not None:
             return found.get(signal_type, {})
         return found
     if signal is None or signal_type is None:
         raise bad_request("Either url or both signal and signal_type are required")
-    matches = _by_signal(_service(request).matcher(), signal_type, signal, banks)
+    matcher = await run_in_threadpool(_service(request).matcher)
+    matches = await run_in_threadpool(_by_signal, matcher, signal_type, signal, banks)
     return by_bank(_counted(request, matches))
 
 
-@router.post("/lookup", summary="Look up an uploaded file (HMA 2.0)", openapi_extra=UPLOAD_BODY)
+@router.post(
+    "/lookup",
+    summary="Look up an uploaded file (HMA 2.0)",
+    openapi_extra=UPLOAD_BODY,
+    responses=hma_error_responses(413, 503),
+)
 async def lookup_upload(
     request: Request,
     types: str | None = Query(None),
@@ -127,13 +148,17 @@ async def lookup_upload(
     bypass_coinflip: str | None = Query(None, description="Accepted for HMA."),
     _key: Any = Depends(require_hma("match")),
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    matcher = _service(request).matcher()
+    matcher = await run_in_threadpool(_service(request).matcher)
     async with submitted_content(request, None, None) as submitted:
         signals, result = await hash_submitted(submitted, types, dihedral=True)
-    return _lookup_result(request, matcher, result, signals, banks)
+    return await run_in_threadpool(_lookup_result, request, matcher, result, signals, banks)
 
 
-@router.get("/raw_lookup", summary="Bank content ids matching a hash (HMA 2.0)")
+@router.get(
+    "/raw_lookup",
+    summary="Bank content ids matching a hash (HMA 2.0)",
+    responses=hma_error_responses(503),
+)
 def raw_lookup(
     request: Request,
     signal: str = Query(..., max_length=1_000_000),
@@ -162,10 +187,20 @@ COMPARE_BODY = json_body_doc(
 )
 
 
-@router.post("/compare", summary="Compare pairs of hashes (HMA 2.0)", openapi_extra=COMPARE_BODY)
-async def compare(request: Request, _key: Any = Depends(require_hma("match"))) -> Any:
+COMPARED_OBJECT = json_body(required=True, not_an_object="Request input was not a dict")
+
+
+@router.post(
+    "/compare",
+    summary="Compare pairs of hashes (HMA 2.0)",
+    openapi_extra=COMPARE_BODY,
+    responses=hma_error_responses(413, 415),
+)
+def compare(
+    _key: Any = Depends(require_hma("match")),
+    body: dict[str, Any] = Depends(COMPARED_OBJECT),
+) -> Any:
     """{signal type: [match, {"distance": n}]}."""
-    body = await json_object(request, required=True, not_an_object="Request input was not a dict")
     results: dict[str, Any] = {}
     for hma_name, pair in body.items():
         if not isinstance(pair, list):
@@ -173,8 +208,10 @@ async def compare(request: Request, _key: Any = Depends(require_hma("match"))) -
         if len(pair) != 2:
             raise bad_request("Comparison hash list length must be exactly 2")
         kind = get_signal_type(ours(hma_name))
+        if not all(isinstance(value, str) for value in pair):
+            raise bad_request(f"Invalid {hma_name} hash: expected strings")
         try:
-            left, right = (kind.parse(str(value)) for value in pair)
+            left, right = (kind.parse(value) for value in pair)
         except HashmatchError as error:
             raise bad_request(f"Invalid {hma_name} hash: {error}") from None
         distance = kind.distance(left, right)
@@ -182,7 +219,11 @@ async def compare(request: Request, _key: Any = Depends(require_hma("match"))) -
     return results
 
 
-@router.get("/index/status", summary="Index status per signal type (HMA 2.0)")
+@router.get(
+    "/index/status",
+    summary="Index status per signal type (HMA 2.0)",
+    responses=hma_error_responses(503),
+)
 def index_status(
     request: Request,
     signal_type: str | None = Query(None, max_length=32),

@@ -13,11 +13,14 @@ the shapes as HMA's server gives them.
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from hashmatch.api.errors import ApiError
 from hashmatch.banks import ContentInfo
@@ -46,18 +49,34 @@ NOT_JSON = (
 
 
 async def json_object(request: Request, *, required: bool, not_an_object: str) -> dict[str, Any]:
-    """The request's JSON object body; without a JSON Content-Type, 415 if
-    ``required`` (as HMA's ``request.get_json()``), else an empty one."""
+    """The request's JSON object body, parsed in the thread pool; without a
+    JSON Content-Type, 415 if ``required`` (as HMA's ``request.get_json()``),
+    else an empty one."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         if required:
             raise ApiError(415, "unsupported_media_type", NOT_JSON)
         return {}
+    raw = await request.body()
     try:
-        body = await request.json()
+        body = await run_in_threadpool(json.loads, raw)
+    except RecursionError:
+        raise bad_request("The request body is nested too deeply") from None
     except ValueError:
         raise bad_request("The request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise bad_request(not_an_object)
+    return body
+
+
+def json_body(
+    *, required: bool, not_an_object: str
+) -> Callable[[Request], Awaitable[dict[str, Any]]]:
+    """A dependency giving :func:`json_object`, for routes that are plain
+    functions (run in the thread pool) but read their JSON body themselves."""
+
+    async def body(request: Request) -> dict[str, Any]:
+        return await json_object(request, required=required, not_an_object=not_an_object)
+
     return body
 
 
@@ -124,14 +143,20 @@ def compact_frames(frames: list[FrameHash]) -> str:
 def frames_from_compact(text: str) -> list[FrameHash]:
     """The frames of a compact vPDQ signal; frame numbers are list positions
     (the compact form has none).  ValueError for anything else."""
-    items = json.loads(text or "[]")
+    try:
+        items = json.loads(text or "[]")
+    except RecursionError:
+        raise ValueError("the frame list is nested too deeply") from None
+    expected = "expected a JSON list of 'hash,quality,timestamp' strings"
     if not isinstance(items, list) or not items:
-        raise ValueError("expected a JSON list of 'hash,quality,timestamp' strings")
+        raise ValueError(expected)
     frames = []
     for number, item in enumerate(items):
-        value, quality, seconds = str(item).split(",")
+        if not isinstance(item, str):
+            raise ValueError(expected)
+        value, quality, seconds = item.split(",")
         parsed = get_signal_type("pdq").parse(value)
-        if not 0 <= int(quality) <= 100 or float(seconds) < 0:
+        if not 0 <= int(quality) <= 100 or not 0 <= float(seconds) < math.inf:
             raise ValueError(f"frame {number} is out of range")
         frames.append(FrameHash(number, int(quality), parsed, float(seconds)))
     return frames
