@@ -19,6 +19,7 @@ from hashmatch.api.ratelimit import RateLimiter
 from hashmatch.apikeys import ApiKeys
 from hashmatch.banks import Banks
 from hashmatch.banks.add_queue import AddQueue
+from hashmatch.errors import UnknownBankError
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
 from hashmatch.settings import Settings
@@ -33,6 +34,7 @@ SNAPSHOT_CHECK_SECONDS = 10.0
 #: How long a verified API key is trusted before the key table is read again
 #: (so how long a revoked key may still work in a running server).
 KEY_CACHE_SECONDS = 5.0
+BANK_CACHE_SECONDS = 1.0
 
 
 class Service:
@@ -42,6 +44,9 @@ class Service:
         self.keys = ApiKeys(database, cache_seconds=KEY_CACHE_SECONDS)
         #: Single adds from concurrent requests, committed together.
         self.adds = AddQueue(Banks(database))
+        #: Bank names seen to exist, and when (a positive answer only: an add
+        #: to a bank deleted since still fails, with the same 404).
+        self._banks_seen: dict[str, float] = {}
         self.url_policy = UrlPolicy.from_settings(settings)
         self.rate_limiter = (
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -72,6 +77,19 @@ class Service:
             self.current_at = time.time()
         except Exception as error:  # noqa: BLE001 - reported by /status, not lost
             self._load_error = f"{type(error).__name__}: {error}"
+
+    def bank_exists(self, name: str) -> bool:
+        """Whether a bank exists, asking the database at most every
+        ``BANK_CACHE_SECONDS`` for a bank seen to exist (adds call it per request)."""
+        seen = self._banks_seen.get(name)
+        if seen is not None and time.monotonic() - seen < BANK_CACHE_SECONDS:
+            return True
+        try:
+            self.adds.banks.is_enabled(name)
+        except UnknownBankError:
+            return False
+        self._banks_seen[name] = time.monotonic()
+        return True
 
     def _due(self) -> bool:
         return (

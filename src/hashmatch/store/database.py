@@ -58,7 +58,12 @@ READ_ONLY = "hashmatch_read_only"
 def _sqlite_engine(url: URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS})
+    # A connection for each of the server's threads, kept: a new one costs
+    # its PRAGMAs, and the default pool (5, plus 10 closed after use) made
+    # busy servers reconnect on most requests.
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, pool_size=64, max_overflow=64
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

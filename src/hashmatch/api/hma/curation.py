@@ -222,7 +222,11 @@ def _added(request: Request, bank_name: str, entry: Entry) -> dict[str, Any]:
     """Add through the server's group commit (adds arriving together share a
     transaction); HMA answers with the content's id either way."""
     banks = _banks(request)
-    content_id = request.app.state.service.adds.add(bank_name, entry, source="hma-api")
+    try:
+        content_id = request.app.state.service.adds.add(bank_name, entry, source="hma-api")
+    except UnknownBankError:  # deleted since it was looked up
+        _bank(banks, bank_name)
+        raise
     if content_id is None:  # the bank has it already: HMA's callers want its id
         content_id = banks.existing_content(bank_name, entry)
     return {"id": content_id, "signals": signals_json(entry.signals, entry.frames)}
@@ -282,8 +286,8 @@ def add_signals(
     bank_name: str,
     body: dict[str, Any] = Depends(OPTIONAL_OBJECT),
 ) -> dict[str, Any]:
-    banks = _banks(request)
-    _bank(banks, bank_name)
+    if not request.app.state.service.bank_exists(bank_name):
+        _bank(_banks(request), bank_name)  # HMA's 404
     note = _note(body.pop("note", None))
     if not body:
         raise bad_request("No signals given")
