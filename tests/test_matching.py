@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
 from hashmatch.banks import Banks
 from hashmatch.hashing import HashRequest, hash_file
 from hashmatch.hashlists import Entry
 from hashmatch.matching import Matcher
-from hashmatch.store import Database
+from hashmatch.store import Content, Database
 from tests.conftest import DATA
 
 PHOTO = DATA / "photos" / "nature-beach-malibu.jpg"
@@ -133,3 +135,20 @@ def test_match_many_equals_one_lookup_per_hash(banks: Banks, database: Database)
     matcher = Matcher(database)
     assert matcher.match_many(queries) == [matcher.match_hashes({k: [v]}) for k, v in queries]
     assert [len(found) for found in matcher.match_many(queries)] == [1, 0, 1]
+
+
+def test_metadata_stored_before_the_limits_is_served_as_a_note(
+    banks: Banks, database: Database
+) -> None:
+    """Content whose metadata is nested deeper than may be stored now (written
+    before the limits) still matches, with a note in place of the metadata."""
+    deep: dict[str, object] = {}
+    for _ in range(300):
+        deep = {"d": deep}
+    with database.transaction() as session:
+        session.execute(update(Content).values(source_metadata=deep))
+    _, matches = Matcher(database).match_file(PHOTO)
+    assert matches
+    for match in matches:
+        assert "nested deeper" in match.source_metadata["hashmatch_unservable"]
+        json.dumps(match.to_json())

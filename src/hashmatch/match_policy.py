@@ -21,6 +21,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from hashmatch.errors import InvalidFieldError
+from hashmatch.fieldlimits import check_json
 from hashmatch.live_indexes import hamming_type, space_of
 from hashmatch.signals import get_signal_type, signal_types
 from hashmatch.store import Bank, Content, ContentSignal, Database
@@ -82,6 +84,17 @@ class Hit:
     signal_type: str
     distance: int
     transform: str | None
+
+
+def servable_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Stored source metadata, or a note in its place when it is beyond what
+    may be stored today (written before the limits existed): one such content
+    must not make every lookup that finds it fail."""
+    try:
+        check_json("source_metadata", metadata)
+    except InvalidFieldError as error:
+        return {"hashmatch_unservable": str(error)}
+    return dict(metadata)
 
 
 def best_per_signal(hits: list[Hit]) -> list[Hit]:
@@ -185,7 +198,7 @@ class BankRules:
                     list(row.content_labels),
                     row.external_id,
                     row.source,
-                    dict(row.source_metadata),
+                    servable_metadata(row.source_metadata),
                     target_frame=row.frame,
                     target_timestamp=row.timestamp,
                 )
