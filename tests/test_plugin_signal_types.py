@@ -85,3 +85,23 @@ def test_plugin_thresholds_are_bounded_by_the_type(database: Database) -> None:
     with pytest.raises(BankError, match="0-128"):
         banks.create("pdqs", thresholds={"pdq": 2**70})
     assert banks.create("toys", thresholds={"toy64": 32}).thresholds == {"toy64": 32}
+
+
+@pytest.mark.usefixtures("plugin")
+def test_each_space_has_its_snapshot(database: Database, tmp_path: Path) -> None:
+    banks = Banks(database)
+    banks.create("mixed")
+    banks.add("mixed", Entry({"toy256": TOY}))
+    banks.add("mixed", Entry({"pdq": "f" * 64}))
+    Matcher(database, tmp_path / "index")  # builds and writes a snapshot per space
+    assert sorted(p.name for p in (tmp_path / "index").iterdir() if not p.name.startswith(".")) == [
+        "pdq",
+        "toy256",
+    ]
+    banks.add("mixed", Entry({"toy256": flip(TOY, 100)}))
+    mapped = Matcher(database, tmp_path / "index")  # maps both, replays the later add
+    index = mapped.indexes.hamming_index("toy256")
+    assert index is not None
+    assert len(index) == 2
+    assert [m.distance for m in mapped.match_hashes({"toy256": [flip(TOY, 3)]})] == [3]
+    assert [m.distance for m in mapped.match_hashes({"pdq": ["f" * 64]})] == [0]
