@@ -366,7 +366,7 @@ class Banks:
         """The bank's id, its row locked until the transaction ends (the
         write path's lookup: one plain row, no ORM object)."""
         query = _LOCKED_BANK_ID if self.database.dialect == "postgresql" else _BANK_ID
-        bank_id = session.execute(query, {"name": name}).scalar()
+        bank_id = session.connection().execute(query, {"name": name}).scalar()
         if bank_id is None:
             raise UnknownBankError(name)
         return int(bank_id)

@@ -64,20 +64,22 @@ def _existing_signals(
     for kind, value in sorted(pairs):
         by_type.setdefault(kind, []).append(value)
     found: set[tuple[str, str]] = set()
+    connection = session.connection()  # Core statements: no ORM execution path
     for kind, values in by_type.items():
         for start in range(0, len(values), LOOKUP_BATCH):
             chunk = values[start : start + LOOKUP_BATCH]
-            rows = session.execute(_SIGNALS_IN, {"bank": bank_id, "kind": kind, "values": chunk})
+            rows = connection.execute(_SIGNALS_IN, {"bank": bank_id, "kind": kind, "values": chunk})
             found.update((kind, str(value)) for value in rows.scalars())
     return found
 
 
 def _existing_external_ids(session: Session, bank_id: int, ids: set[str]) -> set[str]:
     found: set[str] = set()
+    connection = session.connection()
     ordered = sorted(ids)
     for start in range(0, len(ordered), LOOKUP_BATCH):
         chunk = ordered[start : start + LOOKUP_BATCH]
-        rows = session.execute(_EXTERNAL_IDS_IN, {"bank": bank_id, "ids": chunk})
+        rows = connection.execute(_EXTERNAL_IDS_IN, {"bank": bank_id, "ids": chunk})
         found.update(str(value) for value in rows.scalars())
     return found
 
