@@ -15,6 +15,7 @@ from hashmatch.apikeys import ApiKeys
 from hashmatch.banks import Banks
 from hashmatch.hashing import HashRequest, hash_file
 from hashmatch.hashlists import Entry
+from hashmatch.matching import Matcher
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 from tests.conftest import DATA, REFERENCE_IMAGES
@@ -114,7 +115,11 @@ def test_revoked_key_and_wrong_scope(client: TestClient, keys: dict[str, str]) -
     forbidden = client.get("/v1/lookup", params=query, headers=auth(keys["hash"]))
     assert forbidden.status_code == 403
     assert forbidden.json() == {
-        "error": {"code": "forbidden", "message": "this API key does not have the 'match' scope"}
+        "error": {
+            "code": "forbidden",
+            "message": "this API key does not have the 'match' scope",
+            "request_id": forbidden.headers["X-Request-ID"],
+        }
     }
     assert client.get("/v1/lookup", params=query, headers=auth(keys["admin"])).status_code == 200
 
@@ -143,6 +148,35 @@ def test_hash_upload(client: TestClient, keys: dict[str, str]) -> None:
     assert body["signals"]["sha256"] == hashlib.sha256(PHOTO.read_bytes()).hexdigest()
     assert body["pdq_quality"] == REFERENCE[PHOTO].quality
     assert body["pdq_dihedral"] == list(REFERENCE[PHOTO].dihedral)
+
+
+def test_responses_are_the_library_records(
+    client: TestClient, keys: dict[str, str], database_url: str
+) -> None:
+    """The response models add, drop and null nothing: a photo's hashes and a
+    video's matches (shares and segments) are what the library gives."""
+    photo = client.post(
+        "/v1/hash",
+        params={"dihedral": "true"},
+        files={"file": ("photo.jpg", PHOTO.read_bytes())},
+        headers=auth(keys["hash"]),
+    )
+    expected = hash_file(PHOTO, HashRequest(dihedral=True)).to_json()
+    assert photo.json() == {key: value for key, value in expected.items() if key != "path"}
+    clip = DATA / "video" / "v1.m4v"
+    hashed = hash_file(clip, HashRequest(dihedral=True))
+    database = Database.open(database_url)
+    Banks(database).add("known", Entry(hashed.signals, frames=hashed.frames["vpdq"]))
+    matches = Matcher(database).match_result(hashed)
+    database.close()
+    assert any(match.video and "segments" in match.video for match in matches)
+    matched = client.post(
+        "/v1/match", files={"file": ("v1.m4v", clip.read_bytes())}, headers=auth(keys["match"])
+    )
+    record = {
+        key: value for key, value in hashed.to_json().items() if key not in ("path", "pdq_dihedral")
+    }
+    assert matched.json() == {**record, "matches": [match.to_json() for match in matches]}
 
 
 def test_bad_uploads(client: TestClient, keys: dict[str, str]) -> None:

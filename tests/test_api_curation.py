@@ -117,6 +117,7 @@ def test_bad_curation_requests(client: tuple[TestClient, dict[str, str]]) -> Non
     assert broken.json()["error"] == {
         "code": "invalid_list",
         "message": "list.csv:2: a PDQ hash is 64 hex digits, got 3: 'xyz'",
+        "request_id": broken.headers["X-Request-ID"],
     }
     assert http.get("/v1/banks/known", headers=curate).json()["contents"] == 0
     binary = http.post(
@@ -152,7 +153,7 @@ def test_exported_csv_runs_no_formulas_and_imports_back_unchanged(
     exported = http.get("/v1/banks/source/export", params={"format": "csv"}, headers=curate)
     assert exported.headers["content-type"].startswith("text/plain")
     [_, row] = list(csv.reader(io.StringIO(exported.text, newline="")))
-    assert row[2:] == ["'-2+3", "'@SUM(A1)", '\'=HYPERLINK("http://x")']
+    assert row[2:] == ["'-2+3", "'@SUM(A1)", '\'=HYPERLINK("http://x")', "1"]  # content_id last
     imported = http.post(
         "/v1/banks/copy/import",
         files={"file": ("copy.csv", exported.text.encode())},
@@ -161,4 +162,6 @@ def test_exported_csv_runs_no_formulas_and_imports_back_unchanged(
     assert imported.json() == {"added": 1, "skipped": 0}
     copied = http.get("/v1/banks/copy/export", params={"format": "jsonl"}, headers=curate)
     [line] = copied.text.splitlines()
-    assert json.loads(line) == {"signals": {"pdq": PDQ}, **hostile}
+    record = json.loads(line)
+    assert isinstance(record.pop("content_id"), int)  # the copy's own id
+    assert record == {"signals": {"pdq": PDQ}, **hostile}

@@ -305,9 +305,14 @@ def test_hashing(client: TestClient, keys: dict[str, dict[str, str]], web: str) 
     )
     assert video.json() == {"video_md5": hashlib.md5(b"not decoded").hexdigest()}
     assert_shape(video.json(), RECORDED["hash_video"])
-    undecodable = client.post("/h/hash", files={"video": ("clip.mp4", b"x" * 100)}, headers=hasher)
-    assert undecodable.status_code == 400
-    assert "clip.mp4" in undecodable.json()["message"]
+    only_vpdq = client.post(
+        "/h/hash",
+        params={"types": "vpdq"},
+        files={"video": ("clip.mp4", b"x" * 100)},
+        headers=hasher,
+    )
+    assert only_vpdq.status_code == 400
+    assert "clip.mp4" in only_vpdq.json()["message"]
     assert client.get("/h/hash", params={"url": f"{web}/photo.jpg"}, headers=hasher).json() == {
         "pdq": PHOTO_PDQ
     }
@@ -320,7 +325,9 @@ def test_hashing(client: TestClient, keys: dict[str, dict[str, str]], web: str) 
     missing_url = client.get("/h/hash", headers=hasher)
     assert missing_url.status_code == 422
     assert_shape(missing_url.json(), RECORDED["validation_error"])
-    assert missing_url.json()[0]["loc"] == ["url"]
+    [missing] = missing_url.json()
+    assert (missing["loc"], missing["input"]) == (["url"], {})
+    assert missing["url"].endswith("/v/missing")
     problems = [
         (
             client.post("/h/hash", files={"file": ("b.jpg", b"x")}, headers=hasher),
@@ -501,3 +508,108 @@ def test_video_through_the_hma_routes(client: TestClient, keys: dict[str, dict[s
         f"/c/bank/SHARED/content/{shared['id']}", params={"include_signals": "true"}, headers=curate
     ).json()
     assert json.loads(shown["signals"]["vpdq"]) == compact("video/v1.m4v")
+
+
+def test_unreadable_video_gets_its_md5(client: TestClient, keys: dict[str, dict[str, str]]) -> None:
+    """HMA hashes any bytes sent as a video to video_md5; so does hashmatch,
+    saying in ``not_computed`` why there is no vPDQ."""
+    junk = b"not a video at all" * 10
+    md5 = hashlib.md5(junk).hexdigest()
+    upload = {"video": ("clip.mp4", junk)}
+
+    def why_no_vpdq(body: dict[str, Any]) -> str:
+        assert list(body["not_computed"]) == ["vpdq"]
+        return str(body["not_computed"]["vpdq"])
+
+    hashed = client.post("/h/hash", files=upload, headers=keys["hash"])
+    assert hashed.status_code == 200
+    assert hashed.json()["video_md5"] == md5
+    assert "vpdq" not in hashed.json()
+    assert "clip.mp4" in why_no_vpdq(hashed.json())
+    client.post("/c/banks", json={"name": "CLIPS"}, headers=keys["curate"])
+    added = client.post("/c/bank/CLIPS/content", files=upload, headers=keys["curate"])
+    assert added.status_code == 200
+    assert added.json()["signals"] == {"video_md5": md5}
+    why_no_vpdq(added.json())
+    found = client.post("/m/lookup", files=upload, headers=keys["match"])
+    assert found.status_code == 200
+    assert found.json()["video_md5"] == {
+        "CLIPS": [{"bank_content_id": added.json()["id"], "distance": "-"}]
+    }
+    why_no_vpdq(found.json())
+    exact_only = client.post(
+        "/h/hash", params={"types": "video_md5"}, files=upload, headers=keys["hash"]
+    )
+    assert exact_only.json() == {"video_md5": md5}  # nothing failed: HMA's answer exactly
+
+
+def test_bank_update_answers_hmas_ratio_types(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    curate = keys["curate"]
+    client.post("/c/banks", json={"name": "RATIO"}, headers=curate)
+
+    def ratio(body: dict[str, Any]) -> Any:
+        return client.put("/c/bank/RATIO", json=body, headers=curate).json()[
+            "matching_enabled_ratio"
+        ]
+
+    by_flag = ratio({"enabled": False})
+    assert (by_flag, type(by_flag)) == (0, int)  # HMA: `1 if enabled else 0`
+    by_flag = ratio({"enabled": True})
+    assert (by_flag, type(by_flag)) == (1, int)
+    by_ratio = ratio({"enabled": False, "enabled_ratio": 1})
+    assert (by_ratio, type(by_ratio)) == (1.0, float)  # enabled_ratio wins, a float
+    unchanged = ratio({})
+    assert (unchanged, type(unchanged)) == (1.0, float)
+
+
+def test_validation_errors_as_pydantic_writes_them(
+    client: TestClient, keys: dict[str, dict[str, str]]
+) -> None:
+    [not_bool] = client.get(
+        "/m/raw_lookup",
+        params={"signal_type": "pdq", "signal": PDQ, "include_distance": "maybe"},
+        headers=keys["match"],
+    ).json()
+    assert (not_bool["type"], not_bool["loc"], not_bool["input"]) == (
+        "bool_parsing",
+        ["include_distance"],
+        "maybe",
+    )
+    assert not_bool["url"].endswith("/v/bool_parsing")
+    [negative] = client.get("/c/bank/ANY/content/-1", headers=keys["curate"]).json()
+    assert negative["ctx"] == {"ge": 0}
+    assert negative["input"] == "-1"
+    [no_name] = client.post("/c/banks", json={"enabled": True}, headers=keys["curate"]).json()
+    assert (no_name["type"], no_name["input"]) == ("missing", {"enabled": True})
+    nested: Any = "deep"
+    for _ in range(200):
+        nested = [nested]
+    deep = client.post("/c/banks", json={"name": nested}, headers=keys["curate"])
+    assert deep.status_code == 422  # the input echoed back, cut off where it gets silly
+    assert json.dumps(deep.json()).count("[") < 40
+
+
+def test_health_routes_as_hma_with_hma_without_key(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HMA's probes call /status and /status/live without a key and read
+    plain text; the JSON answers stay for servers without the setting."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url, hma_without_key=True)
+    app = create_app(settings)
+    with TestClient(app, client=("127.0.0.1", 40000)) as local:
+        app.state.service.wait_until_loaded(60)
+        for path in ("/status/live", "/status"):
+            response = local.get(path)
+            assert (response.status_code, response.text) == (200, "I-AM-ALIVE")
+            assert response.headers["content-type"].startswith("text/plain")
+        with monkeypatch.context() as patched:
+            patched.setattr(app.state.service, "_matcher", None)  # as before the index is in
+            loading = local.get("/status")
+        assert (loading.status_code, loading.text) == (503, "INDEX-NOT-LOADED")
+    with TestClient(app, client=("203.0.113.9", 40000)) as remote:
+        assert remote.get("/status").status_code == 401
+    with make_client(database_url, tmp_path) as plain:
+        assert plain.get("/status/live").json() == {"status": "live"}
+        assert plain.get("/status").status_code == 401

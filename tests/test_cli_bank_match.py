@@ -125,3 +125,85 @@ def test_disable_and_enable_content(cli) -> None:  # type: ignore[no-untyped-def
     assert lines(cli("match", str(PHOTO)).stdout)[0]["matches"] == []
     assert cli("bank", "enable-content", "known", content_id).exit_code == 0
     assert len(lines(cli("match", str(PHOTO)).stdout)[0]["matches"]) == 3
+
+
+def test_bank_add_says_what_the_bank_cannot_do(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("bank", "create", "known")
+    flat = tmp_path / "gradient.png"
+    Image.linear_gradient("L").resize((64, 64)).save(flat)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture\n")
+    result = cli("bank", "add", "known", str(flat), str(notes), str(PHOTO))
+    assert result.exit_code == 0, result.output
+    by_name = {Path(r["input"]).name: r for r in lines(result.stdout)}
+    [too_flat] = by_name["gradient.png"]["warnings"]
+    assert too_flat.startswith("pdq quality ")
+    assert "under 50, the least that matching uses: this pdq hash never matches" in too_flat
+    assert [w.split(":")[0] for w in by_name["notes.txt"]["warnings"]] == [
+        "pdq not computed",
+        "vpdq not computed",
+    ]
+    assert by_name[PHOTO.name]["warnings"] == []
+    assert all(record["content_id"] for record in by_name.values())  # banked all the same
+    assert f"warning: {flat}: pdq quality " in result.stderr
+    assert f"warning: {notes}: pdq not computed" in result.stderr
+    named_as_image = tmp_path / "notes.jpg"
+    named_as_image.write_text("not a picture either\n")
+    refused = cli("bank", "add", "known", str(named_as_image))
+    assert refused.exit_code == 1
+    assert "notes.jpg" in refused.stderr
+
+
+def test_bank_import_counts_what_is_too_flat(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("bank", "create", "known")
+    hashed = tmp_path / "hashed.jsonl"
+    hashed.write_text(
+        json.dumps({"path": "flat.png", "signals": {"pdq": "0" * 64}, "pdq_quality": 0})
+        + "\n"
+        + json.dumps({"path": "photo.jpg", "signals": {"pdq": "f" * 64}, "pdq_quality": 100})
+        + "\n"
+    )
+    result = cli("bank", "import", "known", str(hashed))
+    assert lines(result.stdout) == [{"added": 2, "skipped": 0, "low_quality": 1}]
+    assert "warning: 1 of the list's contents have a hash too flat" in result.stderr
+    hasher_output = tmp_path / "hashes.pdq"
+    hasher_output.write_text(f"{'1' * 64},10,flat.jpg\n{'2' * 64},90,photo.jpg\n")
+    assert lines(cli("bank", "import", "known", str(hasher_output)).stdout) == [
+        {"added": 2, "skipped": 0, "low_quality": 1}
+    ]
+
+
+def test_bank_content_lists_ids_a_page_at_a_time(cli) -> None:  # type: ignore[no-untyped-def]
+    cli("bank", "create", "known")
+    cli("bank", "create", "other")
+    cli("bank", "add", "other", "--hash", "md5:" + "0" * 32)
+    ids = []
+    for n in range(1, 6):
+        added = cli("bank", "add", "known", "--hash", f"md5:{n:032x}", "--external-id", f"x{n}")
+        ids.append(lines(added.stdout)[0]["content_id"])
+    first = cli("bank", "content", "known", "--limit", "3")
+    assert lines(first.stdout) == [
+        {"content_id": i, "external_id": f"x{n}"} for n, i in enumerate(ids[:3], start=1)
+    ]
+    assert f"more may follow: --after {ids[2]}" in first.stderr
+    rest = cli("bank", "content", "known", "--limit", "3", "--after", str(ids[2]))
+    assert [r["content_id"] for r in lines(rest.stdout)] == ids[3:]
+    assert rest.stderr == ""
+    exported = lines(cli("bank", "export", "known", "--format", "jsonl").stdout)
+    assert [r["content_id"] for r in exported] == ids
+    assert cli("bank", "content", "nope").exit_code == 2
+
+
+def test_match_table_shows_what_a_person_needs(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("bank", "create", "known", "--label", "A1")
+    cli("bank", "create", "safe", "--kind", "allowlist")
+    cli("bank", "add", "known", str(PHOTO), "--external-id", "case-7", "--label", "beach")
+    cli("bank", "add", "safe", str(PHOTO), "--external-id", "stock-photo")
+    result = cli("match", "--format", "table", "--jobs", "1", str(PHOTO))
+    assert result.exit_code == 0, result.output
+    header = result.stdout.splitlines()[1]
+    for column in ("bank", "content", "external id", "labels", "distance", "suppressed by"):
+        assert column in header
+    row = next(line for line in result.stdout.splitlines() if "case-7" in line)
+    assert "A1, beach" in row
+    assert "safe" in row  # suppressed by the allowlist

@@ -74,3 +74,29 @@ def test_unknown_type() -> None:
     result = compare("blurhash:abc", A)
     assert result.exit_code == 2
     assert "unknown signal type 'blurhash'" in result.stderr
+
+
+def test_a_turned_copy_is_compared_in_its_rotations_and_flips() -> None:
+    folder = DATA / "pdq-reference" / "reg-test-input" / "dih"
+    original, turned = folder / "bridge-1-original.jpg", folder / "bridge-2-rotate-90.jpg"
+    text = compare(str(original), str(turned)).stdout.strip()
+    assert text.startswith("pdq distance 2 with A rotate90 (match at threshold 31; as they are: ")
+    record = json.loads(compare(str(original), str(turned), "--format", "json").stdout)
+    assert (record["distance"], record["transform"], record["transformed"]) == (2, "rotate90", "a")
+    assert record["distance_as_they_are"] > 100
+    as_they_are = compare(str(original), str(turned), "--no-dihedral").stdout
+    assert as_they_are.startswith(f"pdq distance {record['distance_as_they_are']} (no match")
+    # Only the file can be turned; a hash is compared against its turns.
+    original_hash = json.loads(compare(str(original), A, "--format", "json").stdout)["a"]["value"]
+    by_hash = json.loads(compare(f"pdq:{original_hash}", str(turned), "--format", "json").stdout)
+    assert (by_hash["transform"], by_hash["transformed"]) == ("rotate270", "b")
+    assert by_hash["distance"] <= 2
+
+
+def test_a_flat_picture_is_said_to_be_too_flat_to_match(tmp_path: Path) -> None:
+    flat = tmp_path / "gradient.png"
+    Image.linear_gradient("L").save(flat)
+    result = compare(str(flat), str(flat))
+    assert "pdq distance 0 (match at threshold 31)" in result.stdout
+    assert "warning: " in result.stderr
+    assert "the least that matching uses: this pdq hash never matches" in result.stderr

@@ -11,6 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hashmatch.cli import app
+from hashmatch.cli.reference import reference
+from hashmatch.media import DecodeLimits
+from hashmatch.media.video import VideoLimits
 from tests.conftest import DATA, REFERENCE_IMAGES
 
 runner = CliRunner()
@@ -154,3 +157,14 @@ def test_table_says_why_a_perceptual_hash_is_missing(tmp_path: Path) -> None:
     result = run("--format", "table", str(notes))
     assert result.exit_code == 0
     assert "not computed" in result.stdout
+
+
+def test_the_limits_help_names_the_librarys_defaults() -> None:
+    """The limit options default to None (so --help imports no decoder); their
+    help states the library's defaults, which this keeps true."""
+    section = reference().split("## hashmatch hash\n", 1)[1].split("\n## ", 1)[0]
+    limits, video = DecodeLimits(), VideoLimits()
+    assert f"Pillow's bomb limit, {limits.max_pixels})" in section
+    assert limits.max_file_bytes == 256 * 2**20
+    assert "(default: 256 MiB;" in section
+    assert f"(default: {video.max_seconds:.0f}, 4 h)" in section

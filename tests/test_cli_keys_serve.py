@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hashmatch.cli import app
+from hashmatch.cli.serve_command import describe_database
 from tests.servers import call, start_server, wait_ready
 
 runner = CliRunner()
@@ -54,6 +55,8 @@ def test_serve_process(tmp_path: Path) -> None:
         output, _ = server.communicate(timeout=30)
     assert key not in output  # secrets never reach the logs
     assert "No API keys yet" in output
+    assert f"database: SQLite file {tmp_path / 'served.db'}" in output
+    assert f"index snapshots: {tmp_path / 'data' / 'index'}" in output
 
 
 def test_serve_refuses_keyless_hma_routes_off_loopback(
@@ -82,3 +85,29 @@ def test_workers_share_the_port_and_stop_together(tmp_path: Path) -> None:
         server.wait(30)
     for pid in workers:
         assert not Path(f"/proc/{pid}").exists()  # no worker outlives the server
+
+
+def test_a_taken_key_name_fails_visibly(database_url: str) -> None:
+    """``KEY=$(hashmatch keys create ...)`` twice: the second exits 2, prints
+    nothing on stdout (so KEY is empty, and the shell sees the status), and
+    says on stderr which key exists."""
+
+    def create():  # type: ignore[no-untyped-def]
+        args = ["--database-url", database_url, "keys", "create", "-n", "first", "-s", "match"]
+        return runner.invoke(app, args)
+
+    first = create()
+    assert first.stdout.startswith("hm_")
+    assert len(first.stdout.splitlines()) == 1  # the key alone: no | tail needed
+    again = create()
+    assert (again.exit_code, again.stdout) == (2, "")
+    assert "an API key named 'first' already exists (created " in again.stderr
+    assert "scopes match" in again.stderr
+    assert "keys revoke first" in again.stderr
+
+
+def test_the_database_is_named_without_its_password() -> None:
+    described = describe_database("postgresql://app:s3cret@db.internal:5432/hashmatch")
+    assert described == "PostgreSQL database hashmatch on db.internal:5432 as app"
+    assert describe_database("sqlite:////srv/hm/hashmatch.db") == "SQLite file /srv/hm/hashmatch.db"
+    assert describe_database("postgresql+psycopg://db/x") == "PostgreSQL database x on db"

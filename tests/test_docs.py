@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from hashmatch.apikeys import SCOPES
+from hashmatch.banks import BANK_KINDS
 from hashmatch.cli.reference import reference
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,3 +42,20 @@ def test_readme_library_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     runner.run(test)
     assert runner.failures == 0
     assert runner.tries >= 10
+
+
+def test_help_is_plain_text() -> None:
+    """No reStructuredText (``literal``, :class:) in any command's help, and
+    arguments named in capitals in the usage lines ({NAME}, not {name})."""
+    for section in reference().split("\n## ")[1:]:
+        usage, help_text = section.split("```")[1], section.split("```")[2]
+        assert "``" not in help_text, section
+        assert ":class:" not in help_text, section
+        assert all(word.isupper() for word in usage.split() if word.startswith("{")), usage
+
+
+def test_help_that_lists_the_librarys_choices_lists_them_all() -> None:
+    """Help is written out (so --help imports no database code): keep it true."""
+    sections = {s.split("\n", 1)[0]: s for s in reference().split("\n## ")[1:]}
+    assert all(scope in sections["hashmatch keys create"] for scope in SCOPES)
+    assert all(kind in sections["hashmatch bank create"] for kind in BANK_KINDS)

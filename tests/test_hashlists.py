@@ -176,3 +176,26 @@ def test_hostile_lines_are_refused_by_line(
 ) -> None:
     with pytest.raises(ImportFormatError, match=re.escape(message)):
         read(text, list_format)
+
+
+def test_lists_that_give_a_quality_keep_it() -> None:
+    """``hashmatch hash`` output and the PDQ hasher's ``hash,quality,name`` lines."""
+    hashed = (
+        f'{{"path": "a.jpg", "signals": {{"pdq": "{PDQ}", "md5": "{MD5}"}}, "pdq_quality": 7}}\n'
+    )
+    [from_hash] = read(hashed, ListFormat.jsonl)
+    assert (from_hash.signals, from_hash.quality) == ({"pdq": PDQ, "md5": MD5}, {"pdq": 7})
+    [from_hasher, bare] = read(f"{PDQ},93,photo.jpg\n{'0' * 64}\n", ListFormat.pdq)
+    assert (from_hasher.quality, bare.quality) == ({"pdq": 93}, {})
+    with pytest.raises(
+        ImportFormatError, match="list:1: a quality is a whole number from 0 to 100"
+    ):
+        read(f'{{"signals": {{"pdq": "{PDQ}"}}, "pdq_quality": "high"}}\n', ListFormat.jsonl)
+
+
+@pytest.mark.parametrize("list_format", [ListFormat.csv, ListFormat.jsonl])
+def test_exports_name_the_content_id_and_imports_ignore_it(list_format: ListFormat) -> None:
+    exported = entries_text([Entry({"pdq": PDQ}, "case-1", content_id=42)], list_format)
+    assert "42" in exported
+    [entry] = read(exported, list_format)
+    assert (entry, entry.content_id) == (Entry({"pdq": PDQ}, "case-1"), None)

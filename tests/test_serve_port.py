@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from hashmatch.api.workers import listening_socket, port_held
 from hashmatch.cli import app
-from hashmatch.cli import serve_command as serve_module
 from hashmatch.errors import ConfigurationError
 from hashmatch.settings import Settings
 from tests.servers import call, free_port, start_server, wait_ready
@@ -60,8 +59,9 @@ def test_serve_hands_settings_over_without_the_environment(
             pass  # the port is claimed while the server runs
 
     port = free_port()
-    monkeypatch.setattr(serve_module, "create_app", create_app)
-    monkeypatch.setattr(serve_module.uvicorn, "run", run)
+    # serve imports them when it runs (so that other commands need not).
+    monkeypatch.setattr("hashmatch.api.app.create_app", create_app)
+    monkeypatch.setattr("uvicorn.run", run)
     database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     result = CliRunner().invoke(app, ["--database-url", database_url, "serve", "--port", str(port)])
     assert result.exit_code == 0, result.output

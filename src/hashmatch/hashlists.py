@@ -3,15 +3,19 @@
 Four formats:
 
 * **CSV** with a header ``signal_type,signal`` and optional columns
-  ``external_id``, ``labels`` (separated by ``;``) and ``note``.  Rows that
-  share an external id are one content with several signals.
+  ``external_id``, ``labels`` (separated by ``;``), ``note`` and
+  ``content_id`` (written by exports, ignored by imports).  Rows that share
+  an external id are one content with several signals.
 * **JSON lines**: ``{"signals": {"pdq": "...", "md5": "..."}, "external_id":
   ..., "labels": [...], "note": ..., "source_metadata": {...}}`` per line;
-  ``{"signal_type": "pdq", "signal": "..."}`` is accepted too.
+  ``{"signal_type": "pdq", "signal": "..."}`` is accepted too, and so is
+  what ``hashmatch hash`` prints (its ``pdq_quality`` is read).
   A video's frames are a ``"vpdq": [{"frame", "quality", "hash",
-  "timestamp"}, ...]`` list beside (or instead of) its signals.
+  "timestamp"}, ...]`` list beside (or instead of) its signals.  Exports add
+  each content's ``content_id``; imports ignore it.
 * **Plain PDQ lists**: one 64-digit hex hash per line (the PDQ reference
-  repository's ``haystack.txt`` format).
+  repository's ``haystack.txt`` format), or ``hash,quality,...`` lines as
+  its hasher prints them.
 * **vPDQ files** (``.vpdq``): one video, a frame per line as the reference
   writes them: ``frame,quality,hash,timestamp``; a bank exported this way
   starts each video with a ``# video <external id>`` line (exact hashes and
@@ -42,7 +46,7 @@ from hashmatch.fieldlimits import check_content_fields
 from hashmatch.signals import get_signal_type, names
 from hashmatch.signals.base import FrameHash
 
-CSV_COLUMNS = ("signal_type", "signal", "external_id", "labels", "note")
+CSV_COLUMNS = ("signal_type", "signal", "external_id", "labels", "note", "content_id")
 #: The signal type of video frames, and their key in JSON.
 FRAMES = names.VPDQ
 #: In a .vpdq file of several videos, the line that starts each.
@@ -82,9 +86,15 @@ class Entry:
     source_metadata: dict[str, Any] = field(default_factory=dict)
     #: A video's sampled frames (vPDQ), in frame order.
     frames: list[FrameHash] = field(default_factory=list)
+    #: Perceptual hashes' quality where the list gives it (not stored).
+    quality: dict[str, int] = field(default_factory=dict, compare=False)
+    #: The bank's id for this content, in an export (an import ignores it).
+    content_id: int | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {"signals": dict(sorted(self.signals.items()))}
+        if self.content_id is not None:
+            record["content_id"] = self.content_id
         if self.frames:
             record[FRAMES] = [frame.to_json() for frame in self.frames]
         if self.external_id is not None:
@@ -216,8 +226,19 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry]:
             _text(where, "note", record.get("note")) or "",
             metadata,
             frames,
+            {
+                kind: _quality(where, record[f"{kind}_quality"])
+                for kind in signals
+                if f"{kind}_quality" in record
+            },
         )
         yield _checked(where, entry)
+
+
+def _quality(where: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise ImportFormatError(f"{where}: a quality is a whole number from 0 to 100")
+    return int(value)
 
 
 def _frames(where: str, raw: Any) -> list[FrameHash]:
@@ -287,11 +308,14 @@ def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
         text = line.strip()
         if not text or text[0] == "#":
             continue
+        first, _, rest = text.partition(",")
         try:
-            value = parse(text.partition(",")[0])
+            value = parse(first)
         except HashmatchError as error:
             raise ImportFormatError(f"{name}:{number}: {error}") from None
-        yield Entry({names.PDQ: value})
+        quality = rest.partition(",")[0].strip()
+        given = {names.PDQ: _quality(f"{name}:{number}", int(quality))} if quality.isdigit() else {}
+        yield Entry({names.PDQ: value}, quality=given)
 
 
 READERS = {
@@ -346,6 +370,7 @@ def write_entries(entries: Iterable[Entry], stream: IO[str], list_format: ListFo
                     entry.external_id or "",
                     ";".join(entry.labels),
                     entry.note,
+                    "" if entry.content_id is None else str(entry.content_id),
                 )
                 row = [_csv_cell(cell) for cell in cells]
                 (quoting_writer if any("\r" in cell for cell in row) else writer).writerow(row)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from hashmatch.errors import UnknownSignalTypeError
 from hashmatch.index import ExactIndex, HammingIndex, snapshot, words_from_hex
-from hashmatch.index.hamming import release_free_memory
+from hashmatch.index.hamming import empty, release_free_memory
 from hashmatch.signals import get_signal_type, signal_types
 from hashmatch.signals.base import MAX_HAMMING_BITS, HammingSignalType
 from hashmatch.store import ContentSignal, Database
@@ -40,6 +40,8 @@ INDEX_DIGITS = MAX_HAMMING_BITS // 4
 #: Processes starting together take turns on this lock (in the snapshot
 #: folder): the first builds and writes the snapshots, the others map them.
 STARTUP_LOCK = "startup"
+#: Hashes converted to the index's words at a time.
+CONVERT_BATCH = 65_536
 
 
 @cache
@@ -68,8 +70,14 @@ def space_types(space: str) -> list[str]:
 
 
 def index_words(values: Sequence[str]) -> np.ndarray:
-    """Hex hashes of any width up to 256 bits as the index's (N, 4) words."""
-    return words_from_hex([value.rjust(INDEX_DIGITS, "0") for value in values])
+    """Hex hashes of any width up to 256 bits as the index's (N, 4) words,
+    converted a slice at a time: a million hex strings at once is C code
+    holding the GIL long enough to stall a server's event loop."""
+    parts = [
+        words_from_hex([value.rjust(INDEX_DIGITS, "0") for value in values[i : i + CONVERT_BATCH]])
+        for i in range(0, len(values), CONVERT_BATCH)
+    ]
+    return np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else empty())
 
 
 @dataclass

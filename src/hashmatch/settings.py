@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     )
     rate_limit_burst: int = Field(
         100, ge=1, description="Requests a key may make at once before the rate limit applies."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="How the server writes its log, the access log's one line per request "
+        "included: `text` for people, `json` for one JSON object per line.",
     )
     hma_without_key: bool = Field(
         False,

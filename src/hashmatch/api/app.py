@@ -2,36 +2,42 @@
 
     app = create_app(Settings.load())
 
-Liveness (``/status/live``) needs nothing; every other route needs an API key
-with the right scope.  The OpenAPI document is at ``/openapi.json`` and the
-interactive docs at ``/docs``.
+Liveness (``/status/live``) and the docs need nothing; every other route
+needs an API key with the right scope.  The OpenAPI document is at
+``/openapi.json`` (and at HMA's ``/openapi/openapi.json``), the interactive
+docs at ``/docs`` and ``/redoc``, their scripts and styles served from the
+installed ``fastapi-offline`` package, so they work on a host that reaches
+no CDN.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from hashmatch import __version__
-from hashmatch.api import curation, errors, hma, v1
-from hashmatch.api.auth import require
+from hashmatch.api import curation, errors, hma, status, v1
+from hashmatch.api.access_log import AccessLogMiddleware, configure_logging
 from hashmatch.api.body_limit import BodyLimitMiddleware
-from hashmatch.api.metrics import Metrics, MetricsMiddleware, exposition
-from hashmatch.api.responses import KEYED, error_responses, plain_text
+from hashmatch.api.metrics import Metrics, MetricsMiddleware
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.service import Service
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 
+#: Where the docs pages' scripts, styles and icon are served.
+DOCS_STATIC = "/docs/static"
+
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_format)
         database = Database.open(settings.database_url)
         service = Service(settings, database)
         app.state.service = service
@@ -42,62 +48,30 @@ def create_app(settings: Settings) -> FastAPI:
             service.close()
             database.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="hashmatch",
         version=__version__,
         description="Find known content by perceptual and exact hashes.",
         lifespan=lifespan,
+        static_url=DOCS_STATIC,
+        # No badge fetched from Swagger's online validator either.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.router.route_class = GuardedRoute
     errors.install(app)
-    metrics = Metrics()
-    app.state.metrics = metrics
+    app.state.metrics = Metrics()
+    # The last added runs first: every request gets its id before anything answers.
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(AccessLogMiddleware)
+    app.include_router(status.router)
     app.include_router(v1.router)
     app.include_router(curation.router)
     app.include_router(hma.router)
 
-    # On the event loop, not in the thread pool: it answers while every
-    # thread is busy (the pool is what a stuck database would exhaust).
-    @app.get(
-        "/status/live", summary="The process is up", tags=["status"], responses=error_responses(400)
-    )
-    async def live() -> dict[str, str]:
-        return {"status": "live"}
-
-    @app.get(
-        "/status", summary="Ready to match", tags=["status"], responses=error_responses(*KEYED, 503)
-    )
-    def ready(request: Request, _key: Any = Depends(require(None))) -> Any:
-        """200 when the index is loaded and current with the change log; 503
-        with the reason otherwise (loading, or the change log cannot be read)."""
-        service: Service = request.app.state.service
-        problem = service.loading_problem
-        if problem is not None:
-            return JSONResponse(errors.error_body("index_not_ready", problem), 503)
-        stale = service.staleness()
-        if stale is not None:
-            return JSONResponse(errors.error_body("index_stale", stale), 503)
-        matcher = service.matcher()
-        return {
-            "status": "ready",
-            "worker": os.getpid(),
-            "index": {"pdq_hashes": len(matcher), "seq": matcher.seq, "sizes": matcher.sizes()},
-        }
-
-    @app.get(
-        "/metrics",
-        summary="Prometheus metrics",
-        tags=["status"],
-        response_class=Response,
-        responses={**plain_text("Prometheus' text format."), **error_responses(*KEYED)},
-    )
-    def prometheus(request: Request, _key: Any = Depends(require(None))) -> Any:
-        service: Service = request.app.state.service
-        if service.loading_problem is None:
-            metrics.index_hashes.set(len(service.matcher()))
-        return exposition(metrics)
+    @app.get("/openapi/openapi.json", include_in_schema=False)
+    async def openapi_at_hma_path() -> Any:
+        return JSONResponse(app.openapi())
 
     return app
 

@@ -23,6 +23,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from hashmatch.api.access_log import KEY_NAME
 from hashmatch.api.errors import ApiError
 from hashmatch.api.service import Service
 from hashmatch.apikeys import KeyInfo
@@ -74,6 +75,7 @@ class KeyCheck:
         )
         if info is None:
             raise ApiError(401, "unauthorized", "the API key is not valid or was revoked")
+        request.scope[KEY_NAME] = info.name  # for the access log, a 403 or 429 included
         if self.scope is not None and not info.allows(self.scope):
             raise ApiError(403, "forbidden", f"this API key does not have the {self.scope!r} scope")
         if service.rate_limiter is not None:
@@ -93,6 +95,6 @@ def require(scope: str | None) -> KeyCheck:
     return KeyCheck(scope)
 
 
-def require_hma(scope: str) -> KeyCheck:
+def require_hma(scope: str | None) -> KeyCheck:
     """As :func:`require`, but keyless loopback requests pass when ``hma_without_key`` is on."""
     return KeyCheck(scope, keyless_loopback=True)

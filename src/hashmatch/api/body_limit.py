@@ -13,6 +13,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hashmatch.api.access_log import request_id
 from hashmatch.api.errors import HMA_PREFIXES, error_body
 
 #: Room for multipart framing and form fields around the largest upload.
@@ -61,7 +62,9 @@ class BodyLimitMiddleware:
     async def _refuse(self, scope: Scope, send: Send) -> None:
         message = f"request bodies are limited to {self.max_upload_bytes} bytes of content"
         hma = str(scope.get("path", "")).startswith(HMA_PREFIXES)
-        body = json.dumps({"message": message} if hma else error_body("too_large", message))
+        body = json.dumps(
+            {"message": message} if hma else error_body("too_large", message, request_id(scope))
+        )
         await send(
             {
                 "type": "http.response.start",

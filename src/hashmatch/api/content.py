@@ -72,7 +72,7 @@ def _save_upload(upload: UploadFile, limit: int, path: Path) -> None:
             stream.write(chunk)
 
 
-async def hashed(
+async def hash_received(
     received: ReceivedFile,
     *,
     dihedral: bool,
@@ -80,7 +80,7 @@ async def hashed(
     crop_variants: tuple[float, ...] = (),
 ) -> FileHashes:
     """Hash a received file (off the event loop) under the server's limits;
-    one that cannot be hashed is a 4xx naming it as the client did."""
+    what went wrong is in the result, naming the file as the client did."""
     request = HashRequest(
         signal_types=signal_types,
         dihedral=dihedral,
@@ -95,6 +95,22 @@ async def hashed(
     result.not_computed = {
         kind: why.replace(named, received.name) for kind, why in result.not_computed.items()
     }
-    if not result.ok:
-        raise ApiError(400, "bad_media", (result.error or "").replace(named, received.name))
+    if result.error is not None:
+        result.error = result.error.replace(named, received.name)
+    return result
+
+
+async def hashed(
+    received: ReceivedFile,
+    *,
+    dihedral: bool,
+    signal_types: tuple[str, ...] = (),
+    crop_variants: tuple[float, ...] = (),
+) -> FileHashes:
+    """As :func:`hash_received`; a file that cannot be hashed is a 400."""
+    result = await hash_received(
+        received, dihedral=dihedral, signal_types=signal_types, crop_variants=crop_variants
+    )
+    if result.error is not None:
+        raise ApiError(400, "bad_media", result.error)
     return result

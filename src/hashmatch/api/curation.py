@@ -20,6 +20,18 @@ from starlette.concurrency import run_in_threadpool
 
 from hashmatch.api.auth import require
 from hashmatch.api.errors import ApiError
+from hashmatch.api.response_models import (
+    Bank,
+    BankDeleted,
+    BankList,
+    Changed,
+    Comparison,
+    Content,
+    ContentAdded,
+    ContentDeleted,
+    ContentPage,
+    Imported,
+)
 from hashmatch.api.responses import KEYED, error_responses, plain_text
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.banks import BANK_KINDS, Banks, ImportResult
@@ -33,6 +45,7 @@ from hashmatch.fieldlimits import (
 )
 from hashmatch.hashlists import Entry, ListFormat, entries_text, read_entries
 from hashmatch.signals import get_signal_type
+from hashmatch.signals.quality import quality_warnings
 from hashmatch.store.models import as_utc
 
 router = APIRouter(
@@ -87,6 +100,9 @@ class BankUpdate(BaseModel):
 
 class ContentCreate(BaseModel):
     signals: dict[str, str] = Field(..., description="Signal type -> hash.")
+    quality: dict[str, Annotated[int, Field(ge=0, le=100)]] = Field(
+        {}, description="Signal type -> quality, as /v1/hash gives it (to warn if too low)."
+    )
     external_id: ExternalId | None = None
     labels: Labels = []
     note: Note = ""
@@ -104,22 +120,35 @@ class ContentSwitch(BaseModel):
     until: datetime | None = Field(None, description="Disable until (default: for good).")
 
 
-@router.get("/banks", summary="List banks")
+@router.get("/banks", summary="List banks", response_model=BankList)
 def list_banks(request: Request) -> dict[str, Any]:
     return {"banks": [info.to_json() for info in _banks(request).all()]}
 
 
-@router.post("/banks", summary="Create a bank", status_code=201, responses=error_responses(409))
+@router.post(
+    "/banks",
+    summary="Create a bank",
+    status_code=201,
+    response_model=Bank,
+    responses=error_responses(409),
+)
 def create_bank(request: Request, body: BankCreate) -> dict[str, Any]:
     return _banks(request).create(**body.model_dump()).to_json()
 
 
-@router.get("/banks/{name}", summary="Show a bank", responses=error_responses(404))
+@router.get(
+    "/banks/{name}", summary="Show a bank", response_model=Bank, responses=error_responses(404)
+)
 def show_bank(request: Request, name: str) -> dict[str, Any]:
     return _banks(request).get(name).to_json()
 
 
-@router.patch("/banks/{name}", summary="Change a bank", responses=error_responses(404, 409))
+@router.patch(
+    "/banks/{name}",
+    summary="Change a bank",
+    response_model=Bank,
+    responses=error_responses(404, 409),
+)
 def update_bank(request: Request, name: str, body: BankUpdate) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
     if "name" in changes:
@@ -128,7 +157,10 @@ def update_bank(request: Request, name: str, body: BankUpdate) -> dict[str, Any]
 
 
 @router.delete(
-    "/banks/{name}", summary="Delete a bank and its content", responses=error_responses(404)
+    "/banks/{name}",
+    summary="Delete a bank and its content",
+    response_model=BankDeleted,
+    responses=error_responses(404),
 )
 def delete_bank(request: Request, name: str) -> dict[str, str]:
     _banks(request).delete(name)
@@ -139,19 +171,46 @@ def delete_bank(request: Request, name: str) -> dict[str, str]:
     "/banks/{name}/content",
     summary="Add one content by its hashes",
     status_code=201,
+    response_model=ContentAdded,
     responses=error_responses(404),
 )
 def add_content(request: Request, name: str, body: ContentCreate) -> dict[str, Any]:
     if not body.signals:
         raise ApiError(400, "invalid_request", "signals must name at least one hash")
     signals = {kind: get_signal_type(kind).parse(value) for kind, value in body.signals.items()}
+    warnings = quality_warnings(
+        {kind: body.quality[kind] for kind in signals if kind in body.quality}
+    )
     entry = Entry(signals, body.external_id, body.labels, body.note, body.source_metadata)
     content_id = request.app.state.service.adds.add(name, entry, source="api")
-    return {"content_id": content_id, "skipped": content_id is None}
+    return {"content_id": content_id, "skipped": content_id is None, "warnings": warnings}
 
 
 @router.get(
-    "/banks/{name}/content/{content_id}", summary="Show one content", responses=error_responses(404)
+    "/banks/{name}/content",
+    summary="List a bank's content ids, a page at a time",
+    response_model=ContentPage,
+    responses=error_responses(404),
+)
+def list_content(
+    request: Request,
+    name: str,
+    after: int = Query(0, ge=0, le=MAX_ID, description="Content ids above this one."),
+    limit: int = Query(100, ge=1, le=1000, description="At most this many."),
+) -> dict[str, Any]:
+    """Content ids and external ids, in id order (what disable and enable take)."""
+    page = _banks(request).content_ids(name, after=after, limit=limit)
+    return {
+        "content": [{"content_id": cid, "external_id": eid} for cid, eid in page],
+        "next_after": page[-1][0] if len(page) == limit else None,
+    }
+
+
+@router.get(
+    "/banks/{name}/content/{content_id}",
+    summary="Show one content",
+    response_model=Content,
+    responses=error_responses(404),
 )
 def show_content(request: Request, name: str, content_id: ContentId) -> dict[str, Any]:
     return _banks(request).content(name, content_id).to_json()
@@ -160,6 +219,7 @@ def show_content(request: Request, name: str, content_id: ContentId) -> dict[str
 @router.patch(
     "/banks/{name}/content/{content_id}",
     summary="Change what is known of a content",
+    response_model=Content,
     responses=error_responses(404),
 )
 def update_content(
@@ -171,6 +231,7 @@ def update_content(
 @router.delete(
     "/banks/{name}/content/{content_id}",
     summary="Delete one content",
+    response_model=ContentDeleted,
     responses=error_responses(404),
 )
 def delete_content(request: Request, name: str, content_id: ContentId) -> dict[str, Any]:
@@ -182,6 +243,7 @@ def delete_content(request: Request, name: str, content_id: ContentId) -> dict[s
 @router.post(
     "/banks/{name}/import",
     summary="Import a hash list (all or nothing)",
+    response_model=Imported,
     responses=error_responses(404, 413),
 )
 async def import_list(
@@ -233,6 +295,7 @@ def export_list(
 @router.post(
     "/banks/{name}/content/disable",
     summary="Stop content from matching",
+    response_model=Changed,
     responses=error_responses(404),
 )
 def disable_content(request: Request, name: str, body: ContentSwitch) -> dict[str, Any]:
@@ -244,13 +307,14 @@ def disable_content(request: Request, name: str, body: ContentSwitch) -> dict[st
 @router.post(
     "/banks/{name}/content/enable",
     summary="Let disabled content match again",
+    response_model=Changed,
     responses=error_responses(404),
 )
 def enable_content(request: Request, name: str, body: ContentSwitch) -> dict[str, Any]:
     return {"changed": _banks(request).set_disabled(name, body.content_ids, None)}
 
 
-@router.get("/compare", summary="Distance between two hashes")
+@router.get("/compare", summary="Distance between two hashes", response_model=Comparison)
 def compare(
     signal_type: str, a: str = Query(..., max_length=256), b: str = Query(..., max_length=256)
 ) -> dict[str, Any]:

@@ -1,26 +1,31 @@
 """Every error becomes a JSON response here, and only here.
 
-Shape: ``{"error": {"code": "<machine-readable>", "message": "<for people>"}}``;
-on the HMA-compatible routes (``/h``, ``/m``, ``/c``) it is HMA's own
-``{"message": "..."}``, and its request validation errors are pydantic's
-list, as HMA sends them.  Library errors map to 4xx by type; anything
-unexpected is a 500 whose body says nothing about the internals (the
-traceback goes to the server log).  A 405 names the methods the path takes
-(``Allow``).  api/responses.py documents these shapes in the OpenAPI document.
+Shape: ``{"error": {"code": "<machine-readable>", "message": "<for people>",
+"request_id": "<as in the log>"}}``; on the HMA-compatible routes (``/h``,
+``/m``, ``/c``) it is HMA's own ``{"message": "..."}``, and its request
+validation errors are pydantic's list, as HMA sends them (there the request
+id is in the ``X-Request-ID`` header only, as on every response).  Library
+errors map to 4xx by type; anything unexpected is a 500 whose body says
+nothing about the internals (the traceback goes to the server log).  A 405
+names the methods the path takes (``Allow``).  api/responses.py documents
+these shapes in the OpenAPI document.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import math
+from typing import Any, get_args
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic.version import version_short
+from pydantic_core.core_schema import ErrorType
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from hashmatch.api.access_log import HEADER, request_id
 from hashmatch.errors import (
     ApiKeyError,
     BankError,
@@ -81,8 +86,9 @@ _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
 HMA_PREFIXES = ("/h/", "/m/", "/c/")
 
 
-def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
-    return {"error": {"code": code, "message": message}}
+def error_body(code: str, message: str, request: str) -> dict[str, dict[str, str]]:
+    """hashmatch's error shape; ``request`` is the request's id."""
+    return {"error": {"code": code, "message": message, "request_id": request}}
 
 
 def _is_hma(request: Request) -> bool:
@@ -98,8 +104,12 @@ def error_response(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     message = _printable(message)
-    body: dict[str, Any] = {"message": message} if _is_hma(request) else error_body(code, message)
-    return JSONResponse(body, status, headers=headers)
+    given = request_id(request.scope)
+    body: dict[str, Any] = (
+        {"message": message} if _is_hma(request) else error_body(code, message, given)
+    )
+    # Set here too: a 500 is answered outside the middleware that adds it.
+    return JSONResponse(body, status, headers={**(headers or {}), HEADER: given})
 
 
 #: The methods a 405's ``Allow`` may name.
@@ -117,6 +127,52 @@ def _allowed(request: Request) -> str:
         )
     ]
     return ", ".join(allowed)
+
+
+#: pydantic's own error types: those have a page at errors.pydantic.dev.
+_PYDANTIC_TYPES = frozenset(get_args(ErrorType))
+
+
+def _hma_invalid(request: Request, item: Any) -> dict[str, Any]:
+    """One problem as HMA (flask-openapi3) lists it: pydantic's error with its
+    ``input``, ``ctx`` and ``url``, the location without "query" or "body",
+    and for a missing field the whole query or body as the input (HMA
+    validates them as one model)."""
+    where, loc = item["loc"][:1], item["loc"][1:]
+    given = item.get("input")
+    if item["type"] == "missing" and where == ("query",):
+        given = dict(request.query_params)
+    invalid: dict[str, Any] = {
+        "type": item["type"],
+        "loc": [part if isinstance(part, int) else _printable(str(part)) for part in loc],
+        "msg": _printable(item["msg"]),
+        "input": _json_safe(given),
+    }
+    if "ctx" in item:
+        invalid["ctx"] = _json_safe(item["ctx"])
+    if item["type"] in _PYDANTIC_TYPES:
+        invalid["url"] = f"https://errors.pydantic.dev/{version_short()}/v/{item['type']}"
+    return invalid
+
+
+def _json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON a UTF-8 body can carry: text without lone surrogates,
+    finite numbers, anything else (an exception in ``ctx``) as its text, and
+    nothing past 32 levels (an input nested deeper is cut off there)."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str | bytes):
+        text = value if isinstance(value, str) else value.decode("utf-8", "replace")
+        return _printable(text)
+    if depth >= 32:
+        return None
+    if isinstance(value, dict):
+        return {_printable(str(key)): _json_safe(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item, depth + 1) for item in value]
+    return _printable(str(value))
 
 
 def install(app: FastAPI) -> None:
@@ -137,20 +193,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         if _is_hma(request):
-            # HMA (flask-openapi3) answers with pydantic's own list, locations
-            # without the "query"/"body" part.
-            items = [
-                {
-                    "type": item["type"],
-                    "loc": [
-                        part if isinstance(part, int) else _printable(str(part))
-                        for part in item["loc"][1:]
-                    ],
-                    "msg": _printable(item["msg"]),
-                }
-                for item in error.errors()
-            ]
-            return JSONResponse(jsonable_encoder(items), 422)
+            return JSONResponse([_hma_invalid(request, item) for item in error.errors()], 422)
         problems = "; ".join(
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()
@@ -167,5 +210,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception(
+            "unhandled error on %s %s (request_id=%s)",
+            request.method,
+            request.url.path,
+            request_id(request.scope),
+        )
         return error_response(request, 500, "internal", "internal server error")

@@ -3,7 +3,7 @@
     router = APIRouter(prefix="/v1", responses=error_responses(*KEYED, 422))
     @router.get("/banks/{name}", responses=error_responses(404))
 
-Bodies are the shapes api/errors.py writes: ``{"error": {"code", "message"}}``
+Bodies are the shapes api/errors.py writes: ``{"error": {"code", "message", "request_id"}}``
 under ``/v1`` and ``/status``, HMA's ``{"message"}`` (and, for a 422, pydantic's
 list) on the HMA-compatible routes.  The documented statuses are the ones the
 route gives, so a client generated from the document (or schemathesis'
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 WHY = {
     400: "A request that cannot be done as asked; the message says why.",
@@ -44,6 +44,7 @@ _HEADERS: dict[int, dict[str, Any]] = {
 class ErrorDetail(BaseModel):
     code: str
     message: str
+    request_id: str = Field(description="The request's id, as in X-Request-ID and the log.")
 
 
 class ErrorBody(BaseModel):
@@ -64,6 +65,9 @@ class HmaInvalidItem(BaseModel):
     type: str
     loc: list[str | int]
     msg: str
+    input: Any = Field(description="What was given (for a missing field, all that was).")
+    ctx: dict[str, Any] | None = Field(None, description="The rule's parameters, if it has any.")
+    url: str | None = Field(None, description="pydantic's page on this kind of error.")
 
 
 def _documented(statuses: tuple[int, ...], body: Any, invalid: Any) -> dict[int | str, Any]:

@@ -20,8 +20,10 @@ from hashmatch.apikeys import ApiKeys
 from hashmatch.banks import Banks
 from hashmatch.banks.add_queue import AddQueue
 from hashmatch.errors import UnknownBankError
+from hashmatch.index.warmup import warm_up as warm_up_index
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
+from hashmatch.pdq.warmup import announcing_compiles, warm_up
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 
@@ -35,6 +37,7 @@ SNAPSHOT_CHECK_SECONDS = 10.0
 #: (so how long a revoked key may still work in a running server).
 KEY_CACHE_SECONDS = 5.0
 BANK_CACHE_SECONDS = 1.0
+INDEX_NOTICE = "compiling the index kernels, a few seconds, once per machine"
 
 
 class Service:
@@ -71,6 +74,9 @@ class Service:
 
     def _load(self) -> None:
         try:
+            warm_up(log.info)  # no request waits for the kernel to compile
+            with announcing_compiles(lambda: log.info(INDEX_NOTICE), packages=("hashmatch.index",)):
+                warm_up_index()
             self._seen_commits = self.database.commits
             self._matcher = Matcher(self.database, self.settings.snapshot_dir)
             self._refreshed = time.monotonic()

@@ -16,9 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from hashmatch.api.auth import require
 from hashmatch.api.content import hashed, received_file
 from hashmatch.api.errors import ApiError
+from hashmatch.api.response_models import BatchMatches, Hashes, MatchedFile, Matches
 from hashmatch.api.responses import KEYED, error_responses
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.service import Service
+from hashmatch.errors import UnknownBankError
 from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match
 from hashmatch.signals import get_signal_type
@@ -27,7 +29,7 @@ router = APIRouter(prefix="/v1", route_class=GuardedRoute, responses=error_respo
 
 URL_HELP = "Fetch the content from this URL instead (setting url_fetch; see docs/settings.md)."
 DIHEDRAL_HELP = "Also return the 8 rotated/flipped PDQ hashes."
-BANK_HELP = "Only these banks."
+BANK_HELP = "Only these banks (404 if one does not exist)."
 
 
 def _service(request: Request) -> Service:
@@ -37,6 +39,15 @@ def _service(request: Request) -> Service:
 def _count(request: Request, matches: list[Match]) -> None:
     for match in matches:
         request.app.state.metrics.matches.labels(match.bank).inc()
+
+
+def _check_banks(service: Service, names: list[str] | None) -> None:
+    """A 404 (UnknownBankError) for a bank that does not exist, as on the bank
+    routes, rather than a lookup that finds nothing in it.  It may ask the
+    database: call it in the thread pool."""
+    for name in names or ():
+        if not service.bank_exists(name):
+            raise UnknownBankError(name)
 
 
 def _record(result: FileHashes) -> dict[str, Any]:
@@ -53,6 +64,7 @@ async def _hash(request: Request, file: UploadFile | None, url: str | None, dihe
 async def _match(
     request: Request, file: UploadFile | None, url: str | None, bank: list[str] | None
 ) -> dict[str, Any]:
+    await run_in_threadpool(_check_banks, _service(request), bank)
     matcher = await run_in_threadpool(_service(request).matcher)
     async with received_file(_service(request), upload=file, url=url) as received:
         result = await hashed(received, dihedral=True)
@@ -63,7 +75,12 @@ async def _match(
     return {**record, "matches": [match.to_json() for match in matches]}
 
 
-@router.post("/hash", summary="Hash an uploaded file", responses=error_responses(413))
+@router.post(
+    "/hash",
+    summary="Hash an uploaded file",
+    response_model=Hashes,
+    responses=error_responses(413),
+)
 async def hash_upload(
     request: Request,
     file: UploadFile,
@@ -74,7 +91,12 @@ async def hash_upload(
     return await _hash(request, file, None, dihedral)  # type: ignore[no-any-return]
 
 
-@router.get("/hash", summary="Hash the content at a URL", responses=error_responses(413))
+@router.get(
+    "/hash",
+    summary="Hash the content at a URL",
+    response_model=Hashes,
+    responses=error_responses(413),
+)
 async def hash_url(
     request: Request,
     url: str = Query(..., max_length=4096, description=URL_HELP),
@@ -85,7 +107,12 @@ async def hash_url(
     return await _hash(request, None, url, dihedral)  # type: ignore[no-any-return]
 
 
-@router.get("/lookup", summary="Match one hash", responses=error_responses(503))
+@router.get(
+    "/lookup",
+    summary="Match one hash",
+    response_model=Matches,
+    responses=error_responses(404, 503),
+)
 def lookup(
     request: Request,
     signal_type: str = Query(..., description="pdq, md5 or sha256"),
@@ -94,6 +121,7 @@ def lookup(
     _key: Any = Depends(require("match")),
 ) -> dict[str, Any]:
     value = get_signal_type(signal_type).parse(signal)
+    _check_banks(_service(request), bank)
     matcher = _service(request).matcher()
     matches = matcher.match_hashes({signal_type: [value]}, banks=bank)
     _count(request, matches)
@@ -110,7 +138,12 @@ class BatchLookup(BaseModel):
     banks: list[str] | None = None
 
 
-@router.post("/lookup", summary="Match a batch of hashes", responses=error_responses(413, 503))
+@router.post(
+    "/lookup",
+    summary="Match a batch of hashes",
+    response_model=BatchMatches,
+    responses=error_responses(404, 413, 503),
+)
 def lookup_batch(
     request: Request, body: BatchLookup, _key: Any = Depends(require("match"))
 ) -> dict[str, Any]:
@@ -120,6 +153,7 @@ def lookup_batch(
             413, "batch_too_large", f"at most {service.settings.max_batch} hashes per request"
         )
     parsed = [(q.signal_type, get_signal_type(q.signal_type).parse(q.signal)) for q in body.hashes]
+    _check_banks(service, body.banks)
     found = service.matcher().match_many(parsed, banks=body.banks)
     for matches in found:
         _count(request, matches)
@@ -131,7 +165,10 @@ def lookup_batch(
 
 
 @router.post(
-    "/match", summary="Hash an uploaded file and match it", responses=error_responses(413, 503)
+    "/match",
+    summary="Hash an uploaded file and match it",
+    response_model=MatchedFile,
+    responses=error_responses(404, 413, 503),
 )
 async def match_upload(
     request: Request,
@@ -146,7 +183,8 @@ async def match_upload(
 @router.get(
     "/match",
     summary="Hash the content at a URL and match it",
-    responses=error_responses(413, 503),
+    response_model=MatchedFile,
+    responses=error_responses(404, 413, 503),
 )
 async def match_url(
     request: Request,

@@ -44,6 +44,7 @@ from hashmatch.errors import BankError, BankExistsError, UnknownBankError, Unkno
 from hashmatch.fieldlimits import check_content_fields
 from hashmatch.hashlists import Entry
 from hashmatch.signals.base import FrameHash
+from hashmatch.signals.quality import count_low_quality
 from hashmatch.store import Bank, Content, ContentSignal, Database
 from hashmatch.store.models import UNIQUE_SIGNALS, as_utc
 
@@ -156,7 +157,11 @@ class Banks:
             bank_id = self._locked_bank_id(session, name)
             fresh = new_entries(session, bank_id, entries)
             add_entries(session, bank_id, fresh, source)
-            return ImportResult(added=len(fresh), skipped=len(entries) - len(fresh))
+            return ImportResult(
+                added=len(fresh),
+                skipped=len(entries) - len(fresh),
+                low_quality=count_low_quality(entry.quality for entry in entries),
+            )
 
     def add(self, name: str, entry: Entry, *, source: str | None = None) -> int | None:
         """Add one content; its id, or None when the bank already has it."""
@@ -223,11 +228,27 @@ class Banks:
                         list(content.labels),
                         content.note,
                         dict(content.source_metadata),
+                        content_id=content.id,
                     )
                 if current is not None:
                     add_signal(current.signals, current.frames, signal)
             if current is not None:
                 yield current
+
+    def content_ids(
+        self, name: str, *, after: int = 0, limit: int = 100
+    ) -> list[tuple[int, str | None]]:
+        """A page of a bank's content: (content id, external id) for the first
+        ``limit`` ids above ``after``, in id order."""
+        with self.database.reading() as session:
+            bank = self._bank(session, name)
+            rows = session.execute(
+                select(Content.id, Content.external_id)
+                .where(Content.bank_id == bank.id, Content.id > after)
+                .order_by(Content.id)
+                .limit(limit)
+            )
+            return [(int(content_id), external_id) for content_id, external_id in rows]
 
     def set_disabled(self, name: str, content_ids: Iterable[int], until: datetime | None) -> int:
         """Disable content until a time (None: enable again); how many changed."""

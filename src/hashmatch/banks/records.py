@@ -77,9 +77,14 @@ class ContentInfo:
 class ImportResult:
     added: int
     skipped: int
+    #: Entries with a hash under its type's quality floor, where the list says.
+    low_quality: int = 0
 
     def to_json(self) -> dict[str, int]:
-        return {"added": self.added, "skipped": self.skipped}
+        record = {"added": self.added, "skipped": self.skipped}
+        if self.low_quality:
+            record["low_quality"] = self.low_quality
+        return record
 
 
 def add_signal(signals: dict[str, str], frames: list[FrameHash], row: ContentSignal) -> None:

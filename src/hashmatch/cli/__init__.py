@@ -1,10 +1,23 @@
-"""The ``hashmatch`` command: a thin layer that parses, calls the library, prints."""
+"""The ``hashmatch`` command: a thin layer that parses, calls the library, prints.
+
+Start-up is part of the interface: ``hashmatch --version`` and ``--help`` must
+answer at once, and ``hashmatch hash`` must not wait for the web server's or
+the database's libraries.  So the command modules import only typer, the
+standard library and light hashmatch modules at the top, and each command
+imports the library it calls (numba, PyAV, SQLAlchemy, FastAPI come with it)
+when it runs; tests/test_cli_startup.py holds that.
+"""
 
 from __future__ import annotations
 
+import gc
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from hashmatch import __version__
 from hashmatch.cli import (
@@ -15,12 +28,25 @@ from hashmatch.cli import (
     serve_command,
 )
 from hashmatch.cli.bank_command import bank_app
-from hashmatch.cli.errors import reported_errors
+from hashmatch.cli.context import RootOptions
 from hashmatch.cli.keys_command import keys_app
-from hashmatch.settings import Settings
+
+
+class _RootGroup(TyperGroup):
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader stopped reading (``hashmatch hash ... | head``): the
+            # command ends there, which is not a failure.  What is still
+            # buffered for stdout goes nowhere, so exiting prints nothing.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from None
+
 
 app = typer.Typer(
     name="hashmatch",
+    cls=_RootGroup,
     help="Find known content by perceptual and exact hashes.",
     no_args_is_help=True,
     add_completion=False,
@@ -63,11 +89,15 @@ def _root(
     ),
 ) -> None:
     """Find known content by perceptual and exact hashes."""
-    with reported_errors():
-        ctx.obj = Settings.load(
-            {"data_dir": data_dir, "database_url": database_url}, config_file=config
-        )
+    ctx.obj = RootOptions(data_dir=data_dir, database_url=database_url, config=config)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The process is ending: its last garbage collection would walk every
+        # object numba and the other libraries made (a fifth of a second for
+        # ``hash one.jpg``).  Frozen, they are left to the exit; exit
+        # handlers and buffered output still run.
+        gc.freeze()

@@ -7,19 +7,18 @@ import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from hashmatch.banks import BANK_KINDS, Banks
 from hashmatch.cli.context import open_database
-from hashmatch.cli.errors import EXIT_USAGE, reported_errors
-from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.cli.errors import EXIT_FAILED, EXIT_USAGE, reported_errors
+from hashmatch.cli.progress import kernel_notice, say
 from hashmatch.hashlists import FRAMES, Entry, ListFormat, read_file, write_entries
 from hashmatch.signals import get_signal_type
-from hashmatch.store.models import as_utc
-from hashmatch.video_matching import BANK_CROP_VARIANTS
+
+if TYPE_CHECKING:
+    from hashmatch.banks import Banks
 
 bank_app = typer.Typer(
     help="Create, inspect, fill and export banks of known content.",
@@ -34,6 +33,8 @@ class ListView(StrEnum):
 
 
 def _banks(ctx: typer.Context) -> Banks:
+    from hashmatch.banks import Banks
+
     return Banks(open_database(ctx))
 
 
@@ -66,10 +67,12 @@ def parse_hash(text: str) -> tuple[str, str]:
 @bank_app.command("create")
 def create(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Unique name: letters, digits, '_', '.', '-'."),
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="Unique name: letters, digits, '_', '.', '-'."
+    ),
     description: str = typer.Option("", "--description", "-d", help="What the bank holds."),
     kind: str = typer.Option(
-        "match", "--kind", help=f"{' or '.join(BANK_KINDS)}: allowlist matches suppress others."
+        "match", "--kind", help="match or allowlist: an allowlist's matches suppress the others."
     ),
     label: list[str] = typer.Option(
         [], "--label", "-l", help="A label (repeat); A1, A2, B1, B2 classify."
@@ -101,6 +104,10 @@ def list_banks(
     output_format: ListView = typer.Option(ListView.table, "--format", "-f", help="table or json."),
 ) -> None:
     """List every bank with its size."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     infos = _banks(ctx).all()
     if output_format is ListView.json:
         _print_json([info.to_json() for info in infos])
@@ -116,13 +123,15 @@ def list_banks(
             str(info.contents),
             ", ".join(info.labels),
             ", ".join(f"{k}={v}" for k, v in sorted(info.thresholds.items())),
-            info.description,
+            escape(info.description),
         )
     Console(width=160).print(table)
 
 
 @bank_app.command("show")
-def show(ctx: typer.Context, name: str = typer.Argument(..., help="Bank name.")) -> None:
+def show(
+    ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", help="Bank name.")
+) -> None:
     """Print one bank as JSON."""
     banks = _banks(ctx)
     with reported_errors():
@@ -132,7 +141,7 @@ def show(ctx: typer.Context, name: str = typer.Argument(..., help="Bank name."))
 @bank_app.command("update")
 def update(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Bank name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Bank name."),
     new_name: str | None = typer.Option(None, "--name", help="Rename the bank."),
     description: str | None = typer.Option(None, "--description", "-d", help="New description."),
     enabled: bool | None = typer.Option(
@@ -160,7 +169,7 @@ def update(
 @bank_app.command("delete")
 def delete(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Bank name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Bank name."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Delete a bank and all its content."""
@@ -177,12 +186,12 @@ def delete(
 @bank_app.command("add")
 def add(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Bank name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Bank name."),
     paths: list[Path] = typer.Argument(
         None,
         exists=True,
         dir_okay=False,
-        metavar="[FILE]...",
+        metavar="FILE",
         help="Files to hash and add, one content each.",
     ),
     hashes: list[str] = typer.Option(
@@ -194,39 +203,60 @@ def add(
 ) -> None:
     """Add content by hashing files, or by hashes given on the command line.
 
-    Prints one JSON line per content: its id, or "skipped" if the bank has it.
+    Prints one JSON line per content: its id, or "skipped" if the bank has it,
+    and "warnings": what the bank cannot do with it (a picture too flat for
+    its PDQ hash to be matched, a file with no perceptual hash), also said on
+    stderr.
     """
+    from hashmatch.hashing import HashRequest, hash_file
+    from hashmatch.signals.quality import quality_warnings
+    from hashmatch.video_matching import BANK_CROP_VARIANTS
+
     banks = _banks(ctx)
-    entries: list[tuple[str, Entry]] = []
+    entries: list[tuple[str, Entry, list[str]]] = []
     if hashes:
-        entries.append(
-            ("--hash", Entry(dict(parse_hash(h) for h in hashes), external_id, label, note))
-        )
-    for path in paths or []:
-        result = hash_file(path, HashRequest(crop_variants=BANK_CROP_VARIANTS))
-        if not result.ok:
-            typer.echo(f"error: {result.error}", err=True)
-            raise typer.Exit(1)
-        frames = result.frames.get(FRAMES, [])
-        entry = Entry(dict(result.signals), external_id, label, note, frames=frames)
-        entries.append((str(path), entry))
+        entry = Entry(dict(parse_hash(h) for h in hashes), external_id, label, note)
+        entries.append(("--hash", entry, []))
+    with kernel_notice():
+        for path in paths or []:
+            result = hash_file(path, HashRequest(crop_variants=BANK_CROP_VARIANTS))
+            if not result.ok:
+                say(f"error: {result.error}")
+                raise typer.Exit(EXIT_FAILED)
+            frames = result.frames.get(FRAMES, [])
+            entry = Entry(dict(result.signals), external_id, label, note, frames=frames)
+            warnings = quality_warnings(result.quality)
+            warnings += [f"{kind} not computed: {why}" for kind, why in result.not_computed.items()]
+            entries.append((str(path), entry, warnings))
     if not entries:
         raise typer.BadParameter("give files to hash or --hash TYPE:HASH")
     if external_id is not None and len(entries) > 1:
         raise typer.BadParameter("--external-id names one content: add one file at a time")
-    for origin, entry in entries:
+    for origin, entry, warnings in entries:
         with reported_errors():
             content_id = banks.add(name, entry, source="cli")
-        record = {"input": origin, "content_id": content_id, "skipped": content_id is None}
-        _print_json(record)
+        for warning in warnings:
+            say(f"warning: {origin}: {warning}")
+        _print_json(
+            {
+                "input": origin,
+                "content_id": content_id,
+                "skipped": content_id is None,
+                "warnings": warnings,
+            }
+        )
 
 
 @bank_app.command("import")
 def import_list(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Bank name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Bank name."),
     path: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="CSV, JSON lines, or one PDQ hash per line."
+        ...,
+        exists=True,
+        dir_okay=False,
+        metavar="FILE",
+        help="CSV, JSON lines, or one PDQ hash per line.",
     ),
     list_format: ListFormat | None = typer.Option(
         None, "--format", "-f", help="csv, jsonl, pdq or vpdq (default: from the file name)."
@@ -237,19 +267,27 @@ def import_list(
 ) -> None:
     """Import a hash list: all of it or nothing, skipping what the bank has.
 
-    Prints {"added": N, "skipped": M}.
+    Prints {"added": N, "skipped": M}, and "low_quality": K when K of the
+    list's contents have a perceptual hash whose quality (where the list
+    gives it) is under the least that is matched: they match only by their
+    other hashes.
     """
     banks = _banks(ctx)
     with reported_errors():
         entries = read_file(path, list_format)
         result = banks.import_entries(name, entries, source=source or path.name)
+    if result.low_quality:
+        say(
+            f"warning: {result.low_quality} of the list's contents have a hash too flat to "
+            "match on (quality under the least that is matched)"
+        )
     _print_json(result.to_json())
 
 
 @bank_app.command("export")
 def export(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Bank name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Bank name."),
     list_format: ListFormat = typer.Option(
         ListFormat.csv, "--format", "-f", help="csv, jsonl, pdq or vpdq."
     ),
@@ -257,7 +295,10 @@ def export(
         None, "--output", "-o", help="File to write (default: stdout)."
     ),
 ) -> None:
-    """Write a bank's content as a hash list that ``bank import`` reads back."""
+    """Write a bank's content as a hash list that bank import reads back.
+
+    Each content comes with its content_id (csv and jsonl).
+    """
     banks = _banks(ctx)
     with reported_errors():
         banks.get(name)
@@ -267,6 +308,27 @@ def export(
         with output.open("w", encoding="utf-8", newline="") as stream:
             count = write_entries(banks.export(name), stream, list_format)
     typer.echo(f"wrote {count} content(s) to {output}", err=True)
+
+
+@bank_app.command("content")
+def content(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Bank name."),
+    after: int = typer.Option(0, "--after", min=0, help="Start after this content id."),
+    limit: int = typer.Option(100, "--limit", "-n", min=1, help="At most this many."),
+) -> None:
+    """List a bank's content ids (with external ids), in id order.
+
+    Prints one JSON line per content: {"content_id": 7, "external_id": ...}.
+    When there may be more, says on stderr how to get the next page.
+    """
+    banks = _banks(ctx)
+    with reported_errors():
+        page = banks.content_ids(name, after=after, limit=limit)
+    for content_id, external_id in page:
+        _print_json({"content_id": content_id, "external_id": external_id})
+    if len(page) == limit:
+        say(f"more may follow: --after {page[-1][0]}")
 
 
 def _set_disabled(
@@ -283,21 +345,26 @@ def _set_disabled(
 @bank_app.command("disable-content")
 def disable_content(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Bank name."),
-    content_ids: list[int] = typer.Argument(..., help="Content ids."),
+    name: str = typer.Argument(..., metavar="NAME", help="Bank name."),
+    content_ids: list[int] = typer.Argument(..., metavar="CONTENT_ID", help="Content ids."),
     until: datetime = typer.Option(
         datetime(9999, 12, 31), "--until", help="Disabled until this time (UTC; default: for good)."
     ),
 ) -> None:
-    """Stop content from matching (until a time, or for good)."""
+    """Stop content from matching (until a time, or for good).
+
+    bank content NAME lists the content ids.
+    """
+    from hashmatch.store.models import as_utc
+
     _set_disabled(ctx, name, content_ids, as_utc(until))
 
 
 @bank_app.command("enable-content")
 def enable_content(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Bank name."),
-    content_ids: list[int] = typer.Argument(..., help="Content ids."),
+    name: str = typer.Argument(..., metavar="NAME", help="Bank name."),
+    content_ids: list[int] = typer.Argument(..., metavar="CONTENT_ID", help="Content ids."),
 ) -> None:
     """Let disabled content match again."""
     _set_disabled(ctx, name, content_ids, None)

@@ -6,10 +6,9 @@ import tempfile
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from hashmatch.demo import BANK_NAME, BANK_SIZE, PDQ_THRESHOLD, run_demo
+from hashmatch.cli.context import program
+from hashmatch.cli.progress import kernel_notice
 
 
 def demo_command(
@@ -18,6 +17,11 @@ def demo_command(
     ),
 ) -> None:
     """Hash sample photos and edited copies of them, and show which are near-duplicates."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from hashmatch.demo import BANK_NAME, BANK_SIZE, PDQ_THRESHOLD, run_demo
+
     console = Console(width=None if Console().is_terminal else 140)
     console.print(
         f"Bank {BANK_NAME!r}: {BANK_SIZE} sample photos (PDQ, MD5, SHA-256 each).\n"
@@ -25,7 +29,7 @@ def demo_command(
         f"the 8 rotations and flips of each upload. Match: PDQ distance <= {PDQ_THRESHOLD}.\n",
         highlight=False,
     )
-    with tempfile.TemporaryDirectory(prefix="hashmatch-demo-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="hashmatch-demo-") as scratch, kernel_notice():
         rows = run_demo(workdir or Path(scratch))
     table = Table()
     for column in ("upload", "made from", "edit", "matched bank photo", "distance", "as"):
@@ -55,10 +59,12 @@ def demo_command(
             "it does not survive cropping away much of a picture.",
             highlight=False,
         )
+    command = program()
     console.print(
         "\nThe same with your own pictures:\n"
-        "  hashmatch bank create known\n"
-        "  hashmatch bank add known photo1.jpg photo2.jpg   (or: bank import known list.csv)\n"
-        "  hashmatch match uploads/",
+        f"  {command} bank create known\n"
+        f"  {command} bank add known photo1.jpg photo2.jpg   (or: bank import known list.csv)\n"
+        f"  {command} match uploads/",
         highlight=False,
+        markup=False,
     )

@@ -7,18 +7,18 @@ import time
 from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from hashmatch.cli.errors import EXIT_FAILED
-from hashmatch.cli.progress import stderr, tracked
+from hashmatch.cli.progress import kernel_notice, say, tracked
 from hashmatch.errors import UnknownSignalTypeError
-from hashmatch.hashing import FileHashes, HashRequest, default_jobs, hash_files, iter_files
-from hashmatch.media import DecodeLimits
-from hashmatch.media.limits import PILLOW_BOMB_PIXELS
-from hashmatch.media.video import VideoLimits
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from hashmatch.hashing import FileHashes
 
 
 class OutputFormat(StrEnum):
@@ -28,6 +28,8 @@ class OutputFormat(StrEnum):
 
 def parse_signal_names(value: str | None) -> tuple[str, ...]:
     """``"pdq,md5"`` -> ``("pdq", "md5")``, checked against installed types."""
+    from hashmatch.hashing import HashRequest
+
     if not value:
         return ()
     names = tuple(name.strip() for name in value.split(",") if name.strip())
@@ -61,26 +63,29 @@ def hash_files_command(
         "from the reference by a few bits). Videos: decode keyframes only (other frames "
         "than the reference's). Several times faster.",
     ),
-    jobs: int = typer.Option(
-        default_jobs(), "--jobs", "-j", min=1, help="Files hashed in parallel (default: all cores)."
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", min=1, help="Files hashed in parallel (default: all cores)."
     ),
     output_format: OutputFormat = typer.Option(
         OutputFormat.jsonl, "--format", "-f", help="jsonl (one JSON object per line) or table."
     ),
-    max_pixels: int = typer.Option(
-        PILLOW_BOMB_PIXELS, "--max-pixels", min=1, help="Refuse images with more pixels."
+    max_pixels: int | None = typer.Option(
+        None,
+        "--max-pixels",
+        min=1,
+        help="Refuse images with more pixels (default: Pillow's bomb limit, 89478485).",
     ),
-    max_file_bytes: int = typer.Option(
-        DecodeLimits().max_file_bytes,
+    max_file_bytes: int | None = typer.Option(
+        None,
         "--max-file-bytes",
         min=1,
-        help="Refuse to decode larger images (exact hashes have no limit).",
+        help="Refuse to decode larger media (default: 256 MiB; exact hashes have no limit).",
     ),
     seconds_per_hash: float = typer.Option(
         1.0, "--seconds-per-hash", min=0.0, help="Video: hash one frame per this many seconds."
     ),
-    max_video_seconds: float = typer.Option(
-        VideoLimits().max_seconds, "--max-video-seconds", min=1.0, help="Refuse longer videos."
+    max_video_seconds: float | None = typer.Option(
+        None, "--max-video-seconds", min=1.0, help="Refuse longer videos (default: 14400, 4 h)."
     ),
 ) -> None:
     """Hash files and folders.
@@ -95,28 +100,38 @@ def hash_files_command(
     one named as an image or video that does not decode as one (unless
     --signal asks for exact hashes only). Exits 1 if any file failed.
     """
+    from hashmatch.hashing import HashRequest, default_jobs, hash_files, iter_files
+    from hashmatch.media import DecodeLimits
+    from hashmatch.media.video import VideoLimits
+
     request = HashRequest(
         signal_types=parse_signal_names(signal),
         dihedral=dihedral,
         fast=fast,
-        limits=DecodeLimits(max_file_bytes=max_file_bytes, max_pixels=max_pixels),
-        video_limits=VideoLimits(max_seconds=max_video_seconds),
+        limits=DecodeLimits(**_given(max_file_bytes=max_file_bytes, max_pixels=max_pixels)),
+        video_limits=VideoLimits(**_given(max_seconds=max_video_seconds)),
         seconds_per_hash=seconds_per_hash,
     )
     files = list(iter_files(paths))
     show_progress = any(path.is_dir() for path in paths) or len(files) > 1
     started = time.perf_counter()
-    results = tracked(
-        hash_files(files, request, jobs=jobs), len(files), "hashing", show=show_progress
-    )
-    failed = _print_results(results, output_format)
+    with kernel_notice():
+        results = tracked(
+            hash_files(files, request, jobs=jobs or default_jobs()),
+            len(files),
+            "hashing",
+            show=show_progress,
+        )
+        failed = _print_results(results, output_format)
     seconds = time.perf_counter() - started
-    stderr.print(
-        f"hashed {len(files) - failed} file(s), {failed} failed, in {seconds:.2f} s",
-        highlight=False,
-    )
+    say(f"hashed {len(files) - failed} file(s), {failed} failed, in {seconds:.2f} s")
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _given(**limits: Any) -> dict[str, Any]:
+    """The limits given on the command line (the others keep their defaults)."""
+    return {name: value for name, value in limits.items() if value is not None}
 
 
 def _print_results(results: Iterable[FileHashes], output_format: OutputFormat) -> int:
@@ -129,11 +144,15 @@ def _print_results(results: Iterable[FileHashes], output_format: OutputFormat) -
         else:
             _add_row(table, result)
     if table is not None:
+        from rich.console import Console
+
         Console(width=200).print(table)
     return failed
 
 
 def _hash_table() -> Table:
+    from rich.table import Table
+
     table = Table(show_lines=False)
     for column in ("path", "signal", "value", "quality"):
         table.add_column(column, overflow="fold")

@@ -9,18 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from hashmatch.banks import Banks
 from hashmatch.cli.bank_command import parse_hash
 from hashmatch.cli.context import open_database, settings_of
 from hashmatch.cli.errors import EXIT_FAILED, reported_errors
-from hashmatch.cli.progress import stderr, tracked
-from hashmatch.hashing import HashRequest, default_jobs, hash_files, iter_files
-from hashmatch.matching import Match, Matcher
-
-#: Re-write the index snapshot once this many changes were replayed on top of it.
+from hashmatch.cli.progress import kernel_notice, say, tracked
 
 
 class MatchFormat(StrEnum):
@@ -31,7 +24,7 @@ class MatchFormat(StrEnum):
 def match_command(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(
-        None, exists=True, metavar="[PATH]...", help="Files and folders (recursive)."
+        None, exists=True, metavar="PATH", help="Files and folders (recursive)."
     ),
     hashes: list[str] = typer.Option(
         [], "--hash", help="Match a TYPE:HASH instead of files (repeat)."
@@ -39,8 +32,8 @@ def match_command(
     bank: list[str] = typer.Option(
         [], "--bank", "-b", help="Only report matches in this bank (repeat)."
     ),
-    jobs: int = typer.Option(
-        default_jobs(), "--jobs", "-j", min=1, help="Files hashed in parallel (default: all cores)."
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", min=1, help="Files hashed in parallel (default: all cores)."
     ),
     fast: bool = typer.Option(
         False, "--fast", help="Fast PDQ decoding (a few bits from the reference)."
@@ -54,9 +47,15 @@ def match_command(
     Prints one JSON line per file: {"path": ..., "matches": [{"bank": ...,
     "content_id": ..., "signal_type": "pdq", "distance": 4, "transform":
     "original", ...}]}, or {"path": ..., "error": ...}.  PDQ is matched with the
-    8 rotations and flips of each image.  Exits 0 whether or not anything
-    matched, 1 if a file could not be hashed.
+    8 rotations and flips of each image.  --format table shows each match's
+    bank, content id, external id, labels, distance, transform, and the
+    allowlists that suppress it.  Exits 0 whether or not anything matched, 1
+    if a file could not be hashed.
     """
+    from hashmatch.banks import Banks
+    from hashmatch.hashing import HashRequest, default_jobs, hash_files, iter_files
+    from hashmatch.matching import Matcher
+
     if not paths and not hashes:
         raise typer.BadParameter("give files or folders, or --hash TYPE:HASH")
     queries = [parse_hash(text) for text in hashes]
@@ -77,23 +76,26 @@ def match_command(
     started = time.perf_counter()
     request = HashRequest(dihedral=True, fast=fast)
     results = tracked(
-        hash_files(files, request, jobs=jobs), len(files), "matching", show=len(files) > 1
+        hash_files(files, request, jobs=jobs or default_jobs()),
+        len(files),
+        "matching",
+        show=len(files) > 1,
     )
-    for result in results:
-        if not result.ok:
-            failed += 1
-            emit(result.to_json())
-            continue
-        found: list[Match] = matcher.match_result(result, banks=bank or None)
-        matched += bool(found)
-        emit({"path": result.path, "matches": [m.to_json() for m in found]})
+    with kernel_notice():
+        for result in results:
+            if not result.ok:
+                failed += 1
+                emit(result.to_json())
+                continue
+            found = matcher.match_result(result, banks=bank or None)
+            matched += bool(found)
+            emit({"path": result.path, "matches": [m.to_json() for m in found]})
     if output_format is MatchFormat.table:
         _print_table(rows)
     if files:
-        stderr.print(
+        say(
             f"matched {len(files) - failed} file(s): {matched} with matches, {failed} failed, "
-            f"in {time.perf_counter() - started:.2f} s",
-            highlight=False,
+            f"in {time.perf_counter() - started:.2f} s"
         )
     if failed:
         raise typer.Exit(EXIT_FAILED)
@@ -104,26 +106,32 @@ def _print_line(record: dict[str, Any]) -> None:
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table()
-    for column in ("input", "bank", "content", "signal", "distance", "transform", "note"):
+    columns = ("input", "bank", "content", "external id", "labels", "signal", "distance")
+    for column in (*columns, "transform", "suppressed by"):
         table.add_column(column)
     for row in rows:
-        label = row.get("path") or row.get("hash", "")
+        label = escape(row.get("path") or row.get("hash", ""))
         if "error" in row:
-            table.add_row(label, "", "", "", "", "", f"[red]{row['error']}[/red]")
+            table.add_row(label, f"[red]{escape(row['error'])}[/red]")
         elif not row["matches"]:
-            table.add_row(label, "[dim]no match[/dim]", "", "", "", "", "")
+            table.add_row(label, "[dim]no match[/dim]")
         for match in row.get("matches", []):
-            note = (
-                f"suppressed by {', '.join(match['suppressed_by'])}" if match["suppressed"] else ""
-            )
+            labels = dict.fromkeys([*match["labels"], *match["content_labels"]])
             table.add_row(
                 label,
                 match["bank"],
                 str(match["content_id"]),
+                escape(match["external_id"] or ""),
+                escape(", ".join(labels)),
                 match["signal_type"],
                 str(match["distance"]),
                 match["transform"] or "",
-                note,
+                ", ".join(match.get("suppressed_by", [])),
+                style="dim" if match["suppressed"] else None,
             )
-    Console(width=160).print(table)
+    Console(width=200).print(table)

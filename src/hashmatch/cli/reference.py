@@ -17,20 +17,35 @@ from hashmatch.cli import app
 
 def _option_line(param: Any) -> str:
     if param.param_type_name == "argument":
-        name = param.name.upper()
+        name = (param.metavar or param.name).upper()
         return (
             f"- `{name}`{' ...' if param.nargs == -1 else ''}: {getattr(param, 'help', '') or ''}"
         )
     flags = ", ".join(f"`{flag}`" for flag in param.opts + param.secondary_opts)
     text = param.help or ""
-    if param.is_flag or param.default in (None, ()) or "default:" in text:
+    if param.is_flag or param.default in (None, (), [], "") or "default:" in text:
         return f"- {flags}: {text}"
     default = param.default.value if hasattr(param.default, "value") else param.default
     return f"- {flags}: {text} Default: `{default}`."
 
 
+def _sections(command: Any, context: Any, path: str) -> list[str]:
+    """One command's section, then its subcommands' (for a group)."""
+    lines = [f"## {path}", "", "```", command.get_usage(context), "```", ""]
+    lines += [inspect.cleandoc(command.help or ""), ""]
+    lines += [_option_line(p) for p in command.params if p.name != "help"]
+    lines.append("")
+    if hasattr(command, "list_commands"):
+        for name in command.list_commands(context):
+            sub = command.get_command(context, name)
+            sub_context = typer.Context(sub, info_name=name, parent=context)
+            lines += _sections(sub, sub_context, f"{path} {name}")
+    return lines
+
+
 def reference() -> str:
-    """Markdown for every command: usage, description, arguments and options."""
+    """Markdown for every command and subcommand: usage, description,
+    arguments and options."""
     root: Any = typer.main.get_command(app)
     lines = [
         "# hashmatch command reference",
@@ -42,11 +57,7 @@ def reference() -> str:
     for name in root.list_commands(context):
         command = root.get_command(context, name)
         sub = typer.Context(command, info_name=name, parent=context)
-        lines += [f"## hashmatch {name}", "", "```", command.get_usage(sub), "```", ""]
-        lines += [inspect.cleandoc(command.help or ""), ""]
-        params = [p for p in command.params if p.name != "help"]
-        lines += [_option_line(p) for p in params]
-        lines.append("")
+        lines += _sections(command, sub, f"hashmatch {name}")
     return "\n".join(lines).rstrip() + "\n"
 
 

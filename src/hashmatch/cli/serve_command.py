@@ -1,16 +1,40 @@
-"""``hashmatch serve``: the HTTP API on uvicorn."""
+"""``hashmatch serve``: the HTTP API on uvicorn.
+
+It logs where the data lives before anything else: the database (a SQLite
+file's path, or a PostgreSQL server and database, never a password) and the
+folder of index snapshots.
+"""
 
 from __future__ import annotations
 
-import typer
-import uvicorn
+import logging
 
-from hashmatch.api.app import create_app
-from hashmatch.api.workers import port_held, run_workers
-from hashmatch.apikeys import ApiKeys
-from hashmatch.cli.context import settings_of
+import typer
+
+from hashmatch.cli.context import program, settings_of
 from hashmatch.cli.errors import reported_errors
-from hashmatch.store import Database
+
+log = logging.getLogger("hashmatch.serve")
+
+
+def describe_database(url: str) -> str:
+    """Where a database URL points, fit for a log: no password.
+
+    >>> describe_database("postgresql://app:secret@db.internal:5432/hashmatch")
+    'PostgreSQL database hashmatch on db.internal:5432 as app'
+    >>> describe_database("sqlite:////var/lib/hashmatch/hashmatch.db")
+    'SQLite file /var/lib/hashmatch/hashmatch.db'
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite file {parsed.database or '(in memory)'}"
+    where = parsed.host or "localhost"
+    if parsed.port:
+        where += f":{parsed.port}"
+    who = f" as {parsed.username}" if parsed.username else ""
+    return f"PostgreSQL database {parsed.database} on {where}{who}"
 
 
 def serve_command(
@@ -31,20 +55,32 @@ def serve_command(
     """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs).
 
     Every route but /status/live needs an API key: hashmatch keys create.
-    Every setting is listed in docs/settings.md.
+    Every setting is listed in docs/settings.md.  The log starts with the
+    database and the index snapshot folder in use.
     """
+    import uvicorn
+
+    from hashmatch.api.access_log import configure_logging
+    from hashmatch.api.app import create_app
+    from hashmatch.api.workers import port_held, run_workers
+    from hashmatch.apikeys import ApiKeys
+    from hashmatch.store import Database
+
     with reported_errors():
         settings = settings_of(ctx).overridden(
             {"host": host, "port": port, "workers": workers, "database_url": database_url}
         )
+        configure_logging(settings.log_format)
+        log.info("database: %s", describe_database(settings.database_url))
+        log.info("index snapshots: %s", settings.snapshot_dir)
         # Migrate once here, not in every worker at the same moment.
         database = Database.open(settings.database_url)
         try:
             if not ApiKeys(database).all():
-                typer.echo(
+                log.warning(
                     "No API keys yet: every route but /status/live needs one. Create the "
-                    "first with: hashmatch keys create --name NAME --scope hash,match,curate",
-                    err=True,
+                    "first with: %s keys create --name NAME --scope hash,match,curate",
+                    program(),
                 )
         finally:
             database.close()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from hashmatch.settings import Settings
+if TYPE_CHECKING:  # settings import pydantic, which hashing files does not need
+    from hashmatch.settings import Settings
 
 #: Pillow's own decompression-bomb threshold (about 89 megapixels, a 0.5 GiB
 #: RGBA image); Pillow warns above it and refuses twice it.

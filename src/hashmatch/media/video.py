@@ -32,10 +32,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import av
-import av.error
 import numpy as np
 
 from hashmatch.errors import (
@@ -45,7 +43,9 @@ from hashmatch.errors import (
     MediaError,
     UnsupportedMediaError,
 )
-from hashmatch.settings import Settings
+
+if TYPE_CHECKING:  # settings import pydantic, which hashing files does not need
+    from hashmatch.settings import Settings
 
 #: What FFmpeg will "play" that is not video: still images (hashed as images)
 #: and text rendered as ANSI art (FFmpeg reads any text file that way).
@@ -120,7 +120,7 @@ class OpenedVideo:
         duration = (
             float(self._stream.duration * self._stream.time_base)
             if self._stream.duration and self._stream.time_base
-            else (container.duration / av.time_base if container.duration else None)
+            else (container.duration / _av().time_base if container.duration else None)
         )
         self.info = VideoInfo(
             width=int(context.width),
@@ -196,7 +196,7 @@ class OpenedVideo:
     def _decode(self, packet: Any) -> list[Any]:
         try:
             frames: list[Any] = packet.decode()
-        except av.error.ArgumentError as error:
+        except _av().error.ArgumentError as error:
             # What FFmpeg answers for a frame over its max_pixels (or of no size).
             raise ImageTooLargeError(
                 f"{self.path}: a frame has no valid size or is far over the "
@@ -218,6 +218,14 @@ class OpenedVideo:
             return _rgb(frame)
 
 
+def _av() -> Any:
+    """PyAV, imported when a video is opened: hashing pictures does not need it."""
+    import av
+    import av.error
+
+    return av
+
+
 @contextmanager
 def _decoding(path: Path) -> Iterator[None]:
     """Whatever FFmpeg makes of a damaged or hostile file becomes a MediaError."""
@@ -225,7 +233,7 @@ def _decoding(path: Path) -> Iterator[None]:
         yield
     except MediaError:
         raise
-    except av.error.FFmpegError as error:
+    except _av().error.FFmpegError as error:
         raise CorruptMediaError(f"{path}: cannot decode the video: {error}") from None
     except Exception as error:  # noqa: BLE001 - every decoder failure is a bad file
         raise CorruptMediaError(
@@ -242,6 +250,7 @@ def open_video(path: str | Path, limits: VideoLimits | None = None) -> OpenedVid
         raise FileTooLargeError(
             f"{path}: file is {size} bytes, over the {limits.max_file_bytes}-byte limit"
         )
+    av = _av()
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as error:

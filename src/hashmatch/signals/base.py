@@ -29,10 +29,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from hashmatch.media.image import OpenedImage
-from hashmatch.media.video import OpenedVideo
+if TYPE_CHECKING:  # the media modules import PIL, numpy and PyAV
+    from hashmatch.media.image import OpenedImage
+    from hashmatch.media.video import OpenedVideo
 
 
 @dataclass(frozen=True)

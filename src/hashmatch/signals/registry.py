@@ -10,7 +10,6 @@ package registers its own::
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
 
 from hashmatch.errors import UnknownSignalTypeError
 from hashmatch.signals.base import SignalType
@@ -21,6 +20,8 @@ ENTRY_POINT_GROUP = "hashmatch.signal_types"
 @cache
 def signal_types() -> dict[str, SignalType]:
     """Every installed signal type by name, in name order."""
+    from importlib.metadata import entry_points  # not needed until then, and not light
+
     found: dict[str, SignalType] = {}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         cls = entry.load()

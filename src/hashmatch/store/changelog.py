@@ -44,6 +44,8 @@ CHANGES = cast(Table, Change.__table__)
 def record(connection: Connection, op: Literal["add", "remove"], signal_ids: Iterable[int]) -> None:
     """Log ``op`` for ``signal_ids`` (as runs of consecutive ids), holding the
     log's lock until the transaction ends: call it last in a transaction."""
+    # Ids come ascending from the writers (reserved in order): sorting them
+    # again is a pass over the list, not a long hold of the GIL.
     id_runs = runs(sorted(set(signal_ids)))
     if not id_runs:
         return

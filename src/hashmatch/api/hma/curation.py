@@ -37,6 +37,7 @@ from hashmatch.api.hma.shapes import (
     ours,
     signals_json,
     user_metadata,
+    with_not_computed,
 )
 from hashmatch.api.responses import KEYED, hma_error_responses
 from hashmatch.api.routing import GuardedRoute
@@ -149,9 +150,13 @@ def update_bank(request: Request, bank_name: str, body: BankUpdateRequest) -> di
         enabled = enabled_from_ratio(body.enabled_ratio)
     try:
         updated = banks.update(bank_name, new_name=body.name, enabled=enabled)
-        return bank_json(updated.name, updated.enabled)
     except BankExistsError:
         raise ApiError(403, "bank_exists", "Bank name already exists") from None
+    shown = bank_json(updated.name, updated.enabled)
+    if body.enabled is not None and body.enabled_ratio is None:
+        # HMA sets the ratio from `enabled` as the integer 1 or 0, and answers with it.
+        shown["matching_enabled_ratio"] = int(updated.enabled)
+    return shown
 
 
 @router.delete("/bank/{bank_name}", summary="Delete a bank and its content (HMA 2.0)")
@@ -265,7 +270,8 @@ async def add_content(
             raise bad_request(f"Invalid {name} signal: PDQ quality is below 50")
     frames = result.frames.get("vpdq") if "vpdq" in signals else None
     entry = _entry(signals, note, metadata, frames)
-    return await run_in_threadpool(_added, request, bank_name, entry)
+    added = await run_in_threadpool(_added, request, bank_name, entry)
+    return with_not_computed(added, result)
 
 
 SIGNAL_BODY = json_body_doc(

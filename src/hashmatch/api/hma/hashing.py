@@ -16,8 +16,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from hashmatch.api.auth import require_hma
-from hashmatch.api.content import ReceivedFile, hashed, received_file
-from hashmatch.api.hma.shapes import CONTENT_TYPES, SIGNAL_TYPES, bad_request, compact_frames
+from hashmatch.api.content import ReceivedFile, hash_received, hashed, received_file
+from hashmatch.api.hma.shapes import (
+    CONTENT_TYPES,
+    SIGNAL_TYPES,
+    bad_request,
+    compact_frames,
+    with_not_computed,
+)
 from hashmatch.api.responses import KEYED, hma_error_responses
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.hashing import FileHashes
@@ -118,14 +124,26 @@ async def hash_submitted(
     dihedral: bool = False,
     crop_variants: tuple[float, ...] = (),
 ) -> tuple[dict[str, str], FileHashes]:
-    """HMA's hashes of the content (a PDQ of quality below 50 is ""), and ours."""
+    """HMA's hashes of the content (a PDQ of quality below 50 is ""), and ours.
+
+    A video whose vPDQ cannot be computed (FFmpeg cannot read it, or it is
+    over a limit) gets its exact hashes all the same, as HMA's clients
+    expect an MD5 of any bytes, and ``result.not_computed`` says why."""
     wanted = selected_types(submitted.content_type, types)
-    result = await hashed(
+    result = await hash_received(
         submitted.received,
         dihedral=dihedral,
         signal_types=tuple(SIGNAL_TYPES[name] for name in wanted),
         crop_variants=crop_variants,
     )
+    if result.error is not None and "vpdq" in wanted and len(wanted) > 1:
+        why = result.error
+        wanted = tuple(name for name in wanted if name != "vpdq")
+        exact = tuple(SIGNAL_TYPES[name] for name in wanted)
+        result = await hashed(submitted.received, dihedral=False, signal_types=exact)
+        result.not_computed[SIGNAL_TYPES["vpdq"]] = why
+    elif result.error is not None:
+        raise bad_request(result.error)
     signals = {}
     for name in wanted:
         if name == "vpdq":
@@ -144,10 +162,10 @@ async def hash_url(
     content_type: str | None = Query(None, description="photo or video"),
     types: str | None = Query(None, description="Comma-separated signal types."),
     _key: Any = Depends(require_hma("hash")),
-) -> dict[str, str]:
+) -> dict[str, Any]:
     async with submitted_content(request, url, content_type) as submitted:
-        signals, _ = await hash_submitted(submitted, types)
-    return signals
+        signals, result = await hash_submitted(submitted, types)
+    return with_not_computed(signals, result)
 
 
 @router.post("/hash", summary="Hash an uploaded file (HMA 2.0)", openapi_extra=UPLOAD_BODY)
@@ -155,7 +173,7 @@ async def hash_upload(
     request: Request,
     types: str | None = Query(None, description="Comma-separated signal types."),
     _key: Any = Depends(require_hma("hash")),
-) -> dict[str, str]:
+) -> dict[str, Any]:
     async with submitted_content(request, None, None) as submitted:
-        signals, _ = await hash_submitted(submitted, types)
-    return signals
+        signals, result = await hash_submitted(submitted, types)
+    return with_not_computed(signals, result)

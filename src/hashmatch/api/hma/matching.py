@@ -22,6 +22,7 @@ from hashmatch.api.hma.shapes import (
     json_body,
     json_body_doc,
     ours,
+    with_not_computed,
 )
 from hashmatch.api.responses import KEYED, hma_error_responses
 from hashmatch.api.routing import GuardedRoute
@@ -90,15 +91,17 @@ def _lookup_result(
     result: FileHashes,
     signals: dict[str, str],
     banks: str | None,
-) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Per HMA signal type, the matches grouped by bank (PDQ with its 8 transforms)."""
+) -> dict[str, Any]:
+    """Per HMA signal type, the matches grouped by bank (PDQ with its 8
+    transforms), and what could not be computed (``with_not_computed``)."""
     if signals.get("pdq") == "":
         raise bad_request("invalid signal: PDQ quality is below 50, too low to match")
     matches = _counted(request, matcher.match_result(result, banks=_banks(banks)))
-    return {
+    found = {
         name: by_bank([m for m in matches if HMA_NAMES.get(m.signal_type) == name])
         for name in signals
     }
+    return with_not_computed(found, result)
 
 
 @router.get(
@@ -147,7 +150,7 @@ async def lookup_upload(
     seed: str | None = Query(None, description="Accepted for HMA; banks are on or off."),
     bypass_coinflip: str | None = Query(None, description="Accepted for HMA."),
     _key: Any = Depends(require_hma("match")),
-) -> dict[str, dict[str, list[dict[str, Any]]]]:
+) -> dict[str, Any]:
     matcher = await run_in_threadpool(_service(request).matcher)
     async with submitted_content(request, None, None) as submitted:
         signals, result = await hash_submitted(submitted, types, dihedral=True)

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hashmatch.api.errors import ApiError
 from hashmatch.banks import ContentInfo
+from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import FrameHash
@@ -182,6 +183,14 @@ def distance_text(match: Match) -> str:
         target = match.video.get("target_share", 0.0) * 100
         return f"{query:.0f}%[{target:.0f}%]"
     return str(match.distance) if match.signal_type in ("pdq", "vpdq") else "-"
+
+
+def with_not_computed(answer: dict[str, Any], result: FileHashes) -> dict[str, Any]:
+    """``answer`` with ``not_computed`` (HMA signal type -> why) when a video's
+    vPDQ could not be computed and its exact hashes stand alone; as HMA's
+    answers have no such key, it is there only then."""
+    missing = {HMA_NAMES.get(name, name): why for name, why in result.not_computed.items()}
+    return {**answer, "not_computed": missing} if missing else answer
 
 
 def by_bank(matches: list[Match]) -> dict[str, list[dict[str, Any]]]:
