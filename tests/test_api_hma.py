@@ -401,7 +401,15 @@ def test_matching_routes(client: TestClient, keys: dict[str, dict[str, str]]) ->
         params={"signal_type": "pdq", "signal": PDQ, "banks": "NOPE"},
         headers=match,
     )
-    assert unknown_bank.json() == {"matches": []}
+    # A bank that is not there is a 404, as on the bank routes (docs/hma.md).
+    assert (unknown_bank.status_code, unknown_bank.json()) == (
+        404,
+        {"message": "no bank named 'NOPE'"},
+    )
+    looked_up = client.get(
+        "/m/lookup", params={"signal_type": "pdq", "signal": PDQ, "banks": "NOPE"}, headers=match
+    )
+    assert looked_up.status_code == 404
     compared = client.post("/m/compare", json={"pdq": [PDQ, PDQ[:-1] + "3"]}, headers=match)
     assert compared.json() == {"pdq": [True, {"distance": 1}]}
     assert_shape(compared.json(), RECORDED["compare"])

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from hashmatch.api.auth import require_hma
+from hashmatch.api.errors import ApiError
 from hashmatch.api.hma.hashing import UPLOAD_BODY, hash_submitted, submitted_content
 from hashmatch.api.hma.shapes import (
     HMA_NAMES,
@@ -48,6 +49,17 @@ def _service(request: Request) -> Service:
 
 def _banks(banks: str | None) -> list[str] | None:
     return [name for name in banks.split(",") if name] if banks else None
+
+
+def _matcher_for(request: Request, banks: str | None) -> Matcher:
+    """The matcher, once every bank named exists (else HMA's 404, as on the
+    bank routes: a lookup in a bank that is not there is a mistake, not an
+    empty answer).  It may ask the database: call it in the thread pool."""
+    service = _service(request)
+    for name in _banks(banks) or ():
+        if not service.bank_exists(name):
+            raise ApiError(404, "unknown_bank", f"no bank named '{name}'")
+    return service.matcher()
 
 
 def _parsed(signal_type: str, signal: str) -> tuple[str, str]:
@@ -123,7 +135,7 @@ async def lookup(
 ) -> Any:
     """By URL: {signal type: {bank: [matches]}}; by signal: {bank: [matches]}."""
     if url is not None:
-        matcher = await run_in_threadpool(_service(request).matcher)
+        matcher = await run_in_threadpool(_matcher_for, request, banks)
         async with submitted_content(request, url, content_type) as submitted:
             signals, result = await hash_submitted(submitted, types, dihedral=True)
         found = await run_in_threadpool(_lookup_result, request, matcher, result, signals, banks)
@@ -132,7 +144,7 @@ async def lookup(
         return found
     if signal is None or signal_type is None:
         raise bad_request("Either url or both signal and signal_type are required")
-    matcher = await run_in_threadpool(_service(request).matcher)
+    matcher = await run_in_threadpool(_matcher_for, request, banks)
     matches = await run_in_threadpool(_by_signal, matcher, signal_type, signal, banks)
     return by_bank(_counted(request, matches))
 
@@ -151,7 +163,7 @@ async def lookup_upload(
     bypass_coinflip: str | None = Query(None, description="Accepted for HMA."),
     _key: Any = Depends(require_hma("match")),
 ) -> dict[str, Any]:
-    matcher = await run_in_threadpool(_service(request).matcher)
+    matcher = await run_in_threadpool(_matcher_for, request, banks)
     async with submitted_content(request, None, None) as submitted:
         signals, result = await hash_submitted(submitted, types, dihedral=True)
     return await run_in_threadpool(_lookup_result, request, matcher, result, signals, banks)
@@ -171,7 +183,7 @@ def raw_lookup(
     _key: Any = Depends(require_hma("match")),
 ) -> dict[str, list[Any]]:
     """Every match, disabled content and banks included, as HMA does."""
-    matcher = _service(request).matcher()
+    matcher = _matcher_for(request, banks)
     matches = _by_signal(matcher, signal_type, signal, banks, include_disabled=True)
     if not include_distance:
         return {"matches": [match.content_id for match in matches]}
