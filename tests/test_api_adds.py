@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from fastapi.testclient import TestClient
 
 from hashmatch.api import create_app
 from hashmatch.apikeys import ApiKeys
+from hashmatch.banks import Banks
+from hashmatch.hashlists import Entry
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 
@@ -72,3 +75,22 @@ def test_an_add_to_a_bank_just_deleted_is_a_404(
     late = http.post("/c/bank/GONE/signal", json={"pdq": pdq(2)}, headers=key)
     assert late.status_code == 404
     assert "not found" in late.json()["message"]
+
+
+def test_the_service_follows_the_log_without_requests(
+    client: tuple[TestClient, dict[str, str]], database_url: str
+) -> None:
+    """Content another process adds is applied by the service's follower,
+    not by the first lookup after it."""
+    http, _ = client
+    service = http.app.state.service  # type: ignore[attr-defined]
+    before = service.matcher().seq
+    other = Database.open(database_url)
+    Banks(other).create("elsewhere")
+    Banks(other).add("elsewhere", Entry({"pdq": pdq(5)}))
+    other.close()
+    deadline = time.monotonic() + 30  # a hang detector: it takes about 0.5 s
+    while service._matcher.seq == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert service._matcher.seq > before
+    assert [m.bank for m in service._matcher.match_hashes({"pdq": [pdq(5)]})] == ["elsewhere"]

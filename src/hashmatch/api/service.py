@@ -67,6 +67,8 @@ class Service:
         #: Why the last refresh failed (None: it did not).
         self.refresh_problem: str | None = None
         self._refresh_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._follower = threading.Thread(target=self._follow, name="hashmatch-follow", daemon=True)
         self._loader = threading.Thread(target=self._load, name="hashmatch-index-load", daemon=True)
 
     def start(self) -> None:
@@ -83,6 +85,19 @@ class Service:
             self.current_at = time.time()
         except Exception as error:  # noqa: BLE001 - reported by /status, not lost
             self._load_error = f"{type(error).__name__}: {error}"
+            return
+        self._follower.start()
+
+    def _follow(self) -> None:
+        """Keep following the change log while the service runs, requests or
+        none: content added through another process is matchable within
+        about ``REFRESH_SECONDS``, and a big import is applied here, not by
+        the first lookup after it."""
+        while not self._stopping.wait(REFRESH_SECONDS):
+            try:
+                self.matcher()
+            except Exception:  # a bug must not end the following quietly
+                log.exception("following the change log failed")
 
     def bank_exists(self, name: str) -> bool:
         """Whether a bank exists, asking the database at most every
@@ -107,9 +122,12 @@ class Service:
         self._loader.join(timeout)
 
     def close(self) -> None:
-        """Before the database closes: let the index loader hand its connection
-        back, and write the API keys' last uses."""
+        """Before the database closes: stop following the log, let the loader
+        hand its connection back, and write the API keys' last uses."""
+        self._stopping.set()
         self.wait_until_loaded(timeout=60)
+        if self._follower.is_alive():
+            self._follower.join(timeout=60)
         self.keys.close(timeout=60)
 
     @property
