@@ -48,6 +48,10 @@ class UnknownSignalTypeError(HashmatchError, KeyError):
     def __init__(self, name: str, known: list[str]) -> None:
         super().__init__(f"unknown signal type {name!r}; known: {', '.join(sorted(known))}")
         self.name = name
+        self.known = known
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
+        return type(self), (self.name, self.known)  # crosses to and from worker processes
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
@@ -71,6 +75,9 @@ class UnknownBankError(BankError, KeyError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no bank named {name!r}")
         self.name = name
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return type(self), (self.name,)
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -2,13 +2,15 @@
 
 Every route needs the ``curate`` scope.  Imports are all-or-nothing and
 idempotent, exactly as ``hashmatch bank import``; a list is parsed and
-imported in the thread pool, never on the event loop.  Text and JSON a
+imported in a child process of the worker (``api/imports.py``), never on
+the event loop nor in the worker's own threads.  Text and JSON a
 client stores are checked by hashmatch.fieldlimits, ids fit the database's.
 """
 
 from __future__ import annotations
 
-import io
+import pathlib
+import tempfile
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -34,7 +36,8 @@ from hashmatch.api.response_models import (
 )
 from hashmatch.api.responses import KEYED, error_responses, plain_text
 from hashmatch.api.routing import GuardedRoute
-from hashmatch.banks import BANK_KINDS, Banks, ImportResult
+from hashmatch.api.service import Service
+from hashmatch.banks import BANK_KINDS, Banks
 from hashmatch.fieldlimits import (
     DESCRIPTION_CHARS,
     EXTERNAL_ID_CHARS,
@@ -43,7 +46,7 @@ from hashmatch.fieldlimits import (
     check_json,
     check_text,
 )
-from hashmatch.hashlists import Entry, ListFormat, entries_text, read_entries
+from hashmatch.hashlists import Entry, ListFormat, entries_text
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.quality import quality_warnings
 from hashmatch.store.models import as_utc
@@ -252,7 +255,7 @@ async def import_list(
     file: UploadFile,
     list_format: ListFormat = Query(ListFormat.csv, alias="format"),
 ) -> dict[str, int]:
-    service = request.app.state.service
+    service: Service = request.app.state.service
     data = await file.read(service.settings.max_upload_bytes + 1)
     if len(data) > service.settings.max_upload_bytes:
         raise ApiError(
@@ -261,21 +264,13 @@ async def import_list(
             f"lists are limited to {service.settings.max_upload_bytes} bytes",
         )
     source = file.filename and check_text("file name", file.filename, max_chars=200)
-    imported = await run_in_threadpool(
-        _import, _banks(request), name, data, list_format, source or None
-    )
+    with tempfile.TemporaryDirectory(prefix="hashmatch-import-") as folder:
+        path = pathlib.Path(folder) / "list"
+        await run_in_threadpool(path.write_bytes, data)
+        del data
+        imported = await service.imports.run(name, path, list_format, source or None)
+    service.refresh_soon()  # this worker's next lookup sees the import
     return imported.to_json()
-
-
-def _import(
-    banks: Banks, name: str, data: bytes, list_format: ListFormat, source: str | None
-) -> ImportResult:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(400, "invalid_list", "the list is not UTF-8 text") from None
-    entries = read_entries(io.StringIO(text, newline=""), list_format, source or "list")
-    return banks.import_entries(name, entries, source=source)
 
 
 @router.get(

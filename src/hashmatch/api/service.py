@@ -15,6 +15,7 @@ import threading
 import time
 
 from hashmatch.api.errors import ApiError
+from hashmatch.api.imports import ImportRunner
 from hashmatch.api.ratelimit import RateLimiter
 from hashmatch.apikeys import ApiKeys
 from hashmatch.banks import Banks
@@ -45,6 +46,8 @@ class Service:
         self.settings = settings
         self.database = database
         self.keys = ApiKeys(database, cache_seconds=KEY_CACHE_SECONDS)
+        #: List imports, in a child process of this worker.
+        self.imports = ImportRunner(settings.database_url)
         #: Single adds from concurrent requests, committed together.
         self.adds = AddQueue(Banks(database))
         #: Bank names seen to exist, and when (a positive answer only: an add
@@ -112,6 +115,10 @@ class Service:
         self._banks_seen[name] = time.monotonic()
         return True
 
+    def refresh_soon(self) -> None:
+        """Follow the change log at the next lookup (after a write made elsewhere)."""
+        self._refreshed = 0.0
+
     def _due(self) -> bool:
         return (
             self.database.commits != self._seen_commits
@@ -125,6 +132,7 @@ class Service:
         """Before the database closes: stop following the log, let the loader
         hand its connection back, and write the API keys' last uses."""
         self._stopping.set()
+        self.imports.close()
         self.wait_until_loaded(timeout=60)
         if self._follower.is_alive():
             self._follower.join(timeout=60)

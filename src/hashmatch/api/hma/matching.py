@@ -119,7 +119,7 @@ def _lookup_result(
 @router.get(
     "/lookup",
     summary="Look up a hash or the content at a URL (HMA 2.0)",
-    responses=hma_error_responses(413, 503),
+    responses=hma_error_responses(404, 413, 503),
 )
 async def lookup(
     request: Request,
@@ -153,7 +153,7 @@ async def lookup(
     "/lookup",
     summary="Look up an uploaded file (HMA 2.0)",
     openapi_extra=UPLOAD_BODY,
-    responses=hma_error_responses(413, 503),
+    responses=hma_error_responses(404, 413, 503),
 )
 async def lookup_upload(
     request: Request,
@@ -172,7 +172,7 @@ async def lookup_upload(
 @router.get(
     "/raw_lookup",
     summary="Bank content ids matching a hash (HMA 2.0)",
-    responses=hma_error_responses(503),
+    responses=hma_error_responses(404, 503),
 )
 def raw_lookup(
     request: Request,
