@@ -57,6 +57,7 @@ from hashmatch.apikeys import ApiKeys
 from hashmatch.banks import Banks
 from hashmatch.hashlists import Entry
 from hashmatch.store import Database
+from hashmatch.store.changelog import latest_seq
 
 HMA_ADDS_PER_S = 286.0
 ADDERS = 8
@@ -273,6 +274,23 @@ def adder_process(
 ERRORS = ADDERS
 
 
+def settle(url: str, port: int, key: str) -> None:
+    """Wait until both workers have applied every change (the stall phase's
+    import): the adds phase measures adds, not that catch-up."""
+    database = Database.open(url, migrate=False)
+    with database.reading() as session:
+        target = latest_seq(session)
+    database.close()
+    started = time.monotonic()
+    caught_up: set[int] = set()
+    while len(caught_up) < 2:
+        status, body = Client(port, key).call("GET", "/status")  # a new connection each
+        if status == 200 and json.loads(body)["index"]["seq"] >= target:
+            caught_up.add(json.loads(body)["worker"])
+        time.sleep(0.1)
+    print(f"workers caught up with the log in {time.monotonic() - started:.1f} s", flush=True)
+
+
 def adds_phase(engine: str, port: int, key: str, seconds: float) -> None:
     """Adds per second from 8 client threads (in 2 processes, so the clients'
     own Python does not cap the figure); meanwhile a checker takes thread 0's
@@ -338,6 +356,7 @@ def main() -> None:
             server, port, key = start_server(url, Path(folder))
             try:
                 stall_phase(engine, port, key, args.n)
+                settle(url, port, key)
                 adds_phase(engine, port, key, args.seconds)
             finally:
                 server.terminate()
