@@ -1,5 +1,5 @@
-"""After the index warm-up, building, following and searching indexes (in
-memory or mapped from a snapshot) compiles nothing more."""
+"""After the warm-ups, building, following and searching indexes (in memory
+or mapped from a snapshot) and a video frame's luma compile nothing more."""
 
 from __future__ import annotations
 
@@ -17,10 +17,16 @@ import numpy as np
 from hashmatch.index import HammingIndex, snapshot
 from hashmatch.index.warmup import warm_up
 from hashmatch.pdq.warmup import announcing_compiles
+from hashmatch.signals import vpdq
 
 warm_up()
+vpdq.warm_up()
 compiled = []
-with announcing_compiles(lambda: compiled.append(1), packages=("hashmatch.index",)):
+packages = ("hashmatch.index", "hashmatch.signals.vpdq")
+with announcing_compiles(lambda: compiled.append(1), packages=packages):
+    frame = np.zeros((36, 72, 3), np.uint8)  # rows padded as PyAV pads them
+    vpdq.frame_luma(frame[:, :64])
+    vpdq.frame_luma(np.ascontiguousarray(frame))
     rng = np.random.default_rng(5)
     hashes = rng.integers(0, 2**64, size=(25_000, 4), dtype=np.uint64)
     index = HammingIndex(np.arange(25_000), hashes)

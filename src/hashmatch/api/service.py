@@ -24,8 +24,9 @@ from hashmatch.errors import UnknownBankError
 from hashmatch.index.warmup import warm_up as warm_up_index
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
-from hashmatch.pdq.warmup import announcing_compiles, warm_up
+from hashmatch.pdq.warmup import COMPILING_NOTICE, announcing_compiles, warm_up
 from hashmatch.settings import Settings
+from hashmatch.signals.vpdq import warm_up as warm_up_video
 from hashmatch.store import Database
 
 log = logging.getLogger("hashmatch.api")
@@ -80,6 +81,8 @@ class Service:
     def _load(self) -> None:
         try:
             warm_up(log.info)  # no request waits for the kernel to compile
+            with announcing_compiles(lambda: log.info(COMPILING_NOTICE)):
+                warm_up_video()
             with announcing_compiles(lambda: log.info(INDEX_NOTICE), packages=("hashmatch.index",)):
                 warm_up_index()
             self._seen_commits = self.database.commits

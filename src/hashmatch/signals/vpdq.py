@@ -38,6 +38,14 @@ def frame_luma(rgb: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     return luma
 
 
+def warm_up() -> None:
+    """Compile, or load from numba's cache, the frame luma kernel for the
+    arrays PyAV gives: contiguous, and rows padded past the frame's width."""
+    padded = np.zeros((2, 4, 3), np.uint8)
+    frame_luma(padded)
+    frame_luma(padded[:, :2])
+
+
 class VpdqSignal(VideoSignalType, HammingSignalType):
     """Meta's vPDQ video hash; each frame's value is a PDQ hash, searched
     together with images' PDQ (a known image is found inside a video)."""
