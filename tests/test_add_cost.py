@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from hashmatch.banks import Banks
+from hashmatch.banks import Banks, catalog
 from hashmatch.hashlists import Entry
 from hashmatch.matching import Matcher
 from hashmatch.store import Database
@@ -68,3 +68,26 @@ def test_a_refresh_scans_no_table(banks: Banks) -> None:
     # The log's last entry, the signals added in the window, the ids removed.
     assert_no_scans(banks.database, matcher.refresh, reads=3)
     assert matcher.seq > 0
+
+
+def test_after_a_big_import_an_add_still_looks_up_by_value(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the planner must know the bank grew: with the sizes from
+    before the import it read the whole bank through the index for each add."""
+    monkeypatch.setattr(catalog, "STATISTICS_AFTER", 2_000)
+    banks = Banks(database)
+    banks.create("big")
+    banks.import_entries("big", [Entry({"pdq": f"{i:064x}"}) for i in range(1, 5_001)])
+    lookup = (
+        "SELECT value FROM content_signals WHERE bank_id = 1 AND signal_type = 'pdq' "
+        f"AND value IN ('{PDQ}', '{'0' * 64}') AND signal_type != 'vpdq'"
+    )
+    explain = "EXPLAIN" if database.dialect == "postgresql" else "EXPLAIN QUERY PLAN"
+    with database.engine.connect() as connection:
+        plan = " | ".join(str(row[-1]) for row in connection.exec_driver_sql(f"{explain} {lookup}"))
+    if database.dialect == "postgresql":
+        assert "Index Cond" in plan
+        assert "value" in plan.split("Index Cond", 1)[1].split("|")[0], plan
+    else:
+        assert "value=?" in plan, plan

@@ -193,3 +193,10 @@ def test_two_processes_importing_at_once(database: Database, database_url: str) 
         worker.join(120)
     assert [worker.exitcode for worker in workers] == [0, 0]
     assert Banks(database).get("known").contents == 1350
+
+
+def test_listing_after_the_largest_possible_id_is_empty(banks: Banks) -> None:
+    banks.create("known")
+    banks.add("known", Entry({"pdq": PDQ}))
+    assert [content for content, _ in banks.content_ids("known")] == [1]
+    assert banks.content_ids("known", after=2**64) == []

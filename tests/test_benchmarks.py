@@ -15,38 +15,63 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.slow
-def test_pdq_speed_quick_run() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "pdq_speed.py"), "--quick"],
+def run(script: str, *arguments: str) -> str:
+    """A benchmark's standard output, run as a user would."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *arguments],
         capture_output=True,
         text=True,
         timeout=600,
         check=True,
-    )
+    ).stdout
+
+
+@pytest.mark.slow
+def test_pdq_speed_quick_run() -> None:
+    stdout = run("pdq_speed.py", "--quick")
     engines = re.findall(
         r"^RESULT engine=(\w+) images_per_s=[\d.]+ ratio_vs_pdqhash=[\d.]+$",
-        result.stdout,
+        stdout,
         re.MULTILINE,
     )
     assert engines == ["hashmatch_exact", "hashmatch_fast", "pdqhash", "threatexchange"]
-    drift = re.search(r"^RESULT drift max_bits=(\d+) mean_bits=([\d.]+)$", result.stdout, re.M)
+    drift = re.search(r"^RESULT drift max_bits=(\d+) mean_bits=([\d.]+)$", stdout, re.M)
     assert drift is not None
     assert int(drift.group(1)) <= 10
 
 
 @pytest.mark.slow
 def test_startup_speed_quick_run() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "startup_speed.py"), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    )
+    stdout = run("startup_speed.py", "--quick")
     commands = re.findall(
-        r"^RESULT command=(\w+) seconds=[\d.]+ target_seconds=[\d.]+$", result.stdout, re.M
+        r"^RESULT command=(\w+) seconds=[\d.]+ target_seconds=[\d.]+$", stdout, re.M
     )
     assert commands == ["version", "help", "hash_one"]
     folder = r"^RESULT command=hash_folder files=24 seconds=[\d.]+ pdqhash_seconds=[\d.]+ "
-    assert re.search(folder + r"ratio_vs_pdqhash=[\d.]+$", result.stdout, re.M)
+    assert re.search(folder + r"ratio_vs_pdqhash=[\d.]+$", stdout, re.M)
+
+
+@pytest.mark.slow
+def test_add_speed_quick_run() -> None:
+    stdout = run("add_speed.py", "--n", "2000", "--adds", "80", "--engines", "sqlite")
+    banks = re.findall(
+        r"^RESULT engine=sqlite bank=(\d+) sequential_adds_per_s=\d+ queued_adds_per_s=\d+ "
+        r"refresh_ms=[\d.]+$",
+        stdout,
+        re.M,
+    )
+    assert banks == ["0", "2000"]
+
+
+@pytest.mark.slow
+def test_worker_stall_quick_run() -> None:
+    stdout = run("worker_stall.py", "--n", "3000", "--seconds", "2", "--engines", "sqlite")
+    stall = r"^RESULT engine=sqlite phase=stall live_p50_ms=[\d.]+ live_p99_ms=[\d.]+ "
+    assert re.search(
+        stall + r"live_max_ms=[\d.]+ probes=\d+ adds_during=\d+ import_s=", stdout, re.M
+    )
+    adds = re.search(
+        r"^RESULT engine=sqlite phase=adds adds_per_s=\d+ .* errors=(\d+)$", stdout, re.M
+    )
+    assert adds is not None
+    assert adds.group(1) == "0"

@@ -193,6 +193,18 @@ def test_lists_that_give_a_quality_keep_it() -> None:
         read(f'{{"signals": {{"pdq": "{PDQ}"}}, "pdq_quality": "high"}}\n', ListFormat.jsonl)
 
 
+@pytest.mark.parametrize("quality", ["-1", "101", "99999999999999999999"])
+def test_a_pdq_line_quality_out_of_range_names_the_line(quality: str) -> None:
+    with pytest.raises(ImportFormatError, match="list:2: a quality is a whole number"):
+        read(f"{'0' * 64}\n{PDQ},{quality},photo.jpg\n", ListFormat.pdq)
+
+
+def test_a_pdq_line_label_is_not_a_quality() -> None:
+    """Lists in the wild put a label after the hash: it was ignored, and is."""
+    [entry] = read(f"{PDQ},beach photo\n", ListFormat.pdq)
+    assert (entry.signals, entry.quality) == ({"pdq": PDQ}, {})
+
+
 @pytest.mark.parametrize("list_format", [ListFormat.csv, ListFormat.jsonl])
 def test_exports_name_the_content_id_and_imports_ignore_it(list_format: ListFormat) -> None:
     exported = entries_text([Entry({"pdq": PDQ}, "case-1", content_id=42)], list_format)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
+from pathlib import Path
+
 import pytest
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
@@ -92,3 +96,24 @@ def test_each_database_has_its_own_instance_id(database: Database, tmp_path) -> 
     assert len(database.instance_id()) == 36
     assert database.instance_id() != other.instance_id()
     other.close()
+
+
+def test_sqlite_writers_wait_their_turn_on_the_file_lock(tmp_path: Path) -> None:
+    """A writer whose turn has not come (another process holds the file lock)
+    does not start its transaction; it starts as soon as the lock is free."""
+    database = Database.open(f"sqlite:///{tmp_path / 'turns.db'}")
+    started, done = threading.Event(), threading.Event()
+
+    def write() -> None:
+        with database.transaction():
+            started.set()
+        done.set()
+
+    with open(f"{tmp_path / 'turns.db'}.write-lock", "w") as other_process:
+        fcntl.flock(other_process, fcntl.LOCK_EX)
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not started.wait(0.3)  # the lock's holder goes first
+    writer.join(30)  # closing the file released the lock
+    assert done.is_set()
+    database.close()

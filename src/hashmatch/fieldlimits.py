@@ -49,7 +49,7 @@ def check_text(field: str, value: str, *, max_chars: int, one_line: bool = False
 def check_json(field: str, value: Any) -> Any:
     """``value``, if it is JSON of at most MAX_JSON_DEPTH levels and
     MAX_JSON_BYTES bytes; else InvalidFieldError."""
-    if _deeper_than(value, MAX_JSON_DEPTH):
+    if deeper_than(value, MAX_JSON_DEPTH):
         raise InvalidFieldError(f"{field} is nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -86,7 +86,7 @@ def _check_encodable(field: str, text: str) -> bytes:
         raise InvalidFieldError(f"{field} is not valid Unicode (a lone surrogate)") from None
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def deeper_than(value: Any, limit: int) -> bool:
     """Whether ``value`` nests objects and lists more than ``limit`` levels deep
     (iteratively: a value nested thousands deep must not exhaust the stack)."""
     pending: list[tuple[Any, int]] = [(value, 1)]

@@ -302,6 +302,14 @@ def read_vpdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
     yield from videos
 
 
+def _integer(text: str) -> int | None:
+    """The whole number ``text`` writes, or None when it writes none."""
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
     parse = get_signal_type(names.PDQ).parse
     for number, line in enumerate(stream, start=1):
@@ -313,8 +321,10 @@ def read_pdq_lines(stream: IO[str], name: str) -> Iterator[Entry]:
             value = parse(first)
         except HashmatchError as error:
             raise ImportFormatError(f"{name}:{number}: {error}") from None
-        quality = rest.partition(",")[0].strip()
-        given = {names.PDQ: _quality(f"{name}:{number}", int(quality))} if quality.isdigit() else {}
+        # A second field that is a number is the hasher's quality; anything
+        # else there (a label, as lists in the wild have) is ignored, as ever.
+        quality = _integer(rest.partition(",")[0])
+        given = {} if quality is None else {names.PDQ: _quality(f"{name}:{number}", quality)}
         yield Entry({names.PDQ: value}, quality=given)
 
 

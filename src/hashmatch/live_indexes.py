@@ -101,6 +101,8 @@ class LiveIndexes:
         self._seq = 0
         #: Signals changed since the snapshot was written (or loaded).
         self.changes_since_snapshot = 0
+        #: The database's own id (snapshots record it), read once.
+        self.database_id = database.instance_id()
         if snapshot_dir is None:
             self._load(set())
         else:
@@ -133,7 +135,7 @@ class LiveIndexes:
             self._exact_index(signal_type).add(entries)
 
     def _load_with_snapshots(self, folder: Path) -> None:
-        database_id = self.database.instance_id()
+        database_id = self.database_id
         mapped: dict[str, tuple[HammingIndex, int]] = {}
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
             info = snapshot.read_info(path)
@@ -255,9 +257,7 @@ class LiveIndexes:
         return self.changes_since_snapshot > max(SNAPSHOT_AFTER_CHANGES, largest // 20)
 
     def _info(self, space: str) -> snapshot.SnapshotInfo:
-        return snapshot.SnapshotInfo(
-            self.database.instance_id(), self._seq, len(self._spaces[space].index)
-        )
+        return snapshot.SnapshotInfo(self.database_id, self._seq, len(self._spaces[space].index))
 
     def save_snapshot(self) -> None:
         """Write each Hamming space's index (compacted) to the snapshot folder."""
@@ -288,7 +288,7 @@ class LiveIndexes:
                 if (
                     info is None
                     or info.seq <= self._spaces[space].snapshot_seq
-                    or info.database_id != self.database.instance_id()
+                    or info.database_id != self.database_id
                 ):
                     continue
                 fresh = snapshot.load(folder)

@@ -21,8 +21,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from hashmatch.errors import InvalidFieldError
-from hashmatch.fieldlimits import check_json
+from hashmatch.fieldlimits import MAX_JSON_DEPTH, deeper_than
 from hashmatch.live_indexes import hamming_type, space_of
 from hashmatch.signals import get_signal_type, signal_types
 from hashmatch.store import Bank, Content, ContentSignal, Database
@@ -87,13 +86,13 @@ class Hit:
 
 
 def servable_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    """Stored source metadata, or a note in its place when it is beyond what
-    may be stored today (written before the limits existed): one such content
-    must not make every lookup that finds it fail."""
-    try:
-        check_json("source_metadata", metadata)
-    except InvalidFieldError as error:
-        return {"hashmatch_unservable": str(error)}
+    """Stored source metadata, or a note in its place when it nests deeper
+    than may be stored today (written before the limits existed): one such
+    content must not make every lookup that finds it fail to serialise.
+    Only the depth is checked: this runs for every match of every lookup."""
+    if metadata and deeper_than(metadata, MAX_JSON_DEPTH):
+        reason = f"source_metadata is nested deeper than {MAX_JSON_DEPTH} levels"
+        return {"hashmatch_unservable": reason}
     return dict(metadata)
 
 

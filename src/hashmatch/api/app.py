@@ -24,7 +24,7 @@ from hashmatch import __version__
 from hashmatch.api import curation, errors, hma, status, v1
 from hashmatch.api.access_log import AccessLogMiddleware, configure_logging
 from hashmatch.api.body_limit import BodyLimitMiddleware
-from hashmatch.api.metrics import Metrics, MetricsMiddleware
+from hashmatch.api.metrics import Metrics
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.service import Service
 from hashmatch.settings import Settings
@@ -62,8 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = Metrics()
     # The last added runs first: every request gets its id before anything answers.
     app.add_middleware(BodyLimitMiddleware, max_upload_bytes=settings.max_upload_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(AccessLogMiddleware, metrics=app.state.metrics)
     app.include_router(status.router)
     app.include_router(v1.router)
     app.include_router(curation.router)

@@ -50,7 +50,8 @@ class Service:
         #: List imports, in a child process of this worker.
         self.imports = ImportRunner(settings.database_url)
         #: Single adds from concurrent requests, committed together.
-        self.adds = AddQueue(Banks(database))
+        self.banks = Banks(database)
+        self.adds = AddQueue(self.banks)
         #: Bank names seen to exist, and when (a positive answer only: an add
         #: to a bank deleted since still fails, with the same 404).
         self._banks_seen: dict[str, float] = {}
@@ -112,7 +113,7 @@ class Service:
         if seen is not None and time.monotonic() - seen < BANK_CACHE_SECONDS:
             return True
         try:
-            self.adds.banks.is_enabled(name)
+            self.banks.is_enabled(name)
         except UnknownBankError:
             return False
         self._banks_seen[name] = time.monotonic()

@@ -41,13 +41,15 @@ from hashmatch.banks.writes import (
     new_entries,
 )
 from hashmatch.errors import BankError, BankExistsError, UnknownBankError, UnknownContentError
-from hashmatch.fieldlimits import check_content_fields
+from hashmatch.fieldlimits import MAX_ID, check_content_fields
 from hashmatch.hashlists import Entry
 from hashmatch.signals.base import FrameHash
 from hashmatch.signals.quality import count_low_quality
 from hashmatch.store import Bank, Content, ContentSignal, Database
 from hashmatch.store.models import UNIQUE_SIGNALS, as_utc
 
+#: Imports of at least this many contents refresh the planner's statistics.
+STATISTICS_AFTER = 10_000
 #: Rows fetched at a time when a bank is exported.
 EXPORT_BATCH = 250_000
 _BANK_ID = select(Bank.id).where(Bank.name == bindparam("name"))
@@ -157,11 +159,13 @@ class Banks:
             bank_id = self._locked_bank_id(session, name)
             fresh = new_entries(session, bank_id, entries)
             add_entries(session, bank_id, fresh, source)
-            return ImportResult(
-                added=len(fresh),
-                skipped=len(entries) - len(fresh),
-                low_quality=count_low_quality(entry.quality for entry in entries),
-            )
+        if len(fresh) >= STATISTICS_AFTER:
+            self.database.refresh_statistics()
+        return ImportResult(
+            added=len(fresh),
+            skipped=len(entries) - len(fresh),
+            low_quality=count_low_quality(entry.quality for entry in entries),
+        )
 
     def add(self, name: str, entry: Entry, *, source: str | None = None) -> int | None:
         """Add one content; its id, or None when the bank already has it."""
@@ -239,9 +243,12 @@ class Banks:
         self, name: str, *, after: int = 0, limit: int = 100
     ) -> list[tuple[int, str | None]]:
         """A page of a bank's content: (content id, external id) for the first
-        ``limit`` ids above ``after``, in id order."""
+        ``limit`` ids above ``after``, in id order (none above the largest id
+        a row can have)."""
         with self.database.reading() as session:
             bank = self._bank(session, name)
+            if after >= MAX_ID:
+                return []
             rows = session.execute(
                 select(Content.id, Content.external_id)
                 .where(Content.bank_id == bank.id, Content.id > after)

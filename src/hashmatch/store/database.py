@@ -201,6 +201,17 @@ class Database:
             connection.invalidate()
             raise
 
+    def refresh_statistics(self) -> None:
+        """After a bulk write, let PostgreSQL's planner know the tables' sizes
+        now, rather than when autovacuum next gets to them: with the sizes of
+        before a million-row import, it read the whole bank through the index
+        for every add's lookup (75 adds/s instead of 1,150).  SQLite's planner
+        keeps no such statistics unless asked, so there is nothing to do."""
+        if self.dialect != "postgresql":
+            return
+        with self._statement_engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE contents, content_signals, changes")
+
     def instance_id(self) -> str:
         """The random id this database was given when its schema was created."""
         with self.reading() as session:
