@@ -143,6 +143,62 @@ class Settings(BaseSettings):
         "headers and body, and every redirect.",
     )
 
+    # -- submissions, rules and webhooks -----------------------------------------
+    keep_media: bool = Field(
+        False,
+        description="Keep a submission's uploaded bytes for review and reporting, encrypted "
+        "(AES-256-GCM), unless the submission says otherwise; needs `media_key_file` or "
+        "`media_key_command`.",
+    )
+    media_key_file: Path | None = Field(
+        None,
+        description="File holding the media encryption key: 32 random bytes, base64 "
+        "(`hashmatch media-key new` writes one).",
+    )
+    media_key_command: str = Field(
+        "",
+        description="Command that prints the media encryption key (base64), for a key kept "
+        "in a secrets manager; run once at start-up.",
+    )
+    submission_dedupe_hours: float = Field(
+        24.0,
+        gt=0,
+        description="A submission repeating a `content_ref` or `Idempotency-Key` within this "
+        "many hours gets the first one's answer, and no action runs twice.",
+    )
+    submission_metadata_bytes: int = Field(
+        16 * 1024, ge=2, description="Largest `metadata` object a submission may carry (JSON)."
+    )
+    deliver_in_serve: bool = Field(
+        True,
+        description="Deliver webhooks from `hashmatch serve`; off when a separate "
+        "`hashmatch worker` does it.",
+    )
+    delivery_concurrency: int = Field(
+        16, ge=1, le=256, description="Webhook deliveries in flight at once, per process."
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="Longest a webhook receiver may take to answer, in all."
+    )
+    webhook_max_attempts: int = Field(
+        12, ge=1, description="Attempts per delivery before it is dead-lettered."
+    )
+    webhook_backoff_seconds: float = Field(
+        2.0, gt=0, description="Wait before a delivery's first retry; doubled each time."
+    )
+    webhook_backoff_max_seconds: float = Field(
+        3600.0, gt=0, description="Longest wait between retries (before jitter)."
+    )
+    webhook_secret_grace_hours: float = Field(
+        24.0,
+        ge=0,
+        description="After a webhook's secret is rotated, deliveries are also signed with the "
+        "old one for this long.",
+    )
+    delivery_log_days: float = Field(
+        30.0, gt=0, description="How long the log of each delivery attempt is kept."
+    )
+
     @field_validator("url_allowed_hosts")
     @classmethod
     def _host_entries(cls, entries: list[str]) -> list[str]:
@@ -155,6 +211,15 @@ class Settings(BaseSettings):
         if self.hma_without_key and not is_loopback(self.host):
             raise ValueError(
                 f"hma_without_key is only allowed on a loopback address, not {self.host}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _kept_media_needs_a_key(self) -> Settings:
+        if self.keep_media and self.media_key_file is None and not self.media_key_command:
+            raise ValueError(
+                "keep_media is on but no media key is set: set media_key_file or "
+                "media_key_command (docs/actions.md, 'Kept media')"
             )
         return self
 

@@ -32,7 +32,10 @@ def create(
     ctx: typer.Context,
     name: str = typer.Option(..., "--name", "-n", help="A name for the key (who uses it)."),
     scope: str = typer.Option(
-        ..., "--scope", "-s", help="Comma-separated scopes: hash, match, curate, admin."
+        ...,
+        "--scope",
+        "-s",
+        help="Comma-separated scopes: hash, match, curate, submit, audit, admin.",
     ),
 ) -> None:
     """Create a key and print it: the key alone on stdout, once, so that

@@ -200,3 +200,27 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """One change by a person or a key, append-only and hash-chained: ``hash``
+    is the SHA-256 of this row's fields and the previous row's ``hash``, and
+    ``seq`` counts from 1 without gaps, so an edited or deleted row shows
+    (``hashmatch audit verify``; see hashmatch/audit.py)."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    #: "key:<name>", "user:<name>", "cli:<os user>" or "system".
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    #: What was done, "<thing>.<verb>": "bank.create", "rule.update", ...
+    action: Mapped[str] = mapped_column(String(64))
+    #: What it was done to: "bank:known", "rule:block-known", ...
+    target: Mapped[str] = mapped_column(String(300), index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client: Mapped[str | None] = mapped_column(String(100))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
