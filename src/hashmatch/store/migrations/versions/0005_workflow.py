@@ -28,13 +28,14 @@ DEFAULT_RULE = {
 }
 
 
-def _submission_fk(**options: object) -> sa.Column:
+def _submission_fk(*, unique: bool = False, index: bool = False) -> sa.Column[int]:
     return sa.Column(
         "submission_id",
         Id,
         sa.ForeignKey("submissions.id", ondelete="CASCADE"),
         nullable=False,
-        **options,
+        unique=unique,
+        index=index,
     )
 
 
