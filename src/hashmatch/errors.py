@@ -13,6 +13,15 @@
     │   ├── UnknownContentError   no content by that id in that bank
     │   ├── BankExistsError       a bank by that name already exists
     │   └── ImportFormatError     a hash list with a bad line (names the line)
+    ├── RuleError                 a rule that cannot be stored or run as given
+    │   ├── UnknownRuleError      no rule by that name
+    │   └── RuleExistsError       a rule by that name already exists
+    ├── WebhookError              a webhook or delivery that cannot be changed as asked
+    │   ├── UnknownWebhookError   no webhook by that name
+    │   └── WebhookExistsError    a webhook by that name already exists
+    ├── SubmissionError           a submission that cannot be taken as given
+    │   └── UnknownSubmissionError  no submission with that id
+    ├── MediaKeyError             the media encryption key is missing or unusable
     ├── FetchError                a URL whose content could not be downloaded
     │   ├── UrlNotAllowedError    fetching is off, or the host or address is refused
     │   └── DownloadTooLargeError over the configured download limit
@@ -99,6 +108,66 @@ class BankExistsError(BankError):
 
 class ImportFormatError(BankError, ValueError):
     """A hash list that cannot be imported; the message names the line."""
+
+
+class RuleError(HashmatchError, ValueError):
+    """A rule that cannot be stored or run: the message names the field."""
+
+
+class UnknownRuleError(RuleError, KeyError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no rule named {name!r}")
+        self.name = name
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return type(self), (self.name,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class RuleExistsError(RuleError):
+    """A rule with that name already exists."""
+
+
+class WebhookError(HashmatchError, ValueError):
+    """A webhook (or one of its deliveries) that cannot be created or changed as asked."""
+
+
+class UnknownWebhookError(WebhookError, KeyError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no webhook named {name!r}")
+        self.name = name
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return type(self), (self.name,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class WebhookExistsError(WebhookError):
+    """A webhook with that name already exists."""
+
+
+class SubmissionError(HashmatchError, ValueError):
+    """A submission that cannot be taken as given; the message names the field."""
+
+
+class UnknownSubmissionError(SubmissionError, KeyError):
+    def __init__(self, submission_id: int) -> None:
+        super().__init__(f"no submission {submission_id}")
+        self.submission_id = submission_id
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return type(self), (self.submission_id,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class MediaKeyError(ConfigurationError):
+    """The media encryption key is missing, unreadable or not 32 bytes."""
 
 
 class FetchError(HashmatchError):

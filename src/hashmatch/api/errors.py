@@ -39,10 +39,18 @@ from hashmatch.errors import (
     InvalidFieldError,
     InvalidHashError,
     MediaError,
+    RuleError,
+    RuleExistsError,
+    SubmissionError,
     UnknownBankError,
     UnknownContentError,
+    UnknownRuleError,
     UnknownSignalTypeError,
+    UnknownSubmissionError,
+    UnknownWebhookError,
     UrlNotAllowedError,
+    WebhookError,
+    WebhookExistsError,
 )
 
 log = logging.getLogger("hashmatch.api")
@@ -78,6 +86,14 @@ _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
     (ImageTooLargeError, 413, "image_too_large"),
     (MediaError, 400, "bad_media"),
     (ApiKeyError, 400, "bad_api_key_request"),
+    (UnknownRuleError, 404, "unknown_rule"),
+    (RuleExistsError, 409, "rule_exists"),
+    (RuleError, 400, "invalid_rule"),
+    (UnknownWebhookError, 404, "unknown_webhook"),
+    (WebhookExistsError, 409, "webhook_exists"),
+    (WebhookError, 400, "bad_webhook_request"),
+    (UnknownSubmissionError, 404, "unknown_submission"),
+    (SubmissionError, 400, "invalid_submission"),
     (HashmatchError, 400, "bad_request"),
 ]
 

@@ -12,8 +12,12 @@ from hashmatch.errors import (
     BankError,
     ConfigurationError,
     HashmatchError,
+    InvalidFieldError,
     InvalidHashError,
+    RuleError,
+    SubmissionError,
     UnknownSignalTypeError,
+    WebhookError,
 )
 
 #: Exit codes: 1 = something failed while working, 2 = the command was wrong.
@@ -28,6 +32,10 @@ _USAGE_ERRORS = (
     BankError,
     ApiKeyError,
     ConfigurationError,
+    InvalidFieldError,
+    RuleError,
+    WebhookError,
+    SubmissionError,
 )
 
 
