@@ -104,23 +104,32 @@ class Client:
         return response.status, response.read()
 
 
-def start_server(url: str, folder: Path) -> tuple[subprocess.Popen[bytes], int, str]:
+def start_server(
+    url: str,
+    folder: Path,
+    *,
+    scopes: tuple[str, ...] = ("match", "curate"),
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], int, str]:
+    """``hashmatch serve`` on a free loopback port, once every worker is
+    ready, and a key with ``scopes``; ``env``: settings on top of ours."""
     database = Database.open(url)
-    key = ApiKeys(database).create("bench", ["match", "curate"])[0]
+    key = ApiKeys(database).create("bench", list(scopes))[0]
     database.close()
     with socket_port() as port:
         pass
     command = ["hashmatch.cli", "--database-url", url, "serve", "--port", str(port)]
     server = subprocess.Popen(
-        [sys.executable, "-m", *command, "--workers", "2"],
-        env={**os.environ, "HASHMATCH_DATA_DIR": str(folder / "data")},
+        [sys.executable, "-m", *command, "--workers", str(workers)],
+        env={**os.environ, "HASHMATCH_DATA_DIR": str(folder / "data"), **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         try:
-            ready = {Client(port, key).call("GET", "/status")[0] for _ in range(4)}
+            ready = {Client(port, key).call("GET", "/status")[0] for _ in range(2 * workers)}
             if ready == {200}:
                 return server, port, key
         except OSError:

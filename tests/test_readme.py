@@ -107,3 +107,8 @@ def test_readme_runs_in_order_on_a_fresh_install(tmp_path: Path) -> None:
     assert [m["external_id"] for m in rotated["matches"]] == ["beach"]
     assert "with A rotate90 (match" in result.stdout
     assert (clone / "photos.jsonl").read_text().count('"content_id"') == 1351
+    [submitted] = [r for r in records if "submission_id" in r]
+    assert submitted["verdict"] == "review"  # the default rule, as the README says
+    assert [m["bank"] for m in submitted["matches"]] == ["known"]
+    [chain] = [r for r in records if "head" in r]
+    assert chain["ok"] is True

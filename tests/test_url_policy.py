@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from hashmatch.errors import ConfigurationError, UrlNotAllowedError
-from hashmatch.media import download as download_module
 from hashmatch.media.download import UrlPolicy, download, is_public
 from hashmatch.settings import Settings, host_and_port
 from tests.servers import free_port, http_server
@@ -136,8 +135,8 @@ def network(monkeypatch: pytest.MonkeyPatch) -> FakeNetwork:
             address = ("127.0.0.1", fake.local_port)
         return connect(address, *args, **kwargs)
 
-    monkeypatch.setattr(download_module.socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.setattr(download_module.socket, "create_connection", create_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
     return fake
 
 

@@ -37,14 +37,31 @@ from hashmatch.errors import (
     InvalidFieldError,
     InvalidHashError,
     MediaError,
+    MediaKeyError,
+    RuleError,
+    RuleExistsError,
+    SubmissionError,
     UnknownBankError,
     UnknownContentError,
+    UnknownDeliveryError,
+    UnknownRuleError,
     UnknownSignalTypeError,
+    UnknownSubmissionError,
+    UnknownWebhookError,
     UnsupportedMediaError,
     UrlNotAllowedError,
+    WebhookError,
+    WebhookExistsError,
 )
 
 if TYPE_CHECKING:
+    from hashmatch.actions.deliverer import Deliverer
+    from hashmatch.actions.media_vault import MediaVault
+    from hashmatch.actions.rule_store import Rules
+    from hashmatch.actions.rules import RuleSpec, evaluate
+    from hashmatch.actions.submissions import Submissions
+    from hashmatch.actions.webhook_store import Webhooks
+    from hashmatch.audit import Actor, acting_as
     from hashmatch.banks import Banks
     from hashmatch.hashing import FileHashes, HashRequest, hash_file, hash_files, iter_files
     from hashmatch.hashlists import Entry
@@ -76,10 +93,12 @@ __version__ = "0.1.0"
 
 #: Public name -> the module it comes from, imported on first use.
 _LAZY = {
+    "Actor": "hashmatch.audit",
     "Banks": "hashmatch.banks",
     "BytesSignalType": "hashmatch.signals",
     "Database": "hashmatch.store",
     "DecodeLimits": "hashmatch.media",
+    "Deliverer": "hashmatch.actions.deliverer",
     "DihedralSignalType": "hashmatch.signals.base",
     "Entry": "hashmatch.hashlists",
     "FileHashes": "hashmatch.hashing",
@@ -90,13 +109,20 @@ _LAZY = {
     "ImageSignalType": "hashmatch.signals",
     "Match": "hashmatch.matching",
     "Matcher": "hashmatch.matching",
+    "MediaVault": "hashmatch.actions.media_vault",
     "OpenedImage": "hashmatch.media",
     "PdqDihedralResult": "hashmatch.pdq",
     "PdqResult": "hashmatch.pdq",
+    "RuleSpec": "hashmatch.actions.rules",
+    "Rules": "hashmatch.actions.rule_store",
     "Settings": "hashmatch.settings",
     "SignalType": "hashmatch.signals",
     "SignalValue": "hashmatch.signals",
+    "Submissions": "hashmatch.actions.submissions",
     "VideoSignalType": "hashmatch.signals.base",
+    "Webhooks": "hashmatch.actions.webhook_store",
+    "acting_as": "hashmatch.audit",
+    "evaluate": "hashmatch.actions.rules",
     "get_signal_type": "hashmatch.signals",
     "hash_file": "hashmatch.hashing",
     "hash_files": "hashmatch.hashing",
@@ -124,6 +150,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Actor",
     "ApiKeyError",
     "BankError",
     "BankExistsError",
@@ -133,6 +160,7 @@ __all__ = [
     "CorruptMediaError",
     "Database",
     "DecodeLimits",
+    "Deliverer",
     "DihedralSignalType",
     "DownloadTooLargeError",
     "EmptyFileError",
@@ -153,19 +181,36 @@ __all__ = [
     "Match",
     "Matcher",
     "MediaError",
+    "MediaKeyError",
+    "MediaVault",
     "OpenedImage",
     "PdqDihedralResult",
     "PdqResult",
+    "RuleError",
+    "RuleExistsError",
+    "RuleSpec",
+    "Rules",
     "Settings",
     "SignalType",
     "SignalValue",
+    "SubmissionError",
+    "Submissions",
     "UnknownBankError",
     "UnknownContentError",
+    "UnknownDeliveryError",
+    "UnknownRuleError",
     "UnknownSignalTypeError",
+    "UnknownSubmissionError",
+    "UnknownWebhookError",
     "UnsupportedMediaError",
     "UrlNotAllowedError",
     "VideoSignalType",
+    "WebhookError",
+    "WebhookExistsError",
+    "Webhooks",
     "__version__",
+    "acting_as",
+    "evaluate",
     "get_signal_type",
     "hash_file",
     "hash_files",

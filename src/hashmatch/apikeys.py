@@ -5,7 +5,9 @@
 
 A key looks like ``hm_<prefix>_<secret>``: the prefix finds its row, the
 SHA-256 of the whole key must equal the stored hash (compared in constant
-time).  Scopes say what a key may do; ``admin`` may do everything.
+time).  Scopes say what a key may do; ``admin`` may do everything.  Creating
+and revoking a key is audited (``key.create``, ``key.revoke``), never with
+the secret or its hash.
 
 A key's ``last_used_at`` is written by a thread of its own, never by the
 request that used the key: a request must not wait for the database's write
@@ -28,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from hashmatch.audit import record
 from hashmatch.errors import ApiKeyError
 from hashmatch.store import ApiKey, Database
 from hashmatch.store.models import as_utc, utcnow
@@ -80,6 +83,13 @@ def _info(row: ApiKey) -> KeyInfo:
         as_utc(row.last_used_at) if row.last_used_at else None,
         as_utc(row.revoked_at) if row.revoked_at else None,
     )
+
+
+def _audited(info: KeyInfo) -> dict[str, Any]:
+    """A key as its audit entries keep it: what it may do, not when it was used."""
+    state = info.to_json()
+    del state["last_used_at"]
+    return state
 
 
 class _LastUseWriter:
@@ -171,7 +181,9 @@ class ApiKeys:
             row = ApiKey(name=name, prefix=prefix, secret_hash=_digest(secret), scopes=list(scopes))
             session.add(row)
             session.flush()
-            return secret, _info(row)
+            info = _info(row)
+            record(session, "key.create", f"key:{name}", after=_audited(info))
+            return secret, info
 
     def all(self) -> list[KeyInfo]:
         with self.database.reading() as session:
@@ -183,7 +195,12 @@ class ApiKeys:
             if row is None:
                 raise ApiKeyError(f"no API key named {name!r}")
             if row.revoked_at is None:
+                before = _audited(_info(row))
                 row.revoked_at = utcnow()
+                session.flush()
+                record(
+                    session, "key.revoke", f"key:{name}", before=before, after=_audited(_info(row))
+                )
             return _info(row)
 
     def remembered(self, key: str) -> KeyInfo | None:

@@ -18,7 +18,8 @@
     │   └── RuleExistsError       a rule by that name already exists
     ├── WebhookError              a webhook or delivery that cannot be changed as asked
     │   ├── UnknownWebhookError   no webhook by that name
-    │   └── WebhookExistsError    a webhook by that name already exists
+    │   ├── WebhookExistsError    a webhook by that name already exists
+    │   └── UnknownDeliveryError  no delivery with that id
     ├── SubmissionError           a submission that cannot be taken as given
     │   └── UnknownSubmissionError  no submission with that id
     ├── MediaKeyError             the media encryption key is missing or unusable
@@ -148,6 +149,18 @@ class UnknownWebhookError(WebhookError, KeyError):
 
 class WebhookExistsError(WebhookError):
     """A webhook with that name already exists."""
+
+
+class UnknownDeliveryError(WebhookError, KeyError):
+    def __init__(self, delivery_id: int) -> None:
+        super().__init__(f"no delivery {delivery_id}")
+        self.delivery_id = delivery_id
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return type(self), (self.delivery_id,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class SubmissionError(HashmatchError, ValueError):

@@ -219,7 +219,7 @@ class Settings(BaseSettings):
         if self.keep_media and self.media_key_file is None and not self.media_key_command:
             raise ValueError(
                 "keep_media is on but no media key is set: set media_key_file or "
-                "media_key_command (docs/actions.md, 'Kept media')"
+                "media_key_command (docs/submissions.md, 'Kept media')"
             )
         return self
 

@@ -15,7 +15,7 @@ secret of ``"<t>.<body>"``.  While a rotated secret's grace period lasts,
 the header carries one ``v1=`` per valid secret; a receiver accepts the
 delivery if any of them is right.  A ``t`` further than ``tolerance``
 seconds from the receiver's clock is refused, so a captured delivery cannot
-be replayed later.  docs/actions.md gives the same recipe for other languages.
+be replayed later.  docs/webhooks.md gives the same recipe for other languages.
 
 This module imports nothing but the standard library: receivers can use it
 without the server's dependencies.

@@ -21,7 +21,18 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from hashmatch import __version__
-from hashmatch.api import curation, errors, hma, status, v1
+from hashmatch.actions.media_vault import load_vault
+from hashmatch.api import (
+    audit,
+    curation,
+    errors,
+    hma,
+    rules,
+    status,
+    submissions,
+    v1,
+    webhooks,
+)
 from hashmatch.api.access_log import AccessLogMiddleware, configure_logging
 from hashmatch.api.body_limit import BodyLimitMiddleware
 from hashmatch.api.metrics import Metrics
@@ -35,11 +46,15 @@ DOCS_STATIC = "/docs/static"
 
 
 def create_app(settings: Settings) -> FastAPI:
+    # The media key is loaded here, not in the lifespan: a bad one stops
+    # ``hashmatch serve`` with one clean message (MediaKeyError) before it serves.
+    media_vault = load_vault(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_format)
         database = Database.open(settings.database_url)
-        service = Service(settings, database)
+        service = Service(settings, database, media_vault)
         app.state.service = service
         service.start()
         try:
@@ -66,6 +81,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(status.router)
     app.include_router(v1.router)
     app.include_router(curation.router)
+    app.include_router(rules.router)
+    app.include_router(submissions.router)
+    app.include_router(webhooks.router)
+    app.include_router(audit.router)
     app.include_router(hma.router)
 
     @app.get("/openapi/openapi.json", include_in_schema=False)

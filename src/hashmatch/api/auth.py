@@ -13,6 +13,11 @@ checks touch no database; the ones that do run in the thread pool.
 The HMA-compatible routes take the same keys; with the setting
 ``hma_without_key`` they also admit requests without one, but only from a
 loopback address (and the server refuses that setting on any other address).
+
+An admitted request acts as its key (``key:<name>``, or ``anonymous:loopback``
+without one) for the audit log, with its request id and client address: the
+actor is set in the request's context, which FastAPI's thread pool copies
+into the plain ``def`` routes (tests/test_audit_wiring.py holds that).
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from hashmatch.api.access_log import KEY_NAME
+from hashmatch.api.access_log import KEY_NAME, request_id
 from hashmatch.api.errors import ApiError
 from hashmatch.api.service import Service
 from hashmatch.apikeys import KeyInfo
+from hashmatch.audit import Actor, set_actor
 from hashmatch.settings import is_loopback
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `hashmatch keys create`.")
+#: The actor of an admitted request without a key (see ``hma_without_key``).
+ANONYMOUS = "anonymous:loopback"
 #: Where a request keeps the answers of the key checks it passed.
 _ADMITTED = "hashmatch.admitted"
 
@@ -52,18 +60,28 @@ class KeyCheck:
         self, request: Request, credentials: HTTPAuthorizationCredentials | None
     ) -> KeyInfo | None:
         """The key that may make this request (None: a keyless loopback
-        request), checked once per request however often it is asked."""
+        request), checked once per request however often it is asked; the
+        request acts as that key from here on (the audit log's actor)."""
         admitted: dict[KeyCheck, KeyInfo | None] = request.scope.setdefault(_ADMITTED, {})
         if self not in admitted:
             admitted[self] = await self._check(request, credentials)
-        return admitted[self]
+        info = admitted[self]
+        # The request's task ends with the request: nothing to reset.
+        set_actor(
+            Actor(
+                f"key:{info.name}" if info is not None else ANONYMOUS,
+                request_id=request_id(request.scope) or None,
+                client=_client(request),
+            )
+        )
+        return info
 
     async def _check(
         self, request: Request, credentials: HTTPAuthorizationCredentials | None
     ) -> KeyInfo | None:
         service: Service = request.app.state.service
         if credentials is None:
-            client = request.client.host if request.client else ""
+            client = _client(request) or ""
             if self.keyless_loopback and service.settings.hma_without_key and is_loopback(client):
                 return None
             raise ApiError(
@@ -88,6 +106,10 @@ class KeyCheck:
                     {"Retry-After": str(math.ceil(wait))},
                 )
         return info
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
 
 
 def require(scope: str | None) -> KeyCheck:

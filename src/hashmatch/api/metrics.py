@@ -40,6 +40,22 @@ class Metrics:
         self.matches = Counter(
             "hashmatch_matches", "Matches reported, by bank", ["bank"], registry=self.registry
         )
+        self.outbox_depth = Gauge(
+            "hashmatch_outbox_depth",
+            "Webhook deliveries waiting (pending), read at each scrape",
+            registry=self.registry,
+        )
+        self.outbox_oldest = Gauge(
+            "hashmatch_outbox_oldest_pending_seconds",
+            "How long the oldest pending webhook delivery has waited, read at each scrape",
+            registry=self.registry,
+        )
+        self.actions = Counter(
+            "hashmatch_actions",
+            "Actions taken on submissions, by type and status",
+            ["action", "status"],
+            registry=self.registry,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one response and its time, by route template (called by the

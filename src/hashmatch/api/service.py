@@ -14,6 +14,9 @@ import logging
 import threading
 import time
 
+from hashmatch.actions.deliverer import Deliverer
+from hashmatch.actions.media_vault import MediaVault
+from hashmatch.actions.submissions import Submissions
 from hashmatch.api.errors import ApiError
 from hashmatch.api.imports import ImportRunner
 from hashmatch.api.ratelimit import RateLimiter
@@ -43,9 +46,14 @@ INDEX_NOTICE = "compiling the index kernels, a few seconds, once per machine"
 
 
 class Service:
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, media_vault: MediaVault | None = None
+    ) -> None:
         self.settings = settings
         self.database = database
+        #: Submissions (docs/submissions.md); ``media_vault`` encrypts kept media
+        #: (create_app loads it from the settings, so a bad key stops start-up).
+        self.submissions = Submissions(database, settings, media_vault)
         self.keys = ApiKeys(database, cache_seconds=KEY_CACHE_SECONDS)
         #: List imports, in a child process of this worker.
         self.imports = ImportRunner(settings.database_url)
@@ -56,6 +64,8 @@ class Service:
         #: to a bank deleted since still fails, with the same 404).
         self._banks_seen: dict[str, float] = {}
         self.url_policy = UrlPolicy.from_settings(settings)
+        #: Webhook deliveries from this process (off when ``hashmatch worker`` does them).
+        self.deliverer = Deliverer(database, settings) if settings.deliver_in_serve else None
         self.rate_limiter = (
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
             if settings.rate_limit_per_second > 0
@@ -78,6 +88,8 @@ class Service:
 
     def start(self) -> None:
         self._loader.start()
+        if self.deliverer is not None:
+            self.deliverer.start()
 
     def _load(self) -> None:
         try:
@@ -134,8 +146,11 @@ class Service:
 
     def close(self) -> None:
         """Before the database closes: stop following the log, let the loader
-        hand its connection back, and write the API keys' last uses."""
+        hand its connection back, write the API keys' last uses, and finish
+        (or hand back) the webhook deliveries in flight."""
         self._stopping.set()
+        if self.deliverer is not None:
+            self.deliverer.stop(timeout=self.settings.webhook_timeout_seconds + 5)
         self.imports.close()
         self.wait_until_loaded(timeout=60)
         if self._follower.is_alive():

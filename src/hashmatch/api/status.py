@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from hashmatch.actions.outbox import backlog
 from hashmatch.api.auth import require, require_hma
 from hashmatch.api.errors import error_response
 from hashmatch.api.metrics import exposition
@@ -107,4 +108,7 @@ def prometheus(request: Request, _key: Any = Depends(require(None))) -> Any:
     metrics = request.app.state.metrics
     if service.loading_problem is None:
         metrics.index_hashes.set(len(service.matcher()))
+    waiting = backlog(service.database)
+    metrics.outbox_depth.set(waiting.depth)
+    metrics.outbox_oldest.set(waiting.oldest_seconds)
     return exposition(metrics)

@@ -11,6 +11,8 @@ own: the first waiting caller commits the batch for everyone in it, then
 hands the lead to the next caller still waiting.  A lone add waits for
 nothing.  When a batch fails (one item's bank was just deleted, say), each
 of its items is tried alone, so an error reaches only the caller it belongs to.
+Each add is audited as its own caller's, whichever thread commits it: the
+caller's actor is captured when it queues the add.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from hashmatch.banks.catalog import Banks
+from hashmatch.audit import Actor, acting_as, current_actor
+from hashmatch.banks.catalog import Banks, NewContent
 from hashmatch.errors import HashmatchError
 from hashmatch.hashlists import Entry
 
@@ -31,6 +34,7 @@ class _Pending:
     bank: str
     entry: Entry
     source: str | None
+    actor: Actor = field(default_factory=current_actor)
     #: Set when the add is done, or when this caller is to lead the next batch.
     wake: threading.Event = field(default_factory=threading.Event)
     done: bool = False
@@ -84,11 +88,14 @@ class AddQueue:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            results = self.banks.add_many([(p.bank, p.entry, p.source) for p in batch])
+            results = self.banks.add_many(
+                [NewContent(p.bank, p.entry, p.source, p.actor) for p in batch]
+            )
         except HashmatchError:
             for item in batch:  # find the item that failed: each alone
                 try:
-                    item.finish(self.banks.add(item.bank, item.entry, source=item.source))
+                    with acting_as(item.actor):
+                        item.finish(self.banks.add(item.bank, item.entry, source=item.source))
                 except HashmatchError as error:
                     item.finish(error=error)
             return

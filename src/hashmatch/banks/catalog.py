@@ -4,24 +4,26 @@
     banks.create("known-images", labels=["A1"])
     banks.import_entries("known-images", read_file(Path("list.csv")))
 
-Every change is one transaction, and every signal added or removed is
-written to the change log that live indexes follow (the write path is in
-:mod:`hashmatch.banks.writes`).  Imports are all-or-nothing and idempotent:
-an entry whose signals (or external id) the bank already has is skipped, so
-importing a list twice adds nothing.  A bank's row is locked for the length
-of a write, so two processes importing into one bank take turns rather than
-clash.
+Every change is one transaction, with its entry in the audit log
+(:mod:`hashmatch.audit`; an import is one entry, not one per hash), and every
+signal added or removed is written to the change log that live indexes
+follow (the write path is in :mod:`hashmatch.banks.writes`).  Imports are
+all-or-nothing and idempotent: an entry whose signals (or external id) the
+bank already has is skipped, so importing a list twice adds nothing.  A
+bank's row is locked for the length of a write, so two processes importing
+into one bank take turns rather than clash.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
+from hashmatch import audit
 from hashmatch.banks.checks import (
     check_description,
     check_entries,
@@ -33,7 +35,6 @@ from hashmatch.banks.checks import (
 )
 from hashmatch.banks.records import BankInfo, ContentInfo, ImportResult, add_signal
 from hashmatch.banks.writes import (
-    add_entries,
     delete_signals,
     insert_entries,
     log_added,
@@ -54,6 +55,15 @@ STATISTICS_AFTER = 10_000
 EXPORT_BATCH = 250_000
 _BANK_ID = select(Bank.id).where(Bank.name == bindparam("name"))
 _LOCKED_BANK_ID = _BANK_ID.with_for_update()
+
+
+class NewContent(NamedTuple):
+    """One add of :meth:`Banks.add_many`, and who makes it (None: the current actor)."""
+
+    bank: str
+    entry: Entry
+    source: str | None = None
+    actor: audit.Actor | None = None
 
 
 class Banks:
@@ -89,6 +99,7 @@ class Banks:
             )
             session.add(bank)
             session.flush()
+            audit.record(session, "bank.create", f"bank:{name}", after=_bank_state(bank))
             return self._info(session, bank)
 
     def all(self) -> list[BankInfo]:
@@ -121,6 +132,7 @@ class Banks:
     ) -> BankInfo:
         with self.database.transaction() as session:
             bank = self._bank(session, name, lock=True)
+            before = _bank_state(bank)
             if new_name is not None and new_name != name:
                 check_name(new_name)
                 if session.scalar(select(Bank.id).where(Bank.name == new_name)) is not None:
@@ -135,17 +147,22 @@ class Banks:
             if thresholds is not None:
                 bank.thresholds = {**bank.thresholds, **check_thresholds(thresholds)}
             session.flush()
+            after = _bank_state(bank)
+            if after != before:
+                audit.record(session, "bank.update", f"bank:{name}", before=before, after=after)
             return self._info(session, bank)
 
     def delete(self, name: str) -> None:
         """Delete a bank and everything in it (its signals leave the indexes)."""
         with self.database.transaction() as session:
             bank = self._bank(session, name, lock=True)
+            before = {**_bank_state(bank), "contents": self._info(session, bank).contents}
             gone = delete_signals(
                 session, ContentSignal.bank_id == bank.id, [Content.bank_id == bank.id]
             )
             session.delete(bank)
             session.flush()
+            audit.record(session, "bank.delete", f"bank:{name}", before=before)
             log_removed(session, gone)
 
     # -- content -------------------------------------------------------------
@@ -158,32 +175,43 @@ class Banks:
         with self.database.transaction() as session:
             bank_id = self._locked_bank_id(session, name)
             fresh = new_entries(session, bank_id, entries)
-            add_entries(session, bank_id, fresh, source)
+            _, signal_ids = insert_entries(session, bank_id, fresh, source)
+            result = ImportResult(
+                added=len(fresh),
+                skipped=len(entries) - len(fresh),
+                low_quality=count_low_quality(entry.quality for entry in entries),
+            )
+            audit.record(
+                session, "bank.import", f"bank:{name}", after={**result.to_json(), "source": source}
+            )
+            log_added(session, signal_ids)
         if len(fresh) >= STATISTICS_AFTER:
             self.database.refresh_statistics()
-        return ImportResult(
-            added=len(fresh),
-            skipped=len(entries) - len(fresh),
-            low_quality=count_low_quality(entry.quality for entry in entries),
-        )
+        return result
 
     def add(self, name: str, entry: Entry, *, source: str | None = None) -> int | None:
         """Add one content; its id, or None when the bank already has it."""
         check_entries([entry])
         with self.database.transaction() as session:
             bank_id = self._locked_bank_id(session, name)
-            fresh = new_entries(session, bank_id, [entry])
-            return add_entries(session, bank_id, fresh, source)[0] if fresh else None
+            if not new_entries(session, bank_id, [entry]):
+                return None
+            [content_id], signal_ids = insert_entries(session, bank_id, [entry], source)
+            # record_all: record() would also build the entry as an ORM object.
+            audit.record_all(session, [_added_event(name, content_id, entry, source)])
+            log_added(session, signal_ids)
+            return content_id
 
-    def add_many(self, items: Sequence[tuple[str, Entry, str | None]]) -> list[int | None]:
-        """Add (bank, entry, source) items in one transaction: each one's
-        content id, or None when its bank already has it (or an earlier item
-        of the batch added it).  Banks are locked in name order, so batches
-        in several processes never wait on each other in a circle."""
-        check_entries([entry for _, entry, _ in items])
+    def add_many(self, items: Sequence[NewContent]) -> list[int | None]:
+        """Add items in one transaction: each one's content id, or None when
+        its bank already has it (or an earlier item of the batch added it).
+        Each add is audited as its item's actor's.  Banks are locked in name
+        order, so batches in several processes never wait on each other in
+        a circle."""
+        check_entries([item.entry for item in items])
         by_bank: dict[str, list[int]] = {}
-        for position, (name, _, _) in enumerate(items):
-            by_bank.setdefault(name, []).append(position)
+        for position, item in enumerate(items):
+            by_bank.setdefault(item.bank, []).append(position)
         results: list[int | None] = [None] * len(items)
         with self.database.transaction() as session:
             logged: list[int] = []
@@ -191,18 +219,27 @@ class Banks:
                 bank_id = self._locked_bank_id(session, name)
                 positions = by_bank[name]
                 fresh = {
-                    id(e) for e in new_entries(session, bank_id, [items[p][1] for p in positions])
+                    id(e)
+                    for e in new_entries(session, bank_id, [items[p].entry for p in positions])
                 }
                 by_source: dict[str | None, list[int]] = {}
                 for position in positions:
-                    if id(items[position][1]) in fresh:
-                        by_source.setdefault(items[position][2], []).append(position)
+                    if id(items[position].entry) in fresh:
+                        by_source.setdefault(items[position].source, []).append(position)
                 for source, chosen in by_source.items():
-                    entries = [items[position][1] for position in chosen]
+                    entries = [items[position].entry for position in chosen]
                     content_ids, signal_ids = insert_entries(session, bank_id, entries, source)
                     for position, content_id in zip(chosen, content_ids, strict=True):
                         results[position] = content_id
                     logged += signal_ids
+            audit.record_all(
+                session,
+                [
+                    _added_event(item.bank, content_id, item.entry, item.source, item.actor)
+                    for item, content_id in zip(items, results, strict=True)
+                    if content_id is not None
+                ],
+            )
             log_added(session, logged)
         return results
 
@@ -268,8 +305,22 @@ class Banks:
             missing = set(ids) - {content.id for content in contents}
             if missing:
                 raise BankError(f"bank {name!r} has no content {sorted(missing)}")
+            action = "content.disable" if until is not None else "content.enable"
+            events = []
             for content in contents:
+                before, after = _moment(content.disabled_until), _moment(until)
+                if before != after:
+                    events.append(
+                        audit.Event(
+                            action,
+                            f"content:{name}/{content.id}",
+                            before={"disabled_until": before},
+                            after={"disabled_until": after},
+                        )
+                    )
                 content.disabled_until = until
+            session.flush()
+            audit.record_all(session, events)
             return len(contents)
 
     def existing_content(self, name: str, entry: Entry) -> int | None:
@@ -320,6 +371,7 @@ class Banks:
         with self.database.transaction() as session:
             bank = self._bank(session, name, lock=True)
             content = self._content(session, bank, content_id)
+            before = _described(content)
             if note is not None:
                 content.note = note
             if labels is not None:
@@ -327,6 +379,15 @@ class Banks:
             if source_metadata is not None:
                 content.source_metadata = source_metadata
             session.flush()
+            after = _described(content)
+            if after != before:
+                audit.record(
+                    session,
+                    "content.update",
+                    f"content:{name}/{content_id}",
+                    before=before,
+                    after=after,
+                )
             return self._content_info(session, bank, content)
 
     def remove_content(self, name: str, content_ids: Iterable[int]) -> int:
@@ -334,16 +395,27 @@ class Banks:
         ids = list(content_ids)
         with self.database.transaction() as session:
             bank = self._bank(session, name, lock=True)
-            present = list(
-                session.scalars(
-                    select(Content.id).where(
+            present: dict[int, str | None] = dict(
+                session.execute(
+                    select(Content.id, Content.external_id).where(
                         Content.bank_id == bank.id, Content.id.in_(valid_ids(ids))
                     )
-                )
+                ).all()
             )
             if present:
                 gone = delete_signals(
                     session, ContentSignal.content_id.in_(present), [Content.id.in_(present)]
+                )
+                audit.record_all(
+                    session,
+                    [
+                        audit.Event(
+                            "content.remove",
+                            f"content:{name}/{content_id}",
+                            before={"external_id": external_id},
+                        )
+                        for content_id, external_id in sorted(present.items())
+                    ],
                 )
                 log_removed(session, gone)
             return len(present)
@@ -413,3 +485,46 @@ class Banks:
             int(count or 0),
             as_utc(bank.created_at),
         )
+
+
+def _bank_state(bank: Bank) -> dict[str, Any]:
+    """A bank as its audit entries keep it (without the count of its content,
+    which costs a scan of the bank on PostgreSQL)."""
+    return {
+        "name": bank.name,
+        "description": bank.description,
+        "enabled": bank.enabled,
+        "kind": bank.kind,
+        "labels": list(bank.labels),
+        "thresholds": dict(bank.thresholds),
+    }
+
+
+def _added_event(
+    bank: str, content_id: int, entry: Entry, source: str | None, actor: audit.Actor | None = None
+) -> audit.Event:
+    """The audit entry of an add: the content as added, a video's frames
+    counted, not listed."""
+    after = {
+        "external_id": entry.external_id,
+        "source": source,
+        "signals": dict(entry.signals),
+        "frames": len(entry.frames),
+        "labels": list(entry.labels),
+        "note": entry.note,
+        "source_metadata": dict(entry.source_metadata),
+    }
+    return audit.Event("content.add", f"content:{bank}/{content_id}", after=after, actor=actor)
+
+
+def _described(content: Content) -> dict[str, Any]:
+    """What ``update_content`` may change, for its audit entry."""
+    return {
+        "labels": list(content.labels),
+        "note": content.note,
+        "source_metadata": dict(content.source_metadata),
+    }
+
+
+def _moment(value: datetime | None) -> str | None:
+    return as_utc(value).isoformat() if value is not None else None

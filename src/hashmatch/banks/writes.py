@@ -1,15 +1,17 @@
 """The write path of bank content: new entries in bulk, and removals, each
 logged for the live indexes.
 
-    added_ids = add_entries(session, bank_id, entries, source)
+    content_ids, signal_ids = insert_entries(session, bank_id, entries, source)
+    log_added(session, signal_ids)
     gone = delete_signals(session, ContentSignal.content_id.in_(ids), [Content.id.in_(ids)])
     log_removed(session, gone)
 
 Whether an entry is new is decided from its own values only (its signals
 and external id, looked up through the bank's unique indexes), so adding one
 content costs the same in an empty bank and in one with a million hashes.
-The change log is written last in the transaction: on PostgreSQL it holds
-the log's lock until the commit (``store/changelog.py``).
+The change log is written last in the transaction, after the audit entry
+(``audit.py``): on PostgreSQL each holds its log's lock until the commit
+(``store/changelog.py``).
 """
 
 from __future__ import annotations
@@ -99,15 +101,6 @@ _EXTERNAL_IDS_IN = select(Content.external_id).where(
     Content.bank_id == bindparam("bank"),
     Content.external_id.in_(bindparam("ids", expanding=True)),
 )
-
-
-def add_entries(
-    session: Session, bank_id: int, entries: list[Entry], source: str | None
-) -> list[int]:
-    """Insert new entries with their signals, log them; their content ids."""
-    content_ids, signal_ids = insert_entries(session, bank_id, entries, source)
-    log_added(session, signal_ids)
-    return content_ids
 
 
 def insert_entries(

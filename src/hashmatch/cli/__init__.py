@@ -26,10 +26,15 @@ from hashmatch.cli import (
     hash_command,
     match_command,
     serve_command,
+    worker_command,
 )
+from hashmatch.cli.audit_command import audit_app
 from hashmatch.cli.bank_command import bank_app
 from hashmatch.cli.context import RootOptions
 from hashmatch.cli.keys_command import keys_app
+from hashmatch.cli.rules_command import rules_app
+from hashmatch.cli.submit_command import media_key_app, submissions_app, submit_files_command
+from hashmatch.cli.webhooks_command import webhooks_app
 
 
 class _RootGroup(TyperGroup):
@@ -58,8 +63,15 @@ app.command("compare")(compare_command.compare_command)
 app.command("demo")(demo_command.demo_command)
 app.command("match")(match_command.match_command)
 app.command("serve")(serve_command.serve_command)
+app.command("worker")(worker_command.worker_command)
 app.add_typer(bank_app, name="bank")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(rules_app, name="rules")
+app.add_typer(webhooks_app, name="webhooks")
+app.command("submit")(submit_files_command)
+app.add_typer(submissions_app, name="submissions")
+app.add_typer(media_key_app, name="media-key")
 
 
 def _version(value: bool) -> None:

@@ -1,8 +1,14 @@
 """What every command shares: the root flags, the settings they resolve to,
-the database, and how to name this program in a hint."""
+the database, and how to name this program in a hint.
+
+A command that opens the database acts as ``cli:<os user>`` for the audit
+log until it ends.
+"""
 
 from __future__ import annotations
 
+import getpass
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,13 +51,25 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def open_database(ctx: typer.Context) -> Database:
-    """The configured database, migrated to the current schema."""
+    """The configured database, migrated to the current schema; what the
+    command changes in it is audited as the OS user's."""
+    from hashmatch.audit import Actor, acting_as
     from hashmatch.store import Database
 
     with reported_errors():
         database = Database.open(settings_of(ctx).database_url)
     ctx.call_on_close(database.close)
+    ctx.with_resource(acting_as(Actor(f"cli:{_os_user()}")))
     return database
+
+
+def _os_user() -> str:
+    """Who runs this command: the login name, else the numeric user id (a
+    container's user may have no name)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return f"uid-{os.getuid()}"
 
 
 def program() -> str:

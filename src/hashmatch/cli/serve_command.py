@@ -60,6 +60,7 @@ def serve_command(
     """
     import uvicorn
 
+    from hashmatch.actions.media_vault import load_vault
     from hashmatch.api.access_log import configure_logging
     from hashmatch.api.app import create_app
     from hashmatch.api.workers import port_held, run_workers
@@ -86,6 +87,7 @@ def serve_command(
             database.close()
     with reported_errors():
         if settings.workers > 1:
+            load_vault(settings)  # a bad media key: one message here, not a worker restart loop
             run_workers(settings)
             return
         with port_held(settings.host, settings.port):

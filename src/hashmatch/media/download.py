@@ -4,47 +4,38 @@
     fetched = download("https://images.example.com/a.jpg", policy, folder / "content")
 
 Off unless enabled.  A URL must be http(s), name a host (and port, where the
-entry gives one) on the allowlist when there is one, and resolve only to
-public addresses unless private ones are allowed; an IPv6 address that
-carries an IPv4 one (6to4, NAT64, IPv4-mapped and the like) is public only if
-that IPv4 address is.  The connection goes to the address that was checked
-(so a second DNS answer cannot point it elsewhere), every redirect is checked
-the same way, and the size and the total time are capped: at the deadline
-the socket is shut, whatever the server is trickling (headers included).
+entry gives one) on the allowlist when there is one, and pass the address
+policy webhooks share (``hashmatch.net``): public addresses only unless
+private ones are allowed, the connection pinned to the address checked, and
+the socket shut at the deadline.  Every redirect is checked the same way,
+and the size and the total time are capped.
 """
 
 from __future__ import annotations
 
 import http.client
-import ipaddress
-import socket
-import ssl
-import threading
 import time
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from hashmatch import __version__
 from hashmatch.errors import DownloadTooLargeError, FetchError, UrlNotAllowedError
+from hashmatch.net import (
+    checked_address,
+    cut_off_at,
+    http_target,
+    is_public,
+    pinned_connection,
+    reason,
+)
 from hashmatch.settings import Settings, host_and_port
+
+__all__ = ["Download", "UrlPolicy", "download", "is_public"]
 
 CHUNK = 256 * 1024
 MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)
-
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-#: IPv6 prefixes whose last 32 bits are an IPv4 address: IPv4-compatible,
-#: IPv4-mapped, IPv4-translated and NAT64's well-known prefix (6to4 is
-#: ``IPv6Address.sixtofour``).
-IPV4_IN_LAST_32_BITS = tuple(
-    ipaddress.IPv6Network(prefix)
-    for prefix in ("::/96", "::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96")
-)
-#: Never public, whatever Python's table says: site-local (deprecated, still
-#: routed inside some networks) and NAT64's local-use prefix.
-LOCAL_IPV6 = tuple(ipaddress.IPv6Network(prefix) for prefix in ("fec0::/10", "64:ff9b:1::/48"))
 
 
 @dataclass(frozen=True)
@@ -85,22 +76,6 @@ class UrlPolicy:
         return False
 
 
-def is_public(address: Address) -> bool:
-    """Whether ``address`` is on the public internet, and so is any IPv4
-    address it carries."""
-    if isinstance(address, ipaddress.IPv6Address):
-        carried = address.sixtofour or (
-            ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-            if any(address in prefix for prefix in IPV4_IN_LAST_32_BITS)
-            else None
-        )
-        if carried is not None:
-            return is_public(carried)
-        if any(address in prefix for prefix in LOCAL_IPV6):
-            return False
-    return address.is_global and not address.is_multicast
-
-
 @dataclass(frozen=True)
 class Download:
     path: Path
@@ -118,7 +93,7 @@ def download(url: str, policy: UrlPolicy, destination: Path) -> Download:
     deadline = time.monotonic() + policy.timeout_seconds
     for _ in range(MAX_REDIRECTS + 1):
         connection, target = _connection_for(url, policy, deadline)
-        cutoff = _cut_off_at(deadline, connection)
+        cutoff = cut_off_at(deadline, connection)
         try:
             response = _get(connection, target, url, deadline)
             location = response.getheader("Location")
@@ -140,22 +115,12 @@ def _connection_for(
     url: str, policy: UrlPolicy, deadline: float
 ) -> tuple[http.client.HTTPConnection, str]:
     """A connection (not yet open) to the checked address, and the request target."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UrlNotAllowedError(f"{url!r}: only http and https URLs with a host are fetched")
-    if parts.username is not None or parts.password is not None:
-        raise UrlNotAllowedError(f"{url!r}: URLs with credentials are not fetched")
-    host = parts.hostname
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise UrlNotAllowedError(f"{url!r}: the port is not a number") from None
-    if not policy.allows(host, port):
-        raise UrlNotAllowedError(f"{url}: {host}:{port} is not in url_allowed_hosts")
-    address = _checked_address(host, port, policy)
-    kind = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-    connection = kind(host, port, address, deadline, _remaining(deadline, url))
-    return connection, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    target = http_target(url)
+    if not policy.allows(target.host, target.port):
+        raise UrlNotAllowedError(f"{url}: {target.host}:{target.port} is not in url_allowed_hosts")
+    address = checked_address(target.host, target.port, allow_private=policy.allow_private)
+    _remaining(deadline, url)
+    return pinned_connection(target, address, deadline), target.path
 
 
 def _get(
@@ -168,60 +133,6 @@ def _get(
         return connection.getresponse()
     except (OSError, http.client.HTTPException) as error:
         raise _failed(url, error, deadline) from None
-
-
-def _cut_off_at(deadline: float, connection: http.client.HTTPConnection) -> threading.Timer:
-    """At the deadline, shut the connection's socket: a read blocked on it (a
-    header line trickling in, a TLS handshake) returns at once."""
-
-    def cut() -> None:
-        if connection.sock is not None:
-            with suppress(OSError):
-                connection.sock.shutdown(socket.SHUT_RDWR)
-
-    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
-    timer.daemon = True
-    timer.start()
-    return timer
-
-
-def _checked_address(host: str, port: int, policy: UrlPolicy) -> str:
-    """The address to connect to; every address the name has must be allowed."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as error:
-        raise FetchError(f"cannot resolve {host!r}: {_reason(error)}") from None
-    addresses = [str(info[4][0]) for info in infos]
-    if not policy.allow_private:
-        for text in addresses:
-            if not is_public(ipaddress.ip_address(text.split("%")[0])):
-                raise UrlNotAllowedError(
-                    f"{host!r} resolves to {text}, a private or reserved address "
-                    "(setting url_allow_private)"
-                )
-    return addresses[0]
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to an address checked beforehand, whatever DNS says now."""
-
-    def __init__(self, host: str, port: int, address: str, deadline: float, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.address = address
-        self.deadline = deadline
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self.address, self.port), self.timeout)
-        if time.monotonic() >= self.deadline:  # the cut-off may have found no socket yet
-            self.sock.close()
-            raise TimeoutError("connected after the deadline")
-
-
-class _PinnedHTTPSConnection(_PinnedHTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        context = ssl.create_default_context()
-        self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
 
 
 def _save(
@@ -266,10 +177,4 @@ def _failed(url: str, error: BaseException, deadline: float) -> FetchError:
     """The error for a failed read or write; past the deadline, that is the reason."""
     if time.monotonic() >= deadline:
         return FetchError(f"{url}: took longer than the time allowed (url_timeout_seconds)")
-    return FetchError(f"{url}: {_reason(error)}")
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, TimeoutError | socket.timeout):
-        return "timed out"
-    return str(error) or type(error).__name__
+    return FetchError(f"{url}: {reason(error)}")

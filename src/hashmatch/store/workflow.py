@@ -99,7 +99,8 @@ class Submission(Base):
     content_url: Mapped[str | None] = mapped_column(Text)
     #: The platform's own metadata (a JSON object, capped in size).
     extra: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
-    #: "photo", "video", "file" (hashed from an upload) or "hashes" (given as hashes).
+    #: "photo", "video" or "file": the upload's kind, or for hashes the kind
+    #: their signal types hash (pdq: photo, vpdq: video, others: file).
     content_type: Mapped[str] = mapped_column(String(16))
     #: Signal type -> the values submitted or computed.
     signals: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,53 @@
+"""``hashmatch worker``: webhook deliveries, apart from the HTTP service."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import typer
+
+from hashmatch.cli.context import settings_of
+from hashmatch.cli.errors import reported_errors
+from hashmatch.cli.serve_command import describe_database
+
+log = logging.getLogger("hashmatch.worker")
+
+
+def worker_command(ctx: typer.Context) -> None:
+    """Deliver webhooks until SIGTERM or SIGINT, then finish the deliveries in
+    flight and hand back the rest.
+
+    Run one or more beside hashmatch serve with deliver_in_serve off (env
+    HASHMATCH_DELIVER_IN_SERVE=false), or alone: every deliverer on a database
+    takes its own jobs.  Settings: delivery_concurrency, webhook_* (docs/webhooks.md).
+    """
+    from hashmatch.actions.deliverer import Deliverer
+    from hashmatch.api.access_log import configure_logging
+    from hashmatch.store import Database
+
+    with reported_errors():
+        settings = settings_of(ctx)
+        configure_logging(settings.log_format)
+        log.info("database: %s", describe_database(settings.database_url))
+        database = Database.open(settings.database_url)
+    stop = threading.Event()
+
+    def request_stop(number: int, _frame: object) -> None:
+        log.info("%s: stopping", signal.Signals(number).name)
+        stop.set()
+
+    previous = {
+        number: signal.signal(number, request_stop) for number in (signal.SIGTERM, signal.SIGINT)
+    }
+    deliverer = Deliverer(database, settings)
+    try:
+        deliverer.start()
+        while not stop.wait(1.0):  # woken by the handler; the timeout keeps signals prompt
+            pass
+    finally:
+        deliverer.stop(timeout=settings.webhook_timeout_seconds + 5)
+        database.close()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
