@@ -6,14 +6,16 @@
 For each engine: a fresh database with a bank of N random PDQ hashes, a
 webhook subscribed to every submission event pointing at a receiver on
 loopback (a separate process; the server runs with ``url_allow_private``),
-and ``hashmatch serve`` (one worker, delivering webhooks itself).  Then:
+and ``hashmatch serve`` (``--workers``, default one, delivering webhooks
+itself; with ``--separate-worker`` a ``hashmatch worker`` process delivers
+them instead).  Then:
 
-* **submit**: 8 client threads send submissions by hash (``POST
-  /v1/submissions`` with ``signals``) for ``--seconds``, one in four a hash of
-  the bank (so the default rule queues it for review), each with its own
-  ``content_ref``.  Latency per submission, and for every event the receiver
-  got, the delay from the event's ``created_at`` to its arrival (the first
-  delivery attempt, as the event is new).
+* **submit**: one client, then 8 client threads, send submissions by hash
+  (``POST /v1/submissions`` with ``signals``) for ``--seconds`` each, one in
+  four a hash of the bank (so the default rule queues it for review), each
+  with its own ``content_ref``.  Latency per submission, and for every event
+  the receiver got, the delay from the event's ``created_at`` to its arrival
+  (the first delivery attempt, as the event is new).
 * **deliver**: ``--events`` events written to the outbox in one transaction
   (``hashmatch.actions.outbox.enqueue``, as a submission does); the time until
   the receiver has them all gives deliveries per second.
@@ -21,7 +23,7 @@ and ``hashmatch serve`` (one worker, delivering webhooks itself).  Then:
 Targets (issue 11): submission p99 < 25 ms; event -> first attempt p50 <
 200 ms; >= 500 deliveries/s to a loopback receiver::
 
-    RESULT engine=<e> phase=submit submissions=<n> per_s=<x> p50_ms=<x> p99_ms=<x>
+    RESULT engine=<e> phase=submit clients=<n> submissions=<n> per_s=<x> p50_ms=<x> p99_ms=<x>
         errors=<n> events=<n> event_to_attempt_p50_ms=<x> event_to_attempt_p99_ms=<x>
     RESULT engine=<e> phase=deliver events=<n> deliveries_per_s=<x> seconds=<x>
         duplicates=<n>
@@ -36,6 +38,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -54,6 +59,8 @@ from hashmatch.store import Database
 from hashmatch.store.workflow import Event
 
 CLIENTS = 8
+#: The receiver is on loopback: webhooks may only go there with this setting.
+ALLOW_LOOPBACK = {"HASHMATCH_URL_ALLOW_PRIVATE": "true"}
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -121,15 +128,28 @@ def submitter(
 
 
 def submit_phase(
-    engine: str, url: str, port: int, key: str, receiver: int, known: list[str], seconds: float
+    engine: str,
+    url: str,
+    port: int,
+    key: str,
+    receiver: int,
+    known: list[str],
+    seconds: float,
+    clients: int,
 ) -> None:
-    latencies: list[list[float]] = [[] for _ in range(CLIENTS)]
-    errors = [0] * CLIENTS
+    """``clients`` threads submitting for ``seconds``; the events that
+    arrived meanwhile give the delay to their first delivery attempt."""
+    before = set(received(receiver)["arrivals"])
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    first_seed = 100 * clients  # each phase its own content_refs
 
-    def run(seed: int) -> None:
-        errors[seed] = submitter(port, key, seed, known, seconds, latencies[seed])
+    def run(number: int) -> None:
+        errors[number] = submitter(
+            port, key, first_seed + number, known, seconds, latencies[number]
+        )
 
-    threads = [threading.Thread(target=run, args=(seed,)) for seed in range(CLIENTS)]
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -137,10 +157,15 @@ def submit_phase(
         thread.join()
     elapsed = time.perf_counter() - started
     time.sleep(2)  # the last events' deliveries
-    delays = event_delays(url, received(receiver)["arrivals"])
+    arrivals = {
+        event: moment
+        for event, moment in received(receiver)["arrivals"].items()
+        if event not in before
+    }
+    delays = event_delays(url, arrivals)
     every = [latency for chunk in latencies for latency in chunk]
     print(
-        f"RESULT engine={engine} phase=submit submissions={len(every)} "
+        f"RESULT engine={engine} phase=submit clients={clients} submissions={len(every)} "
         f"per_s={len(every) / elapsed:.0f} p50_ms={percentile(every, 50):.1f} "
         f"p99_ms={percentile(every, 99):.1f} errors={sum(errors)} events={len(delays)} "
         f"event_to_attempt_p50_ms={percentile(delays, 50):.0f} "
@@ -193,6 +218,12 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="hashes in the bank")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the submit phase")
     parser.add_argument("--events", type=int, default=5000, help="events of the deliver phase")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes of serve")
+    parser.add_argument(
+        "--separate-worker",
+        action="store_true",
+        help="deliver from a `hashmatch worker` process, not from serve",
+    )
     parser.add_argument("--engines", default="sqlite,postgresql")
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
@@ -215,8 +246,18 @@ def main() -> None:
                 url,
                 Path(folder),
                 scopes=("submit", "curate", "match"),
-                workers=1,
-                env={"HASHMATCH_URL_ALLOW_PRIVATE": "true"},
+                workers=args.workers,
+                env={**ALLOW_LOOPBACK, "HASHMATCH_DELIVER_IN_SERVE": str(not args.separate_worker)},
+            )
+            worker = (
+                subprocess.Popen(
+                    [sys.executable, "-m", "hashmatch.cli", "--database-url", url, "worker"],
+                    env={**os.environ, **ALLOW_LOOPBACK},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                if args.separate_worker
+                else None
             )
             try:
                 hook = {
@@ -229,13 +270,23 @@ def main() -> None:
                 )
                 if status != 201:
                     raise SystemExit(f"cannot create the webhook: {status} {answer[:200]!r}")
-                submit_phase(
-                    engine, url, port, key, receiver_port.value, known[:10_000], args.seconds
-                )
+                for clients in (1, CLIENTS):
+                    submit_phase(
+                        engine,
+                        url,
+                        port,
+                        key,
+                        receiver_port.value,
+                        known[:10_000],
+                        args.seconds,
+                        clients,
+                    )
                 deliver_phase(engine, url, receiver_port.value, args.events)
             finally:
-                server.terminate()
-                server.wait(60)
+                for process in (server, worker):
+                    if process is not None:
+                        process.terminate()
+                        process.wait(60)
     receiver.kill()
 
 

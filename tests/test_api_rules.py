@@ -17,27 +17,11 @@ from hashmatch.settings import Settings
 from hashmatch.store import Database
 from hashmatch.store.models import AuditEntry
 from hashmatch.store.workflow import Submission, Webhook
+from tests.test_rules import CONTRACT
 
 PDQ = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 DEFAULT = "review-any-match"
-RULE = {
-    "name": "block-known",
-    "enabled": True,
-    "priority": 0,
-    "when": {
-        "banks": ["known"],
-        "labels": ["A1"],
-        "signal_types": ["pdq"],
-        "max_distance": 20,
-        "content_types": ["photo"],
-    },
-    "then": [
-        {"action": "block"},
-        {"action": "review", "queue": "default"},
-        {"action": "webhook", "webhook": "ops"},
-        {"action": "report"},
-    ],
-}
+RULE = CONTRACT
 
 
 class Api:

@@ -83,13 +83,14 @@ def test_act_speed_quick_run() -> None:
         "act_speed.py", "--n", "2000", "--seconds", "2", "--events", "200", "--engines", "sqlite"
     )
     submit = re.search(
-        r"^RESULT engine=sqlite phase=submit submissions=(\d+) per_s=\d+ p50_ms=[\d.]+ "
+        r"^RESULT engine=sqlite phase=submit clients=8 submissions=(\d+) per_s=\d+ p50_ms=[\d.]+ "
         r"p99_ms=[\d.]+ errors=(\d+) events=(\d+) event_to_attempt_p50_ms=\d+ "
         r"event_to_attempt_p99_ms=\d+$",
         stdout,
         re.M,
     )
     assert submit is not None
+    assert "phase=submit clients=1 " in stdout
     assert int(submit.group(1)) > 0
     assert submit.group(2) == "0"
     assert int(submit.group(3)) >= int(submit.group(1))  # a verdict event each, at least

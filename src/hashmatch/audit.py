@@ -212,6 +212,29 @@ def entry_json(entry: AuditEntry) -> dict[str, Any]:
     return {**_fields(entry), "prev_hash": entry.prev_hash, "hash": entry.hash}
 
 
+@dataclass(frozen=True)
+class Query:
+    """What ``hashmatch audit list`` and ``GET /v1/audit`` ask for (see :func:`find`)."""
+
+    actor: str | None = None
+    target: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+
+    def page(self, session: Session, *, after_seq: int, limit: int) -> list[dict[str, Any]]:
+        """The entries after ``after_seq``, at most ``limit``, as :func:`entry_json` shows them."""
+        found = find(
+            session,
+            actor=self.actor,
+            target=self.target,
+            action=self.action,
+            since=self.since,
+            after_seq=after_seq,
+            limit=limit,
+        )
+        return [entry_json(entry) for entry in found]
+
+
 def parse_time(text: str, field: str = "since") -> datetime:
     """An RFC 3339 time (``2026-11-26T16:00:00Z``), in UTC; InvalidFieldError
     for anything else, a time without its offset included."""

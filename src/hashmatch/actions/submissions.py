@@ -26,16 +26,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hashmatch.actions import outbox
 from hashmatch.actions.media_vault import MediaVault
 from hashmatch.actions.rule_store import Rules
-from hashmatch.actions.rules import Decision, FiredAction, RuleSpec, content_type_of, evaluate
+from hashmatch.actions.rules import Decision, RuleSpec, content_type_of, evaluate
 from hashmatch.audit import current_actor
 from hashmatch.errors import (
     InvalidFieldError,
@@ -66,6 +66,9 @@ _POLICY_FINGERPRINT = text(
 REF_CHARS = 200
 URL_CHARS = 4096
 FILENAME_CHARS = 300
+SUBMISSIONS = cast(Table, Submission.__table__)
+REVIEW_ITEMS = cast(Table, ReviewItem.__table__)
+REPORT_REQUESTS = cast(Table, ReportRequest.__table__)
 #: What each action's entry in the answer says happened.
 STATUS_OF = {"block": "applied", "review": "queued", "report": "pending", "webhook": "pending"}
 
@@ -289,31 +292,45 @@ class Submissions:
                     return Submitted(answer_of(earlier), replayed=True)
                 earlier.dedupe_key = None  # its window passed: the key is free again
                 session.flush()
-            row = Submission(
-                content_ref=refs.content_ref,
-                dedupe_key=refs.dedupe_key,
-                user_ref=refs.user_ref,
-                uploaded_at=refs.uploaded_at,
-                content_url=refs.content_url,
-                extra=refs.metadata,
-                content_type=draft.content_type,
-                signals=draft.signals,
-                matches=draft.matches,
-                verdict=draft.decision.verdict,
-                actions=[],
-                actor=current_actor().name,
-                created_at=now,
-            )
-            session.add(row)
-            session.flush()  # the unique index decides a race here
-            row.actions = [_act(session, row.id, fired) for fired in draft.decision.actions]
-            _announce(session, row, draft.decision)
+            # Core statements, not the ORM: this transaction holds the write
+            # lock, and every submission waits for the ones before it.
+            actions = [
+                {**fired.to_json(), "status": STATUS_OF[fired.action.action]}
+                for fired in draft.decision.actions
+            ]
+            submission_id: int = session.execute(
+                insert(SUBMISSIONS)
+                .values(
+                    content_ref=refs.content_ref,
+                    dedupe_key=refs.dedupe_key,
+                    user_ref=refs.user_ref,
+                    uploaded_at=refs.uploaded_at,
+                    content_url=refs.content_url,
+                    metadata=refs.metadata,
+                    content_type=draft.content_type,
+                    signals=draft.signals,
+                    matches=draft.matches,
+                    verdict=draft.decision.verdict,
+                    actions=actions,
+                    actor=current_actor().name,
+                    created_at=now,
+                )
+                .returning(SUBMISSIONS.c.id)  # the unique index decides a race here
+            ).scalar_one()
+            _queue_follow_ups(session, submission_id, draft.decision, now)
+            answer = {
+                "submission_id": submission_id,
+                "verdict": draft.decision.verdict,
+                "matches": draft.matches,
+                "actions": actions,
+            }
+            _announce(session, answer, refs, draft.decision)
             if draft.kept is not None:
                 vault, kept = draft.kept
-                nonce, ciphertext = vault.encrypt(kept.data, submission_id=row.id)
+                nonce, ciphertext = vault.encrypt(kept.data, submission_id=submission_id)
                 session.add(
                     KeptMedia(
-                        submission_id=row.id,
+                        submission_id=submission_id,
                         key_id=vault.key_id,
                         nonce=nonce,
                         ciphertext=ciphertext,
@@ -321,7 +338,7 @@ class Submissions:
                         filename=kept.filename,
                     )
                 )
-            return Submitted(answer_of(row), replayed=False)
+            return Submitted(answer, replayed=False)
 
     def _live(self, dedupe_key: str) -> dict[str, Any] | None:
         """The answer of the submission holding ``dedupe_key``, if any."""
@@ -416,43 +433,59 @@ def _storable_name(filename: str) -> str | None:
     return "".join(char for char in filename if char.isprintable())[:FILENAME_CHARS] or None
 
 
-def _act(session: Session, submission_id: int, fired: FiredAction) -> dict[str, Any]:
-    """Take one fired action in the submission's transaction; its answer entry."""
-    action = fired.action
-    if action.action == "review":
-        session.add(
-            ReviewItem(
-                submission_id=submission_id,
-                queue=action.queue,
-                priority=action.priority,
-                rule=fired.rule,
-            )
-        )
-    elif action.action == "report":
-        session.add(ReportRequest(submission_id=submission_id, rule=fired.rule))
-    return {**fired.to_json(), "status": STATUS_OF[action.action]}
+def _queue_follow_ups(
+    session: Session, submission_id: int, decision: Decision, now: datetime
+) -> None:
+    """The review items and report requests the fired actions ask for."""
+    reviews = [
+        {
+            "submission_id": submission_id,
+            "queue": fired.action.queue,
+            "priority": fired.action.priority,
+            "status": "open",
+            "rule": fired.rule,
+            "created_at": now,
+        }
+        for fired in decision.actions
+        if fired.action.action == "review"
+    ]
+    reports = [
+        {"submission_id": submission_id, "rule": fired.rule, "status": "pending", "created_at": now}
+        for fired in decision.actions
+        if fired.action.action == "report"
+    ]
+    if reviews:
+        session.execute(insert(REVIEW_ITEMS), reviews)
+    if reports:
+        session.execute(insert(REPORT_REQUESTS), reports)
 
 
-def _announce(session: Session, row: Submission, decision: Decision) -> None:
+def _announce(
+    session: Session, answer: dict[str, Any], refs: References, decision: Decision
+) -> None:
     """The outbox events: ``submission.verdict`` always, ``submission.matched``
     when a match was not suppressed.  Webhooks that fired rules name get the
     matched event (the verdict event when there is none)."""
     named = [a.action.webhook for a in decision.actions if a.action.webhook is not None]
     data = {
-        "submission_id": row.id,
-        "content_ref": row.content_ref,
-        "user_ref": row.user_ref,
-        "verdict": row.verdict,
-        "matches": row.matches,
-        "actions": row.actions,
+        **answer,
+        "content_ref": refs.content_ref,
+        "user_ref": refs.user_ref,
         "fired_rules": list(decision.fired_rules),
     }
-    matched = _any_unsuppressed(row.matches)
+    submission_id = answer["submission_id"]
+    matched = _any_unsuppressed(answer["matches"])
     outbox.enqueue(
-        session, "submission.verdict", data, submission_id=row.id, webhooks=() if matched else named
+        session,
+        "submission.verdict",
+        data,
+        submission_id=submission_id,
+        webhooks=() if matched else named,
     )
     if matched:
-        outbox.enqueue(session, "submission.matched", data, submission_id=row.id, webhooks=named)
+        outbox.enqueue(
+            session, "submission.matched", data, submission_id=submission_id, webhooks=named
+        )
 
 
 def _any_unsuppressed(matches: Iterable[Mapping[str, Any]]) -> bool:

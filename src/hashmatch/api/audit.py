@@ -95,19 +95,9 @@ def list_entries(
     limit: int = Query(100, ge=1, le=audit.MAX_PAGE, description="At most this many."),
 ) -> dict[str, Any]:
     moment = audit.parse_time(since) if since is not None else None
+    query = audit.Query(actor, target, action, moment)
     with _database(request).reading() as session:
-        entries = [
-            audit.entry_json(entry)
-            for entry in audit.find(
-                session,
-                actor=actor,
-                target=target,
-                action=action,
-                since=moment,
-                after_seq=after_seq,
-                limit=limit,
-            )
-        ]
+        entries = query.page(session, after_seq=after_seq, limit=limit)
     return {
         "entries": entries,
         "next_after_seq": entries[-1]["seq"] if len(entries) == limit else None,

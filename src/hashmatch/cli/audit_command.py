@@ -45,22 +45,12 @@ def list_entries(
     with reported_errors():
         moment = audit.parse_time(since) if since is not None else None
     database = open_database(ctx)
+    query = audit.Query(actor, target, action, moment)
     after_seq, left = 0, limit
     while left is None or left > 0:
         page_size = audit.MAX_PAGE if left is None else min(left, audit.MAX_PAGE)
         with database.reading() as session:
-            page = [
-                audit.entry_json(entry)
-                for entry in audit.find(
-                    session,
-                    actor=actor,
-                    target=target,
-                    action=action,
-                    since=moment,
-                    after_seq=after_seq,
-                    limit=page_size,
-                )
-            ]
+            page = query.page(session, after_seq=after_seq, limit=page_size)
         for record in page:
             typer.echo(json.dumps(record))
         if len(page) < page_size:
