@@ -22,6 +22,10 @@
     │   └── UnknownDeliveryError  no delivery with that id
     ├── SubmissionError           a submission that cannot be taken as given
     │   └── UnknownSubmissionError  no submission with that id
+    ├── ExchangeError             an exchange that cannot be fetched or changed as asked
+    │   ├── UnknownExchangeError  no exchange by that name
+    │   ├── ExchangeExistsError   an exchange by that name already exists
+    │   └── ExchangeBusyError     another process is fetching that exchange now
     ├── MediaKeyError             the media encryption key is missing or unusable
     ├── FetchError                a URL whose content could not be downloaded
     │   ├── UrlNotAllowedError    fetching is off, or the host or address is refused
@@ -177,6 +181,31 @@ class UnknownSubmissionError(SubmissionError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ExchangeError(HashmatchError):
+    """An exchange that cannot be fetched or changed as asked; a message with
+    the exchange's credentials in it is never made (hashmatch/exchange/)."""
+
+
+class UnknownExchangeError(ExchangeError, KeyError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no exchange named {name!r}")
+        self.name = name
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return type(self), (self.name,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ExchangeExistsError(ExchangeError):
+    """An exchange with that name already exists."""
+
+
+class ExchangeBusyError(ExchangeError):
+    """Another fetch of the exchange holds its lease; the message names it and until when."""
 
 
 class MediaKeyError(ConfigurationError):

@@ -466,26 +466,18 @@ def _announce(
     """The outbox events: ``submission.verdict`` always, ``submission.matched``
     when a match was not suppressed.  Webhooks that fired rules name get the
     matched event (the verdict event when there is none)."""
-    named = [a.action.webhook for a in decision.actions if a.action.webhook is not None]
+    named = tuple(a.action.webhook for a in decision.actions if a.action.webhook is not None)
     data = {
         **answer,
         "content_ref": refs.content_ref,
         "user_ref": refs.user_ref,
         "fired_rules": list(decision.fired_rules),
     }
-    submission_id = answer["submission_id"]
     matched = _any_unsuppressed(answer["matches"])
-    outbox.enqueue(
-        session,
-        "submission.verdict",
-        data,
-        submission_id=submission_id,
-        webhooks=() if matched else named,
-    )
+    events = [outbox.Announcement("submission.verdict", data, () if matched else named)]
     if matched:
-        outbox.enqueue(
-            session, "submission.matched", data, submission_id=submission_id, webhooks=named
-        )
+        events.append(outbox.Announcement("submission.matched", data, named))
+    outbox.enqueue_many(session, events, submission_id=answer["submission_id"])
 
 
 def _any_unsuppressed(matches: Iterable[Mapping[str, Any]]) -> bool:

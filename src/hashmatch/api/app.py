@@ -26,6 +26,7 @@ from hashmatch.api import (
     audit,
     curation,
     errors,
+    exchanges,
     hma,
     rules,
     status,
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(submissions.router)
     app.include_router(webhooks.router)
     app.include_router(audit.router)
+    app.include_router(exchanges.router)
     app.include_router(hma.router)
 
     @app.get("/openapi/openapi.json", include_in_schema=False)

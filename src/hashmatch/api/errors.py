@@ -31,6 +31,9 @@ from hashmatch.errors import (
     BankError,
     BankExistsError,
     DownloadTooLargeError,
+    ExchangeBusyError,
+    ExchangeError,
+    ExchangeExistsError,
     FetchError,
     FileTooLargeError,
     HashmatchError,
@@ -45,6 +48,7 @@ from hashmatch.errors import (
     UnknownBankError,
     UnknownContentError,
     UnknownDeliveryError,
+    UnknownExchangeError,
     UnknownRuleError,
     UnknownSignalTypeError,
     UnknownSubmissionError,
@@ -96,6 +100,10 @@ _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
     (WebhookError, 400, "bad_webhook_request"),
     (UnknownSubmissionError, 404, "unknown_submission"),
     (SubmissionError, 400, "invalid_submission"),
+    (UnknownExchangeError, 404, "unknown_exchange"),
+    (ExchangeExistsError, 409, "exchange_exists"),
+    (ExchangeBusyError, 409, "exchange_busy"),
+    (ExchangeError, 400, "exchange_error"),
     (HashmatchError, 400, "bad_request"),
 ]
 

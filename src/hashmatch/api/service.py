@@ -24,6 +24,7 @@ from hashmatch.apikeys import ApiKeys
 from hashmatch.banks import Banks
 from hashmatch.banks.add_queue import AddQueue
 from hashmatch.errors import UnknownBankError
+from hashmatch.exchange import Fetcher, Scheduler
 from hashmatch.index.warmup import warm_up as warm_up_index
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
@@ -66,6 +67,10 @@ class Service:
         self.url_policy = UrlPolicy.from_settings(settings)
         #: Webhook deliveries from this process (off when ``hashmatch worker`` does them).
         self.deliverer = Deliverer(database, settings) if settings.deliver_in_serve else None
+        #: Exchanges fetched on their intervals (docs/exchanges.md).
+        self.exchange_scheduler = Scheduler(
+            Fetcher(database, self.url_policy), on_change=self.refresh_soon
+        )
         self.rate_limiter = (
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
             if settings.rate_limit_per_second > 0
@@ -77,6 +82,11 @@ class Service:
         self._load_error: str | None = None
         self._refreshed = 0.0
         self._seen_commits = 0
+        #: refresh_soon's requests, and the last one a finished refresh
+        #: began after (a refresh already under way when a request came
+        #: may have read the log before that write).
+        self._requested = 0
+        self._served = 0
         self._snapshot_checked = time.monotonic()
         self._snapshot_upkeep: threading.Thread | None = None
         #: Why the last refresh failed (None: it did not).
@@ -88,6 +98,7 @@ class Service:
 
     def start(self) -> None:
         self._loader.start()
+        self.exchange_scheduler.start()
         if self.deliverer is not None:
             self.deliverer.start()
 
@@ -132,12 +143,14 @@ class Service:
         return True
 
     def refresh_soon(self) -> None:
-        """Follow the change log at the next lookup (after a write made elsewhere)."""
-        self._refreshed = 0.0
+        """Follow the change log at the next lookup (after a write made
+        elsewhere): that lookup waits for a refresh that begins after now."""
+        self._requested += 1
 
     def _due(self) -> bool:
         return (
             self.database.commits != self._seen_commits
+            or self._requested != self._served
             or time.monotonic() - self._refreshed > REFRESH_SECONDS
         )
 
@@ -149,6 +162,7 @@ class Service:
         hand its connection back, write the API keys' last uses, and finish
         (or hand back) the webhook deliveries in flight."""
         self._stopping.set()
+        self.exchange_scheduler.stop()
         if self.deliverer is not None:
             self.deliverer.stop(timeout=self.settings.webhook_timeout_seconds + 5)
         self.imports.close()
@@ -179,7 +193,7 @@ class Service:
         return matcher
 
     def _refresh(self, matcher: Matcher) -> None:
-        commits = self.database.commits
+        commits, requested = self.database.commits, self._requested
         self._refreshed = time.monotonic()  # failing or not: retry after the interval
         try:
             matcher.refresh()
@@ -188,7 +202,7 @@ class Service:
             log.warning("cannot follow the change log: %s", self.refresh_problem)
             return
         self.refresh_problem = None
-        self._seen_commits = commits
+        self._seen_commits, self._served = commits, requested
         self.current_at = time.time()
         upkeep = self._snapshot_upkeep
         if time.monotonic() - self._snapshot_checked > SNAPSHOT_CHECK_SECONDS and not (

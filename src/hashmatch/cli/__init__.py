@@ -31,6 +31,7 @@ from hashmatch.cli import (
 from hashmatch.cli.audit_command import audit_app
 from hashmatch.cli.bank_command import bank_app
 from hashmatch.cli.context import RootOptions
+from hashmatch.cli.exchange_command import exchange_app
 from hashmatch.cli.keys_command import keys_app
 from hashmatch.cli.rules_command import rules_app
 from hashmatch.cli.submit_command import media_key_app, submissions_app, submit_files_command
@@ -68,6 +69,7 @@ app.add_typer(bank_app, name="bank")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(rules_app, name="rules")
+app.add_typer(exchange_app, name="exchange")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("submit")(submit_files_command)
 app.add_typer(submissions_app, name="submissions")

@@ -11,11 +11,13 @@ from hashmatch.errors import (
     ApiKeyError,
     BankError,
     ConfigurationError,
+    ExchangeExistsError,
     HashmatchError,
     InvalidFieldError,
     InvalidHashError,
     RuleError,
     SubmissionError,
+    UnknownExchangeError,
     UnknownSignalTypeError,
     WebhookError,
 )
@@ -36,6 +38,8 @@ _USAGE_ERRORS = (
     RuleError,
     WebhookError,
     SubmissionError,
+    UnknownExchangeError,
+    ExchangeExistsError,
 )
 
 

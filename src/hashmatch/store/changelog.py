@@ -39,6 +39,9 @@ from hashmatch.store.ids import reserve_ids
 from hashmatch.store.models import Change, utcnow
 
 CHANGES = cast(Table, Change.__table__)
+#: Set on a connection whose transaction wrote to the log (see
+#: ``Database.transaction``, which counts such commits).
+LOG_WRITTEN = "hashmatch.log_written"
 
 
 def record(connection: Connection, op: Literal["add", "remove"], signal_ids: Iterable[int]) -> None:
@@ -51,6 +54,7 @@ def record(connection: Connection, op: Literal["add", "remove"], signal_ids: Ite
         return
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("LOCK TABLE changes IN EXCLUSIVE MODE")
+    connection.info[LOG_WRITTEN] = True  # Database.transaction counts the commit
     seqs = reserve_ids(connection, CHANGES, len(id_runs))
     now = utcnow()
     bulk_insert(

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hashmatch.errors import ConfigurationError
+from hashmatch.store.changelog import LOG_WRITTEN
 from hashmatch.store.models import Instance
 
 #: How long a SQLite writer waits for another one to finish.
@@ -110,8 +111,9 @@ class Database:
         self._kept = threading.local()
         self._kept_connections: list[Connection] = []
         self._kept_lock = threading.Lock()
-        #: Transactions committed through this object: a reader in the same
-        #: process that sees it move knows to look at the change log now.
+        #: Transactions committed through this object that wrote to the change
+        #: log: a reader in the same process that sees it move knows to look
+        #: at the log now (other commits, a submission's, leave it be).
         self.commits = 0
 
     @classmethod
@@ -149,9 +151,14 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits at the end of the block, or not at all."""
-        with self._writer_turn(), self._sessions() as session, session.begin():
-            yield session
-        self.commits += 1
+        with self._writer_turn(), self._sessions() as session:
+            with session.begin():
+                info = session.connection().info
+                info.pop(LOG_WRITTEN, None)  # left by a transaction that failed
+                yield session
+                logged = info.pop(LOG_WRITTEN, False)
+            if logged:
+                self.commits += 1
 
     @contextmanager
     def _writer_turn(self) -> Iterator[None]:

@@ -7,11 +7,12 @@ curate).  Where hashmatch differs on purpose, docs/hma.md says so.
 
 from fastapi import APIRouter
 
-from hashmatch.api.hma import curation, hashing, matching
+from hashmatch.api.hma import curation, exchanges, hashing, matching
 
 router = APIRouter()
 router.include_router(hashing.router)
 router.include_router(matching.router)
 router.include_router(curation.router)
+router.include_router(exchanges.router)
 
 __all__ = ["router"]

@@ -1,0 +1,122 @@
+"""Where each exchange's fetching stands, as the CLI, the API and HMA's
+routes show it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from hashmatch.errors import UnknownExchangeError
+from hashmatch.store import Database
+from hashmatch.store.exchange_models import Exchange, ExchangeState
+from hashmatch.store.models import as_utc, utcnow
+
+
+@dataclass(frozen=True)
+class ExchangeStatus:
+    name: str
+    enabled: bool
+    interval_seconds: int
+    checkpoint: dict[str, Any] | None
+    leased_by: str | None
+    leased_until: datetime | None
+    run_started_at: datetime | None
+    run_finished_at: datetime | None
+    succeeded: bool | None
+    up_to_date: bool
+    error: str | None
+    counts: dict[str, Any]
+    malformed_samples: list[Any]
+    fetched_total: int
+
+    @property
+    def running(self) -> bool:
+        """Whether a fetch holds the lease now (a killed one's lapses)."""
+        return self.leased_until is not None and self.leased_until > utcnow()
+
+    def due(self, now: datetime) -> bool:
+        """Whether a scheduled fetch should start now."""
+        if not self.enabled or self.running:
+            return False
+        if self.run_started_at is None:
+            return True
+        return (now - self.run_started_at).total_seconds() >= self.interval_seconds
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "enabled": self.enabled,
+            "interval_seconds": self.interval_seconds,
+            "checkpoint": self.checkpoint,
+            "leased_by": self.leased_by,
+            "leased_until": _moment(self.leased_until),
+            "run_started_at": _moment(self.run_started_at),
+            "run_finished_at": _moment(self.run_finished_at),
+            "running": self.running,
+            "succeeded": self.succeeded,
+            "up_to_date": self.up_to_date,
+            "error": self.error,
+            "counts": dict(self.counts),
+            "malformed_samples": list(self.malformed_samples),
+            "fetched_total": self.fetched_total,
+        }
+
+    def to_hma_json(self) -> dict[str, Any]:
+        """HMA 2.0's ``/c/exchange/<name>/status`` shape."""
+        return {
+            "checkpoint_ts": _timestamp(self.run_finished_at if self.succeeded else None),
+            "fetched_items": self.fetched_total,
+            "last_fetch_complete_ts": _timestamp(self.run_finished_at),
+            "last_fetch_succeeded": bool(self.succeeded),
+            "running_fetch_start_ts": _timestamp(self.run_started_at) if self.running else None,
+            "up_to_date": self.up_to_date,
+        }
+
+
+def _moment(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _timestamp(value: datetime | None) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def _opt(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def statuses(database: Database, name: str | None = None) -> list[ExchangeStatus]:
+    """Every exchange's status in name order (or the one named: UnknownExchangeError)."""
+    query = (
+        select(Exchange, ExchangeState)
+        .join(ExchangeState, ExchangeState.exchange_id == Exchange.id)
+        .order_by(Exchange.name)
+    )
+    if name is not None:
+        query = query.where(Exchange.name == name)
+    with database.reading() as session:
+        rows = session.execute(query).all()
+    if name is not None and not rows:
+        raise UnknownExchangeError(name)
+    return [
+        ExchangeStatus(
+            exchange.name,
+            exchange.enabled,
+            exchange.interval_seconds,
+            state.checkpoint,
+            state.leased_by,
+            _opt(state.leased_until),
+            _opt(state.run_started_at),
+            _opt(state.run_finished_at),
+            state.succeeded,
+            state.up_to_date,
+            state.error,
+            dict(state.counts),
+            list(state.malformed_samples),
+            int(state.fetched_total),
+        )
+        for exchange, state in rows
+    ]
