@@ -97,6 +97,14 @@ class SourceConfig:
     def option(self, name: str) -> str:
         return self.options.get(name) or ""
 
+    def credential_pair(self, source: str, shape: str) -> tuple[str, str]:
+        """Credentials of the form ``first:second``, both parts given, or an
+        ExchangeError naming ``shape`` (never the credentials themselves)."""
+        first, colon, second = (self.credentials or "").partition(":")
+        if not (first and colon and second):
+            raise ExchangeError(f"{source} credentials must be {shape}")
+        return first, second
+
 
 class ExchangeSource(ABC):
     """A kind of exchange; the registry (``exchange/registry.py``) finds the

@@ -87,9 +87,7 @@ class NcmecSource(ExchangeSource):
 
     def __init__(self, config: SourceConfig, http: PageClient) -> None:
         super().__init__(config, http)
-        user, colon, password = (config.credentials or "").partition(":")
-        if not (user and colon and password):
-            raise ExchangeError("NCMEC credentials must be user:password")
+        user, password = config.credential_pair("NCMEC", "user:password")
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         self.headers = {"Authorization": f"Basic {token}", "Accept": "application/xml"}
         http.secrets += (token,)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from hashmatch.errors import ExchangeError, HashmatchError
+from hashmatch.errors import HashmatchError
 from hashmatch.exchange.base import (
     Checkpoint,
     ExchangeSource,
@@ -54,9 +54,7 @@ class StopNciiSource(ExchangeSource):
 
     def __init__(self, config: SourceConfig, http: PageClient) -> None:
         super().__init__(config, http)
-        subscription, colon, function = (config.credentials or "").partition(":")
-        if not (subscription and colon and function):
-            raise ExchangeError("StopNCII credentials must be subscription_key:function_key")
+        subscription, function = config.credential_pair("StopNCII", "subscription_key:function_key")
         self.headers = {"Ocp-Apim-Subscription-Key": subscription, "x-functions-key": function}
 
     def fetch_page(self, checkpoint: Checkpoint) -> Page:
