@@ -342,3 +342,20 @@ def test_a_sources_bug_fails_its_run_and_gives_the_lease_back(
     [status] = statuses(database, "ncmec")
     assert status.leased_by is None
     assert not status.succeeded
+
+
+def test_a_new_base_url_needs_the_credentials_named_again(
+    database: Database, ncmec: NcmecSimulator
+) -> None:
+    """Whoever may change an exchange's options must not be able to point
+    its stored credentials at a server of their own."""
+    add_exchange(database, ncmec)
+    exchanges = Exchanges(database)
+    with pytest.raises(ExchangeError, match="name the credentials again"):
+        exchanges.update("ncmec", options={"base_url": "http://collector.example"})
+    assert exchanges.get("ncmec").options["base_url"] == ncmec.url
+    moved = exchanges.update(
+        "ncmec", options={"base_url": "http://other.example"}, credentials_env=ENV
+    )
+    assert moved.options["base_url"] == "http://other.example"
+    exchanges.update("ncmec", options={"base_url": "http://other.example", "retries": "2"})

@@ -19,8 +19,8 @@ from hashmatch.api.auth import require
 from hashmatch.api.responses import KEYED, error_responses
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.errors import InvalidFieldError
-from hashmatch.exchange import Exchanges, Fetcher, source_types, statuses
-from hashmatch.exchange.catalog import DEFAULT_INTERVAL, RUN_OPTIONS
+from hashmatch.exchange import Exchanges, Fetcher, statuses
+from hashmatch.exchange.catalog import DEFAULT_INTERVAL, types_json
 from hashmatch.media.download import UrlPolicy
 
 #: The only environment variables the API may name as an exchange's credentials.
@@ -145,20 +145,7 @@ def _credentials_env(name: str | None) -> str | None:
     "/exchange-types", summary="List the installed exchange types", response_model=ExchangeTypeList
 )
 def list_types() -> dict[str, Any]:
-    return {
-        "types": [
-            {
-                "type": cls.name,
-                "description": cls.description,
-                "credentials": cls.credentials_help or None,
-                "options": [
-                    {"name": o.name, "help": o.help, "default": o.default, "required": o.required}
-                    for o in (*cls.options, *RUN_OPTIONS)
-                ],
-            }
-            for cls in source_types().values()
-        ]
-    }
+    return {"types": types_json()}
 
 
 @router.get("/exchanges", summary="List exchanges", response_model=ExchangeList)

@@ -48,23 +48,9 @@ def parse_options(values: list[str]) -> dict[str, str]:
 @exchange_app.command("types")
 def types() -> None:
     """List the installed exchange types and their options, as JSON."""
-    from hashmatch.exchange import source_types
-    from hashmatch.exchange.catalog import RUN_OPTIONS
+    from hashmatch.exchange.catalog import types_json
 
-    _print_json(
-        [
-            {
-                "type": cls.name,
-                "description": cls.description,
-                "credentials": cls.credentials_help or None,
-                "options": [
-                    {"name": o.name, "help": o.help, "default": o.default, "required": o.required}
-                    for o in (*cls.options, *RUN_OPTIONS)
-                ],
-            }
-            for cls in source_types().values()
-        ]
-    )
+    _print_json(types_json())
 
 
 @exchange_app.command("add")

@@ -32,7 +32,7 @@ from hashmatch.errors import (
     UnknownExchangeError,
 )
 from hashmatch.exchange.base import Option
-from hashmatch.exchange.registry import get_source_type
+from hashmatch.exchange.registry import get_source_type, source_types
 from hashmatch.store import Bank, Database
 from hashmatch.store.exchange_models import Exchange, ExchangeState
 from hashmatch.store.models import as_utc
@@ -106,6 +106,23 @@ def check_options(source_type: str, options: Mapping[str, str]) -> dict[str, str
         if not isinstance(value, str) or len(value) > 2000 or "\0" in value:
             raise InvalidFieldError(f"option {name} must be text of at most 2000 characters")
     return {name: options[name] for name in sorted(options)}
+
+
+def types_json() -> list[dict[str, Any]]:
+    """Every installed exchange type with its options and credentials, as
+    ``hashmatch exchange types`` and ``GET /v1/exchange-types`` show them."""
+    return [
+        {
+            "type": cls.name,
+            "description": cls.description,
+            "credentials": cls.credentials_help or None,
+            "options": [
+                {"name": o.name, "help": o.help, "default": o.default, "required": o.required}
+                for o in (*cls.options, *RUN_OPTIONS)
+            ],
+        }
+        for cls in source_types().values()
+    ]
 
 
 def _positive(text: str) -> bool:
@@ -226,6 +243,13 @@ class Exchanges:
             if enabled is not None:
                 row.enabled = enabled
             if options is not None:
+                renamed = credentials_env is not None or credentials_file is not None
+                if _moves_credentials(row, options) and not renamed:
+                    raise ExchangeError(
+                        f"exchange {name!r}: a new base_url would send its credentials to "
+                        "another server; name the credentials again in the same change "
+                        "(credentials_env or credentials_file)"
+                    )
                 merged = {**row.options, **options}
                 row.options = check_options(
                     row.source_type, {key: value for key, value in merged.items() if value}
@@ -267,6 +291,18 @@ def _check_credentials(env: str | None, file: str | None) -> None:
         )
     if file and (len(file) > 1000 or "\0" in file):
         raise InvalidFieldError("the credentials file's path is too long")
+
+
+def _moves_credentials(row: Exchange, options: Mapping[str, str]) -> bool:
+    """Whether a change of options points an exchange that has credentials
+    at another server (its ``base_url``): whoever may change options could
+    otherwise collect credentials they may not read."""
+    has_credentials = bool(row.credentials_env or row.credentials_file)
+    return (
+        has_credentials
+        and "base_url" in options
+        and options["base_url"] != row.options.get("base_url", "")
+    )
 
 
 def _check_interval(seconds: int) -> int:

@@ -35,6 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hashmatch import audit
+from hashmatch.banks.catalog import STATISTICS_AFTER
 from hashmatch.banks.checks import check_labels
 from hashmatch.banks.writes import log_added, log_removed
 from hashmatch.errors import ExchangeError, HashmatchError, UnknownBankError
@@ -175,6 +176,7 @@ class Fetcher:
         max_records = int(float(options["max_records"]))
         retries = max(1, int(float(options["retries"])))
         records_seen = 0
+        counted = 0  # records added when the planner's statistics were last refreshed
         # The next page is asked for while this one is written: the source's
         # answer and the database's commit overlap.
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hashmatch-exchange-page")
@@ -186,6 +188,11 @@ class Fetcher:
                     pending = ahead.submit(self._page, source, page.checkpoint, retries, deadline)
                 self._write(info, lease, page, result, samples)
                 records_seen += len(page.items)
+                if result.counts["added"] - counted >= STATISTICS_AFTER:
+                    # As a big import does: PostgreSQL's plans for the next
+                    # pages' lookups assumed the bank as it was.
+                    self.database.refresh_statistics()
+                    counted = result.counts["added"]
                 if not page.more:
                     result.up_to_date = True
                     return
