@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -124,6 +125,28 @@ def database(database_url: str) -> Iterator[Database]:
     db = Database.open(database_url)
     yield db
     db.close()
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id with cheap parameters, set the documented way
+    (``users.PASSWORD_HASHER``): the defaults cost 64 MiB and tens of
+    milliseconds a hash, and the web tests sign in hundreds of times."""
+    from argon2 import PasswordHasher
+
+    from hashmatch.accounts import users
+
+    monkeypatch.setattr(
+        users, "PASSWORD_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+
+
+@pytest.fixture
+def ui(database_url: str, tmp_path: Path) -> Iterator[Any]:
+    """The web UI on both engines, with a user per role (tests/web_ui.py)."""
+    from tests.web_ui import open_ui
+
+    yield from open_ui(database_url, tmp_path)
 
 
 @pytest.fixture(autouse=True)

@@ -101,3 +101,22 @@ def test_act_speed_quick_run() -> None:
         re.M,
     )
     assert deliver is not None
+
+
+@pytest.mark.slow
+def test_ui_speed_quick_run() -> None:
+    quick = "--size 2000 --requests 3 --submissions 20 --audit 100 --engines sqlite"
+    stdout = run("ui_speed.py", *quick.split())
+    pages = dict(
+        re.findall(
+            r"^RESULT engine=sqlite page=(\w+) status=(\d+) median_ms=[\d.]+ p95_ms=[\d.]+ "
+            r"under_100ms=(?:yes|no|n/a|error)$",
+            stdout,
+            re.M,
+        )
+    )
+    skipped = re.findall(r"^SKIPPED engine=sqlite page=(\w+) ", stdout, re.M)
+    for page in ("dashboard", "audit", "audit_filtered", "settings", "system"):
+        assert pages.get(page) == "200", stdout
+    assert all(status == "200" for status in pages.values()), pages
+    assert len(pages) + len(skipped) == 23

@@ -51,14 +51,19 @@ from hashmatch.errors import (
     UnknownRuleError,
     UnknownSignalTypeError,
     UnknownSubmissionError,
+    UnknownUserError,
     UnknownWebhookError,
     UnsupportedMediaError,
     UrlNotAllowedError,
+    UserError,
+    UserExistsError,
     WebhookError,
     WebhookExistsError,
 )
 
 if TYPE_CHECKING:
+    from hashmatch.accounts.sessions import WebSessions
+    from hashmatch.accounts.users import Users
     from hashmatch.actions.deliverer import Deliverer
     from hashmatch.actions.media_vault import MediaVault
     from hashmatch.actions.rule_store import Rules
@@ -123,7 +128,9 @@ _LAZY = {
     "SignalType": "hashmatch.signals",
     "SignalValue": "hashmatch.signals",
     "Submissions": "hashmatch.actions.submissions",
+    "Users": "hashmatch.accounts.users",
     "VideoSignalType": "hashmatch.signals.base",
+    "WebSessions": "hashmatch.accounts.sessions",
     "Webhooks": "hashmatch.actions.webhook_store",
     "acting_as": "hashmatch.audit",
     "evaluate": "hashmatch.actions.rules",
@@ -209,10 +216,15 @@ __all__ = [
     "UnknownRuleError",
     "UnknownSignalTypeError",
     "UnknownSubmissionError",
+    "UnknownUserError",
     "UnknownWebhookError",
     "UnsupportedMediaError",
     "UrlNotAllowedError",
+    "UserError",
+    "UserExistsError",
+    "Users",
     "VideoSignalType",
+    "WebSessions",
     "WebhookError",
     "WebhookExistsError",
     "Webhooks",

@@ -220,16 +220,30 @@ class Query:
     target: str | None = None
     action: str | None = None
     since: datetime | None = None
+    until: datetime | None = None
 
-    def page(self, session: Session, *, after_seq: int, limit: int) -> list[dict[str, Any]]:
-        """The entries after ``after_seq``, at most ``limit``, as :func:`entry_json` shows them."""
+    def page(
+        self,
+        session: Session,
+        *,
+        after_seq: int = 0,
+        before_seq: int | None = None,
+        newest_first: bool = False,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The entries after ``after_seq`` (and before ``before_seq``), at most
+        ``limit``, as :func:`entry_json` shows them; ``newest_first``: the
+        newest of them, newest first (the web UI's pages)."""
         found = find(
             session,
             actor=self.actor,
             target=self.target,
             action=self.action,
             since=self.since,
+            until=self.until,
             after_seq=after_seq,
+            before_seq=before_seq,
+            newest_first=newest_first,
             limit=limit,
         )
         return [entry_json(entry) for entry in found]
@@ -257,14 +271,20 @@ def find(
     target: str | None = None,
     action: str | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     after_seq: int = 0,
+    before_seq: int | None = None,
+    newest_first: bool = False,
     limit: int = 100,
 ) -> list[AuditEntry]:
-    """Entries after ``after_seq`` in order, at most ``limit`` (up to
-    ``MAX_PAGE``).  ``actor``, ``target`` and ``action`` match exactly, or,
+    """Entries after ``after_seq`` (and before ``before_seq``) in order, at
+    most ``limit`` (up to ``MAX_PAGE``); ``newest_first``: the newest of them,
+    in reverse.  ``actor``, ``target`` and ``action`` match exactly, or,
     ending in ``*``, as a prefix (``content:known/*``); ``since``: written
-    at or after that time."""
+    at or after that time; ``until``: written before it."""
     conditions = [AuditEntry.seq > after_seq]
+    if before_seq is not None:
+        conditions.append(AuditEntry.seq < before_seq)
     for column, pattern in (
         (AuditEntry.actor, actor),
         (AuditEntry.target, target),
@@ -275,9 +295,10 @@ def find(
     if since is not None:
         # UTC, as it is stored: SQLite compares the text of naive times.
         conditions.append(AuditEntry.at >= since.astimezone(UTC))
-    query = (
-        select(AuditEntry).where(*conditions).order_by(AuditEntry.seq).limit(min(limit, MAX_PAGE))
-    )
+    if until is not None:
+        conditions.append(AuditEntry.at < until.astimezone(UTC))
+    order = AuditEntry.seq.desc() if newest_first else AuditEntry.seq
+    query = select(AuditEntry).where(*conditions).order_by(order).limit(min(limit, MAX_PAGE))
     return list(session.scalars(query))
 
 

@@ -8,6 +8,9 @@
     ├── UnknownSignalTypeError    a signal type name nobody registered
     ├── ConfigurationError        a setting that cannot work (bad database URL, ...)
     ├── ApiKeyError               an API key that cannot be made or changed
+    ├── UserError                 a web UI user that cannot be made or changed as asked
+    │   ├── UnknownUserError      no user by that name
+    │   └── UserExistsError       a user by that name already exists
     ├── BankError                 a bank operation that cannot be done
     │   ├── UnknownBankError      no bank by that name
     │   ├── UnknownContentError   no content by that id in that bank
@@ -77,6 +80,29 @@ class ConfigurationError(HashmatchError):
 
 class ApiKeyError(HashmatchError):
     """An API key that cannot be created, found or revoked as asked."""
+
+
+class UserError(HashmatchError, ValueError):
+    """A user of the web UI that cannot be made or changed as asked: a bad
+    name, an unknown role, a weak password."""
+
+
+class UnknownUserError(UserError, KeyError):
+    """No user has that name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no user named {name!r}")
+        self.name = name
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return type(self), (self.name,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class UserExistsError(UserError):
+    """A user with that name already exists."""
 
 
 class BankError(HashmatchError):

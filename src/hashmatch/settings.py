@@ -199,12 +199,53 @@ class Settings(BaseSettings):
         30.0, gt=0, description="How long the log of each delivery attempt is kept."
     )
 
+    # -- people signing in to the web UI ---------------------------------------
+    ui_session_idle_minutes: int = Field(
+        30, ge=1, description="A web UI session unused for this many minutes ends."
+    )
+    ui_session_max_hours: int = Field(
+        12, ge=1, description="A web UI session ends this many hours after sign-in, used or not."
+    )
+    ui_login_delay_after: int = Field(
+        3,
+        ge=1,
+        description="From this many failed sign-ins in a row, a name waits before its next "
+        "try: 1 second, then twice as long after each failure, up to 60.",
+    )
+    ui_login_lockout_failures: int = Field(
+        10, ge=2, description="This many failed sign-ins in a row lock the name out."
+    )
+    ui_login_lockout_minutes: int = Field(
+        15,
+        ge=1,
+        description="How long a lockout lasts (`hashmatch users enable` or `reset-password` "
+        "ends it sooner).",
+    )
+    ui_password_min_length: int = Field(
+        12, ge=8, description="Fewest characters in a web UI user's password."
+    )
+    ui_totp_required_roles: list[str] = Field(
+        default_factory=list,
+        description="Roles whose users must sign in with a second factor (TOTP codes from an "
+        'authenticator app), e.g. `["admin", "reviewer"]`; they enrol at their next sign-in.',
+    )
+
     @field_validator("url_allowed_hosts")
     @classmethod
     def _host_entries(cls, entries: list[str]) -> list[str]:
         for entry in entries:
             host_and_port(entry)
         return entries
+
+    @field_validator("ui_totp_required_roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        from hashmatch.accounts.roles import ROLES
+
+        unknown = [role for role in roles if role not in ROLES]
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}: roles are {', '.join(ROLES)}")
+        return roles
 
     @model_validator(mode="after")
     def _keyless_only_on_loopback(self) -> Settings:

@@ -3,7 +3,8 @@
     app = create_app(Settings.load())
 
 Liveness (``/status/live``) and the docs need nothing; every other route
-needs an API key with the right scope.  The OpenAPI document is at
+needs an API key with the right scope, but the web UI's pages under ``/ui``,
+which need a person signed in (``hashmatch.web``).  The OpenAPI document is at
 ``/openapi.json`` (and at HMA's ``/openapi/openapi.json``), the interactive
 docs at ``/docs`` and ``/redoc``, their scripts and styles served from the
 installed ``fastapi-offline`` package, so they work on a host that reaches
@@ -88,6 +89,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(audit.router)
     app.include_router(exchanges.router)
     app.include_router(hma.router)
+    # Imported here: the UI's page modules import the API's service, so
+    # `import hashmatch.web.<page>` must not need this module first.
+    from hashmatch.web import install as install_web_ui
+
+    install_web_ui(app)
 
     @app.get("/openapi/openapi.json", include_in_schema=False)
     async def openapi_at_hma_path() -> Any:

@@ -10,8 +10,8 @@ raw media is never kept.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +60,19 @@ async def received_file(
             raise ApiError(400, "no_content", "give a file upload or a url")
 
 
+@contextmanager
+def received_upload(service: Service, upload: UploadFile) -> Iterator[ReceivedFile]:
+    """As :func:`received_file` for an upload, for code already in the thread
+    pool (the web UI's plain ``def`` pages)."""
+    limits = DecodeLimits.from_settings(service.settings)
+    video_limits = VideoLimits.from_settings(service.settings)
+    with tempfile.TemporaryDirectory(prefix="hashmatch-upload-") as folder:
+        path = Path(folder) / "content"
+        _save_upload(upload, service.settings.max_upload_bytes, path)
+        name, content_type = upload.filename or "upload", upload.content_type or ""
+        yield ReceivedFile(path, name, content_type, limits, video_limits)
+
+
 def _save_upload(upload: UploadFile, limit: int, path: Path) -> None:
     """Write the upload to ``path`` (disk work: in the thread pool), refusing
     more than ``limit`` bytes (413)."""
@@ -81,6 +94,23 @@ async def hash_received(
 ) -> FileHashes:
     """Hash a received file (off the event loop) under the server's limits;
     what went wrong is in the result, naming the file as the client did."""
+    return await run_in_threadpool(
+        hash_received_now,
+        received,
+        dihedral=dihedral,
+        signal_types=signal_types,
+        crop_variants=crop_variants,
+    )
+
+
+def hash_received_now(
+    received: ReceivedFile,
+    *,
+    dihedral: bool,
+    signal_types: tuple[str, ...] = (),
+    crop_variants: tuple[float, ...] = (),
+) -> FileHashes:
+    """As :func:`hash_received`, in this thread (call it in the thread pool)."""
     request = HashRequest(
         signal_types=signal_types,
         dihedral=dihedral,
@@ -88,8 +118,8 @@ async def hash_received(
         limits=received.limits,
         video_limits=received.video_limits,
     )
-    result = await run_in_threadpool(
-        hash_file, received.path, request, name=received.name, content_type=received.content_type
+    result = hash_file(
+        received.path, request, name=received.name, content_type=received.content_type
     )
     named = str(received.path)
     result.not_computed = {

@@ -37,7 +37,7 @@ from hashmatch.api.response_models import (
 from hashmatch.api.responses import KEYED, error_responses, plain_text
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.service import Service
-from hashmatch.banks import BANK_KINDS, Banks
+from hashmatch.banks import BANK_KINDS, Banks, ImportResult
 from hashmatch.fieldlimits import (
     DESCRIPTION_CHARS,
     EXTERNAL_ID_CHARS,
@@ -255,7 +255,15 @@ async def import_list(
     file: UploadFile,
     list_format: ListFormat = Query(ListFormat.csv, alias="format"),
 ) -> dict[str, int]:
-    service: Service = request.app.state.service
+    imported = await import_upload(request.app.state.service, name, file, list_format)
+    return imported.to_json()
+
+
+async def import_upload(
+    service: Service, name: str, file: UploadFile, list_format: ListFormat
+) -> ImportResult:
+    """Import an uploaded hash list into bank ``name`` in the import process
+    (the API's route and the web UI's import form)."""
     data = await file.read(service.settings.max_upload_bytes + 1)
     if len(data) > service.settings.max_upload_bytes:
         raise ApiError(
@@ -270,7 +278,7 @@ async def import_list(
         del data
         imported = await service.imports.run(name, path, list_format, source or None)
     service.refresh_soon()  # this worker's next lookup sees the import
-    return imported.to_json()
+    return imported
 
 
 @router.get(

@@ -14,6 +14,8 @@ import logging
 import threading
 import time
 
+from hashmatch.accounts.sessions import WebSessions
+from hashmatch.accounts.users import Users
 from hashmatch.actions.deliverer import Deliverer
 from hashmatch.actions.media_vault import MediaVault
 from hashmatch.actions.submissions import Submissions
@@ -56,6 +58,9 @@ class Service:
         #: (create_app loads it from the settings, so a bad key stops start-up).
         self.submissions = Submissions(database, settings, media_vault)
         self.keys = ApiKeys(database, cache_seconds=KEY_CACHE_SECONDS)
+        #: The people who sign in to the web UI, and their sessions.
+        self.users = Users(database, settings)
+        self.web_sessions = WebSessions(database, settings)
         #: List imports, in a child process of this worker.
         self.imports = ImportRunner(settings.database_url)
         #: Single adds from concurrent requests, committed together.

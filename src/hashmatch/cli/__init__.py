@@ -35,6 +35,7 @@ from hashmatch.cli.exchange_command import exchange_app
 from hashmatch.cli.keys_command import keys_app
 from hashmatch.cli.rules_command import rules_app
 from hashmatch.cli.submit_command import media_key_app, submissions_app, submit_files_command
+from hashmatch.cli.users_command import users_app
 from hashmatch.cli.webhooks_command import webhooks_app
 
 
@@ -74,6 +75,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.command("submit")(submit_files_command)
 app.add_typer(submissions_app, name="submissions")
 app.add_typer(media_key_app, name="media-key")
+app.add_typer(users_app, name="users")
 
 
 def _version(value: bool) -> None:

@@ -19,6 +19,7 @@ from hashmatch.errors import (
     SubmissionError,
     UnknownExchangeError,
     UnknownSignalTypeError,
+    UserError,
     WebhookError,
 )
 
@@ -40,6 +41,7 @@ _USAGE_ERRORS = (
     SubmissionError,
     UnknownExchangeError,
     ExchangeExistsError,
+    UserError,
 )
 
 

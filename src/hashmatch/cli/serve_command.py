@@ -13,6 +13,7 @@ import typer
 
 from hashmatch.cli.context import program, settings_of
 from hashmatch.cli.errors import reported_errors
+from hashmatch.cli.progress import say
 
 log = logging.getLogger("hashmatch.serve")
 
@@ -60,6 +61,7 @@ def serve_command(
     """
     import uvicorn
 
+    from hashmatch.accounts.users import Users
     from hashmatch.actions.media_vault import load_vault
     from hashmatch.api.access_log import configure_logging
     from hashmatch.api.app import create_app
@@ -77,6 +79,11 @@ def serve_command(
         # Migrate once here, not in every worker at the same moment.
         database = Database.open(settings.database_url)
         try:
+            if Users(database, settings).count() == 0:
+                say(
+                    "No one can sign in to the web UI yet: create the first admin with  "
+                    f"{program()} users create NAME --role admin"
+                )
             if not ApiKeys(database).all():
                 log.warning(
                     "No API keys yet: every route but /status/live needs one. Create the "
