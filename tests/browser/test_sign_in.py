@@ -3,15 +3,18 @@ lockouts, the session cookie, and that API keys and sessions stay apart."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import timedelta
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from hashmatch.apikeys import ApiKeys
 from hashmatch.store import Database
 from tests.browser.conftest import VIEWPORT, LiveServer
-from tests.browser.helpers import check_accessibility, path_of, screenshot, sign_in
+from tests.browser.helpers import check_accessibility, look, path_of, screenshot, sign_in, submit
 
 PASSWORD = "correct horse battery"
 WRONG = "not the password at all"
@@ -134,3 +137,33 @@ def test_the_session_cookie_does_not_open_the_api(live_server: LiveServer, page:
     # The context's request client sends the browser's cookies.
     answer = page.context.request.get(f"{live_server.url}/v1/banks")
     assert answer.status == 401
+
+
+def test_a_role_that_needs_a_second_factor_enrols_and_then_gives_codes(
+    serve: Callable[..., LiveServer], page: Page
+) -> None:
+    server = serve(ui_totp_required_roles=["reviewer"])
+    server.add_user("rita", "reviewer", PASSWORD)
+    sign_in(page, server.url, "rita", PASSWORD)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Set up a second factor")
+    look(page, "totp-enrol")
+    key = page.locator("code.secret").first.inner_text()
+    assert re.fullmatch(r"[A-Z2-7]+", key)
+    page.get_by_role("textbox", name="Code").fill("000000")
+    submit(page, "Continue")
+    expect(page.get_by_role("alert")).to_contain_text("not right")
+    key = page.locator("code.secret").first.inner_text()  # a new key was offered
+    page.get_by_role("textbox", name="Code").fill(pyotp.TOTP(key).now())
+    submit(page, "Continue")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server.url, "rita", PASSWORD)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter your code")
+    look(page, "totp-code")
+    page.goto(f"{server.url}/ui/")  # no page before the code
+    assert path_of(page) == "/ui/login/totp"
+    later = server.service.users.clock() + timedelta(seconds=30)  # not the enrolment's code
+    page.get_by_role("textbox", name="Code").fill(pyotp.TOTP(key).at(later))
+    submit(page, "Continue")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
