@@ -200,3 +200,19 @@ def test_listing_after_the_largest_possible_id_is_empty(banks: Banks) -> None:
     banks.add("known", Entry({"pdq": PDQ}))
     assert [content for content, _ in banks.content_ids("known")] == [1]
     assert banks.content_ids("known", after=2**64) == []
+
+
+def test_a_banks_size_follows_changes_made_elsewhere(banks: Banks, database: Database) -> None:
+    """Sizes are counted again only when the change log moved: a change by
+    another process (another Banks here) is seen at once all the same."""
+    banks.create("known")
+    assert banks.get("known").contents == 0
+    elsewhere = Banks(database)
+    first = elsewhere.add("known", Entry({"pdq": PDQ}))
+    assert first is not None
+    assert banks.get("known").contents == 1
+    assert [bank.contents for bank in banks.all()] == [1]
+    elsewhere.add("known", Entry({"pdq": "0" * 64}))
+    assert [bank.contents for bank in banks.all()] == [2]
+    elsewhere.remove_content("known", [first])
+    assert banks.get("known").contents == 1
