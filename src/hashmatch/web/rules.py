@@ -222,21 +222,19 @@ def new_rule(request: Request, viewer: Viewer = Depends(page("curate"))) -> Resp
     return _edit_page(request, viewer, form, editing=None)
 
 
-@router.post("/rules")
-def create_rule(
-    request: Request,
-    name: str = Form(""),
+def _rule_form(
+    # Not "name": the edit route's path has a parameter by that name.
+    rule_name: str = Form("", alias="name"),
     priority: str = Form(""),
     description: str = Form(""),
     when: str = Form(""),
     then: str = Form(""),
     enabled: str = Form(""),
-    intent: str = Form("save"),
-    viewer: Viewer = Depends(page("curate")),
-) -> Response:
-    form = FormState(
+) -> FormState:
+    """The rule form as sent, for the create and the edit routes alike."""
+    return FormState(
         {
-            "name": name,
+            "name": rule_name,
             "priority": priority,
             "description": description,
             "when": when,
@@ -244,6 +242,15 @@ def create_rule(
             "enabled": enabled,
         }
     )
+
+
+@router.post("/rules")
+def create_rule(
+    request: Request,
+    form: FormState = Depends(_rule_form),
+    intent: str = Form("save"),
+    viewer: Viewer = Depends(page("curate")),
+) -> Response:
     return _submitted(request, viewer, form, intent, None)
 
 
@@ -275,25 +282,10 @@ def edit_rule(request: Request, name: str, viewer: Viewer = Depends(page("curate
 def update_rule(
     request: Request,
     name: str,
-    new_name: str = Form("", alias="name"),
-    priority: str = Form(""),
-    description: str = Form(""),
-    when: str = Form(""),
-    then: str = Form(""),
-    enabled: str = Form(""),
+    form: FormState = Depends(_rule_form),
     intent: str = Form("save"),
     viewer: Viewer = Depends(page("curate")),
 ) -> Response:
-    form = FormState(
-        {
-            "name": new_name,
-            "priority": priority,
-            "description": description,
-            "when": when,
-            "then": then,
-            "enabled": enabled,
-        }
-    )
     return _submitted(request, viewer, form, intent, name)
 
 
