@@ -120,3 +120,16 @@ def test_ui_speed_quick_run() -> None:
         assert pages.get(page) == "200", stdout
     assert all(status == "200" for status in pages.values()), pages
     assert len(pages) + len(skipped) == 23
+
+
+@pytest.mark.slow
+def test_review_speed_quick_run() -> None:
+    quick = "--items 600 --history 300 --ops 20 --engines sqlite"
+    stdout = run("review_speed.py", *quick.split())
+    ops = re.findall(
+        r"^RESULT engine=sqlite items=600 op=(\w+) ops=20 p50_ms=[\d.]+ p95_ms=[\d.]+ "
+        r"p99_ms=[\d.]+ sql_p50_ms=[\d.]+ under_50ms=(?:yes|no)$",
+        stdout,
+        re.M,
+    )
+    assert ops == ["claim_next", "decide"]

@@ -110,5 +110,7 @@ def test_readme_runs_in_order_on_a_fresh_install(tmp_path: Path) -> None:
     [submitted] = [r for r in records if "submission_id" in r]
     assert submitted["verdict"] == "review"  # the default rule, as the README says
     assert [m["bank"] for m in submitted["matches"]] == ["known"]
+    assert "1 upload-1" in result.stdout  # the review item the submission opened
+    assert "\nclosed false_positive\n" in result.stdout
     [chain] = [r for r in records if "head" in r]
     assert chain["ok"] is True

@@ -25,6 +25,11 @@
     │   └── UnknownDeliveryError  no delivery with that id
     ├── SubmissionError           a submission that cannot be taken as given
     │   └── UnknownSubmissionError  no submission with that id
+    ├── ReviewError               a review item or queue that cannot be acted on as asked
+    │   ├── UnknownReviewItemError  no review item with that id
+    │   ├── ReviewConflictError   decided already, or claimed by someone else
+    │   ├── ReviewAccessError     the queue does not admit this reviewer
+    │   └── RevealCapError        the reviewer's reveals for the day are used up
     ├── ExchangeError             an exchange that cannot be fetched or changed as asked
     │   ├── UnknownExchangeError  no exchange by that name
     │   ├── ExchangeExistsError   an exchange by that name already exists
@@ -207,6 +212,34 @@ class UnknownSubmissionError(SubmissionError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class ReviewError(HashmatchError, ValueError):
+    """A review item or queue that cannot be acted on as asked; the message says why."""
+
+
+class UnknownReviewItemError(ReviewError, KeyError):
+    def __init__(self, item_id: int) -> None:
+        super().__init__(f"no review item {item_id}")
+        self.item_id = item_id
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return type(self), (self.item_id,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ReviewConflictError(ReviewError):
+    """The item was decided already, or someone else holds its claim."""
+
+
+class ReviewAccessError(ReviewError):
+    """The item's queue does not admit this reviewer."""
+
+
+class RevealCapError(ReviewError):
+    """The reviewer has used up the day's reveals."""
 
 
 class ExchangeError(HashmatchError):

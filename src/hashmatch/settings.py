@@ -230,6 +230,58 @@ class Settings(BaseSettings):
         'authenticator app), e.g. `["admin", "reviewer"]`; they enrol at their next sign-in.',
     )
 
+    # -- the review queue and moderator wellness ---------------------------------
+    review_claim_minutes: int = Field(
+        5,
+        ge=1,
+        description="A claimed review item goes back to its queue after this many idle minutes.",
+    )
+    review_sla_minutes: int = Field(
+        1440,
+        ge=1,
+        description="A review item is due this many minutes after it is queued, in a queue "
+        "without its own SLA.",
+    )
+    review_blur_px: int = Field(
+        16, ge=1, le=64, description="How strongly review media is blurred, by default (pixels)."
+    )
+    review_blur_min_px: int = Field(
+        8,
+        ge=1,
+        le=64,
+        description="The least blur a reviewer may choose for themselves (pixels).",
+    )
+    review_grayscale: bool = Field(
+        True, description="Review media is shown in grayscale, by default."
+    )
+    review_color_allowed: bool = Field(
+        False,
+        description="Whether a reviewer may turn grayscale off for themselves.",
+    )
+    review_reveal_seconds: int = Field(
+        4,
+        ge=1,
+        le=60,
+        description="How long a revealed item stays clear before it is blurred again, by default.",
+    )
+    review_reveal_max_seconds: int = Field(
+        10,
+        ge=1,
+        le=120,
+        description="The longest reveal a reviewer may choose for themselves (seconds).",
+    )
+    review_daily_reveal_cap: int = Field(
+        200,
+        ge=1,
+        description="Reveals per reviewer per day (UTC); more are refused with a clear message.",
+    )
+    review_break_minutes: int = Field(
+        45,
+        ge=1,
+        description="After this long working the queue without a pause, the reviewer is "
+        "reminded to take a break.",
+    )
+
     @field_validator("url_allowed_hosts")
     @classmethod
     def _host_entries(cls, entries: list[str]) -> list[str]:

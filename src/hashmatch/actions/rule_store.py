@@ -33,6 +33,7 @@ from hashmatch.actions.rules import (
     evaluate,
     parse_rule,
     rule_order,
+    webhooks_named,
 )
 from hashmatch.audit import record
 from hashmatch.errors import (
@@ -238,7 +239,7 @@ def _check_references(session: Session, spec: RuleSpec) -> None:
     missing rule: 400, not 404)."""
     for kind, table, names in (
         ("bank", Bank, set(spec.when.banks or ())),
-        ("webhook", Webhook, {action.webhook for action in spec.then if action.webhook}),
+        ("webhook", Webhook, webhooks_named(spec)),
     ):
         if not names:
             continue

@@ -132,6 +132,27 @@ class RuleCondition(BaseModel):
         return self.model_dump(exclude_defaults=True)
 
 
+class FollowUp(BaseModel):
+    """What a review decision sets going: a report request, or an event to a webhook."""
+
+    model_config = _STRICT
+
+    action: Literal["report", "webhook"]
+    webhook: WebhookName | None = Field(None, description="webhook: the webhook's name.")
+
+    @model_validator(mode="after")
+    def _webhook_named(self) -> Self:
+        if (self.action == "webhook") != (self.webhook is not None):
+            raise ValueError("a webhook follow-up, and only that, names its webhook")
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+FollowUps = Annotated[list[FollowUp], Field(min_length=1, max_length=MAX_ACTIONS)]
+
+
 class RuleAction(BaseModel):
     """One thing a fired rule does."""
 
@@ -143,6 +164,12 @@ class RuleAction(BaseModel):
     )
     priority: Priority = Field(0, description="review: lower is looked at first.")
     webhook: WebhookName | None = Field(None, description="webhook: the webhook's name.")
+    on_confirm: FollowUps | None = Field(
+        None, description="review: what a reviewer's confirmation sets going."
+    )
+    on_false_positive: FollowUps | None = Field(
+        None, description="review: what a reviewer's false positive sets going."
+    )
 
     @model_validator(mode="after")
     def _fields_fit_action(self) -> Self:
@@ -150,7 +177,7 @@ class RuleAction(BaseModel):
             raise ValueError("a webhook action names its webhook: {'webhook': '<name>'}")
         if self.action != "webhook" and self.webhook is not None:
             raise ValueError(f"only a webhook action names a webhook, not {self.action!r}")
-        stray = {"queue", "priority"} & self.model_fields_set
+        stray = {"queue", "priority", "on_confirm", "on_false_positive"} & self.model_fields_set
         if self.action != "review" and stray:
             raise ValueError(f"only a review action has {' and '.join(sorted(stray))}")
         return self
@@ -161,9 +188,23 @@ class RuleAction(BaseModel):
         target = self.queue if self.action == "review" else self.webhook
         return self.action, target
 
+    def follow_ups(self) -> dict[str, list[dict[str, Any]]]:
+        """A review action's follow-ups by decision (``on_confirm`` -> ``confirm``'s)."""
+        named = {"confirm": self.on_confirm, "false_positive": self.on_false_positive}
+        return {
+            key: [follow_up.to_json() for follow_up in value]
+            for key, value in named.items()
+            if value is not None
+        }
+
     def to_json(self) -> dict[str, Any]:
         if self.action == "review":
-            return {"action": "review", "queue": self.queue, "priority": self.priority}
+            return {
+                "action": "review",
+                "queue": self.queue,
+                "priority": self.priority,
+                **{f"on_{decision}": then for decision, then in self.follow_ups().items()},
+            }
         if self.action == "webhook":
             return {"action": "webhook", "webhook": self.webhook}
         return {"action": self.action}
@@ -195,6 +236,15 @@ class RuleSpec(BaseModel):
             "when": self.when.to_json(),
             "then": [action.to_json() for action in self.then],
         }
+
+
+def webhooks_named(spec: RuleSpec) -> set[str]:
+    """Every webhook a rule's actions and their review follow-ups name."""
+    names: set[str] = set()
+    for action in spec.then:
+        follow_ups = [*(action.on_confirm or ()), *(action.on_false_positive or ())]
+        names.update(item.webhook for item in [action, *follow_ups] if item.webhook)
+    return names
 
 
 def parse_rule(data: Any) -> RuleSpec:

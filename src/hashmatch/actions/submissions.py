@@ -47,6 +47,7 @@ from hashmatch.errors import (
 )
 from hashmatch.fieldlimits import MAX_ID, check_json, check_text
 from hashmatch.hashing import FileHashes
+from hashmatch.review.queues import due_times
 from hashmatch.signals import get_signal_type
 from hashmatch.store import Bank, Database
 from hashmatch.store.models import as_utc, utcnow
@@ -317,7 +318,9 @@ class Submissions:
                 )
                 .returning(SUBMISSIONS.c.id)  # the unique index decides a race here
             ).scalar_one()
-            _queue_follow_ups(session, submission_id, draft.decision, now)
+            _queue_follow_ups(
+                session, submission_id, draft.decision, now, self.settings.review_sla_minutes
+            )
             answer = {
                 "submission_id": submission_id,
                 "verdict": draft.decision.verdict,
@@ -434,9 +437,12 @@ def _storable_name(filename: str) -> str | None:
 
 
 def _queue_follow_ups(
-    session: Session, submission_id: int, decision: Decision, now: datetime
+    session: Session, submission_id: int, decision: Decision, now: datetime, sla_minutes: int
 ) -> None:
-    """The review items and report requests the fired actions ask for."""
+    """The review items (due by their queue's SLA, ``sla_minutes`` where the
+    queue has none of its own) and report requests the fired actions ask for."""
+    asked = [fired for fired in decision.actions if fired.action.action == "review"]
+    due = due_times(session, (f.action.queue for f in asked), now, sla_minutes) if asked else {}
     reviews = [
         {
             "submission_id": submission_id,
@@ -445,9 +451,10 @@ def _queue_follow_ups(
             "status": "open",
             "rule": fired.rule,
             "created_at": now,
+            "due_at": due[fired.action.queue],
+            "follow_ups": fired.action.follow_ups(),
         }
-        for fired in decision.actions
-        if fired.action.action == "review"
+        for fired in asked
     ]
     reports = [
         {"submission_id": submission_id, "rule": fired.rule, "status": "pending", "created_at": now}

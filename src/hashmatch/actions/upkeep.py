@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
 
 from hashmatch import audit
 from hashmatch.actions.outbox import prune_delivery_log
@@ -43,33 +44,53 @@ def run_upkeep(database: Database, settings: Settings) -> dict[str, int]:
     }
 
 
+#: Kept media that an open review item or a pending report request needs.
+_NEEDED = exists().where(
+    ReviewItem.submission_id == KeptMedia.submission_id, ReviewItem.status == "open"
+) | exists().where(
+    ReportRequest.submission_id == KeptMedia.submission_id, ReportRequest.status == "pending"
+)
+
+
+def _purge(session: Session, kept: KeptMedia, actor: audit.Actor | None) -> None:
+    session.delete(kept)
+    audit.record(
+        session,
+        "media.purge",
+        f"submission:{kept.submission_id}",
+        before={"size": kept.size, "key_id": kept.key_id},
+        actor=actor,
+    )
+
+
+def purge_if_unneeded(session: Session, submission_id: int) -> bool:
+    """In the caller's transaction (a review decision's): purge the
+    submission's kept media unless an open review item or a pending report
+    request still needs it, audited as the caller's; whether it was purged."""
+    kept = session.scalar(
+        select(KeptMedia).where(KeptMedia.submission_id == submission_id, ~_NEEDED)
+    )
+    if kept is None:
+        return False
+    _purge(session, kept, None)
+    return True
+
+
 def purge_kept_media(database: Database) -> int:
     """Delete kept media that nothing needs any more, auditing each; how many."""
-    needed = exists().where(
-        ReviewItem.submission_id == KeptMedia.submission_id, ReviewItem.status == "open"
-    ) | exists().where(
-        ReportRequest.submission_id == KeptMedia.submission_id, ReportRequest.status == "pending"
-    )
     purged = 0
     while True:
         with database.transaction() as session:
             # Locked on PostgreSQL, so that two upkeeps never purge (and audit) one row twice.
             rows = session.scalars(
                 select(KeptMedia)
-                .where(~needed)
+                .where(~_NEEDED)
                 .order_by(KeptMedia.id)
                 .limit(PURGE_BATCH)
                 .with_for_update(skip_locked=True)
             ).all()
             for kept in rows:
-                session.delete(kept)
-                audit.record(
-                    session,
-                    "media.purge",
-                    f"submission:{kept.submission_id}",
-                    before={"size": kept.size, "key_id": kept.key_id},
-                    actor=audit.SYSTEM,
-                )
+                _purge(session, kept, audit.SYSTEM)
         purged += len(rows)
         if len(rows) < PURGE_BATCH:
             return purged

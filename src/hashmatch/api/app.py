@@ -29,6 +29,7 @@ from hashmatch.api import (
     errors,
     exchanges,
     hma,
+    review,
     rules,
     status,
     submissions,
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(rules.router)
     app.include_router(submissions.router)
     app.include_router(webhooks.router)
+    app.include_router(review.router)
     app.include_router(audit.router)
     app.include_router(exchanges.router)
     app.include_router(hma.router)

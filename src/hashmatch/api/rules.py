@@ -35,11 +35,25 @@ router = APIRouter(
 
 
 @EXACT
+class FollowUpAction(TypedDict):
+    """What a review decision sets going: a report request, or an event to a webhook."""
+
+    action: Literal["report", "webhook"]
+    webhook: NotRequired[Annotated[str, Field(description="webhook: the webhook's name.")]]
+
+
+@EXACT
 class Action(TypedDict):
     action: Literal["block", "review", "webhook", "report"]
     queue: NotRequired[Annotated[str, Field(description="review: the queue.")]]
     priority: NotRequired[Annotated[int, Field(description="review: lower is looked at first.")]]
     webhook: NotRequired[Annotated[str, Field(description="webhook: the webhook's name.")]]
+    on_confirm: NotRequired[
+        Annotated[list[FollowUpAction], Field(description="review: after a confirmation.")]
+    ]
+    on_false_positive: NotRequired[
+        Annotated[list[FollowUpAction], Field(description="review: after a false positive.")]
+    ]
 
 
 @EXACT

@@ -31,6 +31,7 @@ from hashmatch.index.warmup import warm_up as warm_up_index
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
 from hashmatch.pdq.warmup import COMPILING_NOTICE, announcing_compiles, warm_up
+from hashmatch.review import Review
 from hashmatch.settings import Settings
 from hashmatch.signals.vpdq import warm_up as warm_up_video
 from hashmatch.store import Database
@@ -66,6 +67,8 @@ class Service:
         #: Single adds from concurrent requests, committed together.
         self.banks = Banks(database)
         self.adds = AddQueue(self.banks)
+        #: The review queue (docs/review.md).
+        self.review = Review(database, settings, self.banks)
         #: Bank names seen to exist, and when (a positive answer only: an add
         #: to a bank deleted since still fails, with the same 404).
         self._banks_seen: dict[str, float] = {}

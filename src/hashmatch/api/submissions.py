@@ -30,6 +30,7 @@ from hashmatch.api.errors import ApiError
 from hashmatch.api.response_models import EXACT, Match
 from hashmatch.api.responses import KEYED, error_responses
 from hashmatch.api.routing import GuardedRoute
+from hashmatch.api.rules import FollowUpAction
 from hashmatch.api.service import Service
 from hashmatch.api.v1 import HashQuery
 from hashmatch.fieldlimits import MAX_ID
@@ -58,6 +59,12 @@ class ActionTaken(TypedDict):
     queue: NotRequired[Annotated[str, Field(description="review: the queue.")]]
     priority: NotRequired[Annotated[int, Field(description="review: lower is looked at first.")]]
     webhook: NotRequired[Annotated[str, Field(description="webhook: the webhook's name.")]]
+    on_confirm: NotRequired[
+        Annotated[list[FollowUpAction], Field(description="review: after a confirmation.")]
+    ]
+    on_false_positive: NotRequired[
+        Annotated[list[FollowUpAction], Field(description="review: after a false positive.")]
+    ]
 
 
 @EXACT

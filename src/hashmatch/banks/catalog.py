@@ -201,16 +201,23 @@ class Banks:
 
     def add(self, name: str, entry: Entry, *, source: str | None = None) -> int | None:
         """Add one content; its id, or None when the bank already has it."""
-        check_entries([entry])
         with self.database.transaction() as session:
-            bank_id = self._locked_bank_id(session, name)
-            if not new_entries(session, bank_id, [entry]):
-                return None
-            [content_id], signal_ids = insert_entries(session, bank_id, [entry], source)
-            # record_all: record() would also build the entry as an ORM object.
-            audit.record_all(session, [_added_event(name, content_id, entry, source)])
-            log_added(session, signal_ids)
-            return content_id
+            return self.add_in(session, name, entry, source=source)
+
+    def add_in(
+        self, session: Session, name: str, entry: Entry, *, source: str | None = None
+    ) -> int | None:
+        """:meth:`add` in the caller's transaction (a review decision adds to
+        an allowlist with the decision); the change log is written last."""
+        check_entries([entry])
+        bank_id = self._locked_bank_id(session, name)
+        if not new_entries(session, bank_id, [entry]):
+            return None
+        [content_id], signal_ids = insert_entries(session, bank_id, [entry], source)
+        # record_all: record() would also build the entry as an ORM object.
+        audit.record_all(session, [_added_event(name, content_id, entry, source)])
+        log_added(session, signal_ids)
+        return content_id
 
     def add_many(self, items: Sequence[NewContent]) -> list[int | None]:
         """Add items in one transaction: each one's content id, or None when

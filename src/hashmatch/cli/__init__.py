@@ -33,6 +33,7 @@ from hashmatch.cli.bank_command import bank_app
 from hashmatch.cli.context import RootOptions
 from hashmatch.cli.exchange_command import exchange_app
 from hashmatch.cli.keys_command import keys_app
+from hashmatch.cli.review_command import review_app
 from hashmatch.cli.rules_command import rules_app
 from hashmatch.cli.submit_command import media_key_app, submissions_app, submit_files_command
 from hashmatch.cli.users_command import users_app
@@ -76,6 +77,7 @@ app.command("submit")(submit_files_command)
 app.add_typer(submissions_app, name="submissions")
 app.add_typer(media_key_app, name="media-key")
 app.add_typer(users_app, name="users")
+app.add_typer(review_app, name="review")
 
 
 def _version(value: bool) -> None:

@@ -59,11 +59,11 @@ def open_database(ctx: typer.Context) -> Database:
     with reported_errors():
         database = Database.open(settings_of(ctx).database_url)
     ctx.call_on_close(database.close)
-    ctx.with_resource(acting_as(Actor(f"cli:{_os_user()}")))
+    ctx.with_resource(acting_as(Actor(f"cli:{os_user()}")))
     return database
 
 
-def _os_user() -> str:
+def os_user() -> str:
     """Who runs this command: the login name, else the numeric user id (a
     container's user may have no name)."""
     try:

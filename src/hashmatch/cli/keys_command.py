@@ -35,7 +35,7 @@ def create(
         ...,
         "--scope",
         "-s",
-        help="Comma-separated scopes: hash, match, curate, submit, audit, admin.",
+        help="Comma-separated scopes: hash, match, curate, submit, review, audit, admin.",
     ),
 ) -> None:
     """Create a key and print it: the key alone on stdout, once, so that

@@ -26,6 +26,7 @@ codec FFmpeg does not know included) becomes a
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Iterator
@@ -241,18 +242,25 @@ def _decoding(path: Path) -> Iterator[None]:
         ) from None
 
 
-def open_video(path: str | Path, limits: VideoLimits | None = None) -> OpenedVideo:
-    """Open a video file; MediaError (naming the file) for anything that is not one."""
-    path = Path(path)
+def open_video(source: str | Path | bytes, limits: VideoLimits | None = None) -> OpenedVideo:
+    """Open a video file, or a video's bytes (decoded in memory, never written
+    out); MediaError (naming the file) for anything that is not one."""
     limits = limits or VideoLimits()
-    size = path.stat().st_size
+    if isinstance(source, bytes):
+        path, size = Path("<bytes>"), len(source)
+    else:
+        path = Path(source)
+        size = path.stat().st_size
     if size > limits.max_file_bytes:
         raise FileTooLargeError(
             f"{path}: file is {size} bytes, over the {limits.max_file_bytes}-byte limit"
         )
     av = _av()
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = av.open(
+            io.BytesIO(source) if isinstance(source, bytes) else str(path),
+            metadata_errors="ignore",
+        )
     except av.error.FFmpegError as error:
         raise UnsupportedMediaError(f"{path}: not a video FFmpeg can read ({error})") from None
     try:

@@ -136,10 +136,18 @@ class KeptMedia(Base):
 
 
 class ReviewItem(Base):
-    """A person asked to look at a submission (the review queue builds on it)."""
+    """A person asked to look at a submission: queued by a rule's ``review``
+    action or by the platform, claimed by one reviewer at a time, decided
+    once (docs/review.md)."""
 
     __tablename__ = "review_items"
-    __table_args__ = (Index("ix_review_items_open", "status", "queue", "priority"),)
+    __table_args__ = (
+        Index("ix_review_items_open", "status", "queue", "priority"),
+        # The claim's order: priority, then age, among a queue's open items.
+        Index("ix_review_items_next", "queue", "status", "priority", "created_at", "id"),
+        # The item a reviewer holds already: found without reading the queue.
+        Index("ix_review_items_claimed", "claimed_by", "queue", "status"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     submission_id: Mapped[int] = mapped_column(
@@ -150,9 +158,29 @@ class ReviewItem(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0)
     #: "open" or "closed".
     status: Mapped[str] = mapped_column(String(16), default="open")
+    #: The rule that queued it; for the platform's own escalations, "api:<key>".
     rule: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: When it should be decided by (the queue's SLA from ``created_at``).
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Why the platform escalated it (items it queued itself).
+    reason: Mapped[str] = mapped_column(Text, default="")
+    #: What happens after each decision: {"confirm": [action, ...], ...}.
+    follow_ups: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Who holds it ("user:<name>", "key:<name>") and until when, unless renewed.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: "confirm", "false_positive" or "escalate" once closed.
+    decision: Mapped[str | None] = mapped_column(String(16))
+    #: confirm: A1, A2, B1 or B2.
+    classification: Mapped[str | None] = mapped_column(String(2))
+    annotations: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    #: escalate: the item it became in the other queue; that item's origin.
+    escalated_to: Mapped[int | None] = mapped_column(Id)
+    escalated_from: Mapped[int | None] = mapped_column(Id)
 
 
 class ReportRequest(Base):
@@ -165,7 +193,9 @@ class ReportRequest(Base):
         ForeignKey("submissions.id", ondelete="CASCADE"), index=True
     )
     rule: Mapped[str] = mapped_column(String(100))
-    #: "pending" until reporting handles it.
+    #: The review item whose confirmation asked for it (None: a rule's report action).
+    review_item_id: Mapped[int | None] = mapped_column(Id)
+    #: "pending" until reporting handles it ("withdrawn": its review was reopened).
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

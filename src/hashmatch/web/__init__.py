@@ -31,6 +31,8 @@ from hashmatch.web import (
     dashboard,
     keys,
     match_tester,
+    review_item,
+    review_pages,
     rules,
     signin,
     system,
@@ -45,6 +47,8 @@ STATIC = Path(__file__).parent / "static"
 PAGES = (
     signin,
     dashboard,
+    review_pages,
+    review_item,
     account,
     banks,
     content,

@@ -3,6 +3,10 @@
 Every figure is one aggregate query over indexed columns (the submissions'
 ``created_at``, the review items' and deliveries' status), so the page costs
 the same with 1,000 or 1,000,000 banked hashes.
+
+Admins also see how many reveals each reviewer had each day of the last 7:
+numbers only, to spread the load of looking at the worst content (not which
+items, not when in the day), and no one else sees them.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ class Figures:
     week: Window
     queue_depth: int
     queue_oldest: datetime | None
+    #: Open review items past their due time.
+    queue_overdue: int
     outbox_depth: int
     recent: list[Submission]
     #: (webhook, deliveries retrying or given up on in 7 days, the latest error)
@@ -92,8 +98,12 @@ def figures(database: Database) -> Figures:
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week_ago = now - timedelta(days=7)
     with database.reading() as session:
-        depth, oldest = session.execute(
-            select(func.count(), func.min(ReviewItem.created_at)).where(ReviewItem.status == "open")
+        depth, oldest, overdue = session.execute(
+            select(
+                func.count(),
+                func.min(ReviewItem.created_at),
+                func.count(ReviewItem.due_at).filter(ReviewItem.due_at < now),
+            ).where(ReviewItem.status == "open")
         ).one()
         recent = list(
             session.scalars(
@@ -123,6 +133,7 @@ def figures(database: Database) -> Figures:
             week=_window(session, week_ago),
             queue_depth=depth,
             queue_oldest=oldest,
+            queue_overdue=overdue,
             outbox_depth=backlog(database).depth,
             recent=recent,
             failing_webhooks=failing,
@@ -154,4 +165,6 @@ def dashboard(request: Request, viewer: Viewer = Depends(page("view"))) -> Respo
         viewer,
         figures=figures(service.database),
         index=index_state(service),
+        # Workload, not surveillance: admins only.
+        reveals=service.review.reveals.per_day(days=7) if viewer.can("admin") else None,
     )

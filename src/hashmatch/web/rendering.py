@@ -34,6 +34,7 @@ class NavItem:
 
 NAVIGATION = (
     NavItem("Dashboard", "/ui/", "view"),
+    NavItem("Review", "/ui/review", "review"),
     NavItem("Banks", "/ui/banks", "read"),
     NavItem("Match tester", "/ui/match", "test"),
     NavItem("Rules", "/ui/rules", "read"),
@@ -105,7 +106,8 @@ def done(location: str, notice: str) -> RedirectResponse:
 #: No page may be framed or run a script from anywhere but this server.
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "style-src 'self'; "
         "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
     "X-Frame-Options": "DENY",
