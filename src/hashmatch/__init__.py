@@ -41,6 +41,10 @@ from hashmatch.errors import (
     InvalidHashError,
     MediaError,
     MediaKeyError,
+    RevealCapError,
+    ReviewAccessError,
+    ReviewConflictError,
+    ReviewError,
     RuleError,
     RuleExistsError,
     SubmissionError,
@@ -48,6 +52,7 @@ from hashmatch.errors import (
     UnknownContentError,
     UnknownDeliveryError,
     UnknownExchangeError,
+    UnknownReviewItemError,
     UnknownRuleError,
     UnknownSignalTypeError,
     UnknownSubmissionError,
@@ -86,6 +91,9 @@ if TYPE_CHECKING:
         pdq_from_luma,
         pdq_from_rgb,
     )
+    from hashmatch.review.decisions import Verdict
+    from hashmatch.review.desk import Review
+    from hashmatch.review.reviewer import Reviewer
     from hashmatch.settings import Settings
     from hashmatch.signals import (
         BytesSignalType,
@@ -128,6 +136,9 @@ _LAZY = {
     "SignalType": "hashmatch.signals",
     "SignalValue": "hashmatch.signals",
     "Submissions": "hashmatch.actions.submissions",
+    "Review": "hashmatch.review.desk",
+    "Reviewer": "hashmatch.review.reviewer",
+    "Verdict": "hashmatch.review.decisions",
     "Users": "hashmatch.accounts.users",
     "VideoSignalType": "hashmatch.signals.base",
     "WebSessions": "hashmatch.accounts.sessions",
@@ -200,6 +211,12 @@ __all__ = [
     "OpenedImage",
     "PdqDihedralResult",
     "PdqResult",
+    "RevealCapError",
+    "Review",
+    "ReviewAccessError",
+    "ReviewConflictError",
+    "ReviewError",
+    "Reviewer",
     "RuleError",
     "RuleExistsError",
     "RuleSpec",
@@ -213,6 +230,7 @@ __all__ = [
     "UnknownContentError",
     "UnknownDeliveryError",
     "UnknownExchangeError",
+    "UnknownReviewItemError",
     "UnknownRuleError",
     "UnknownSignalTypeError",
     "UnknownSubmissionError",
@@ -223,6 +241,7 @@ __all__ = [
     "UserError",
     "UserExistsError",
     "Users",
+    "Verdict",
     "VideoSignalType",
     "WebSessions",
     "WebhookError",
