@@ -19,14 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from hashmatch.errors import RevealCapError, ReviewConflictError
 from hashmatch.review import Review, Reviewer, Verdict
 from hashmatch.review import decisions as decisions_module
 from hashmatch.review import items as items_module
 from hashmatch.store import Database
-from hashmatch.store.review_models import Opinion, RevealDay, ReviewDecision, ReviewReveal
+from hashmatch.store.review_models import (
+    Opinion,
+    RevealDay,
+    ReviewDecision,
+    ReviewerPreference,
+    ReviewReveal,
+)
 from hashmatch.store.workflow import Event, ReportRequest, ReviewItem
 from tests.review_world import ReviewWorld
 from tests.test_review import ALICE, BOB, CONFIRM, count, open_world
@@ -189,6 +195,32 @@ def test_a_second_claimer_never_takes_the_item_the_first_is_claiming(
     assert results["second"]["id"] == second
     assert results["first"]["claimed_by"] == ALICE.name
     assert results["second"]["claimed_by"] == BOB.name
+
+
+def test_one_reviewers_first_claims_in_two_queues_at_once_both_succeed(
+    opened: tuple[ReviewWorld, Review], database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reviewer's first claims (two tabs, two queues): the first has made the
+    reviewer's preferences row and not committed; the second waits for it
+    (the row's unique key on PostgreSQL, the write lock on SQLite) and then
+    uses that row, rather than inserting it again and failing."""
+    world, review = opened
+    first, other = world.queue_photos(2)
+    with database.transaction() as session:
+        session.execute(update(ReviewItem).where(ReviewItem.id == other).values(queue="second"))
+    paused = PausedInside(monkeypatch, items_module, "note_activity")
+    watcher = SecondWriter(database, monkeypatch)
+    results: dict[str, Any] = {}
+    one = started(lambda: review.items.claim_next(ALICE, "default"), "first", results)
+    assert paused.reached.wait(PATIENCE)
+    two = started(lambda: review.items.claim_next(ALICE, "second"), "second", results)
+    watcher.wait_until_blocked(two)
+    paused.release()
+    one.join(PATIENCE)
+    two.join(PATIENCE)
+    assert results["first"]["id"] == first
+    assert results["second"]["id"] == other
+    assert count(database, ReviewerPreference) == 1
 
 
 # -- decisions -----------------------------------------------------------------------------

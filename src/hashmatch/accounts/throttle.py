@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hashmatch.audit import Actor, current_actor, record
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 from hashmatch.store.account_models import LoginThrottle
+from hashmatch.store.database import conflict_insert
 from hashmatch.store.models import as_utc
 
 #: The login form's answer for a wrong password, an unknown name and a disabled user.
@@ -132,8 +132,7 @@ def _locked(seconds: float) -> Refusal:
 def _count_failure(database: Database, name: str, now: datetime) -> Any:
     """INSERT ... ON CONFLICT DO UPDATE SET failures = failures + 1, returning
     the new count: one statement, so two failures at once both count."""
-    dialect = postgresql if database.dialect == "postgresql" else sqlite
-    statement = dialect.insert(LoginThrottle).values(
+    statement = conflict_insert(database.dialect, LoginThrottle).values(
         name=name, failures=1, last_failure_at=now, locked_until=None
     )
     return statement.on_conflict_do_update(

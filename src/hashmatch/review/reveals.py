@@ -16,14 +16,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 
 from hashmatch import audit
 from hashmatch.errors import RevealCapError, ReviewError
 from hashmatch.review.items import Items, check_open_and_free
 from hashmatch.review.reviewer import Reviewer
+from hashmatch.store.database import conflict_insert
 from hashmatch.store.models import utcnow
 from hashmatch.store.review_models import RevealDay, ReviewReveal
 
@@ -55,9 +54,8 @@ class Reveals:
             self.items.queues.check_admits(session, item.queue, reviewer)
             if item.status == "open":
                 check_open_and_free(item, reviewer, now)
-            insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             session.execute(
-                insert(RevealDay)
+                conflict_insert(self.database.dialect, RevealDay)
                 .values(reviewer=reviewer.name, day=today, reveals=0)
                 .on_conflict_do_nothing(index_elements=["reviewer", "day"])
             )
@@ -119,15 +117,3 @@ class Reveals:
             {"day": day.isoformat(), "reviewer": reviewer, "reveals": int(count)}
             for day, reviewer, count in rows
         ]
-
-    def of_item(self, item_id: int) -> int:
-        """How many times an item was revealed."""
-        with self.database.reading() as session:
-            return int(
-                session.scalar(
-                    select(func.count())
-                    .select_from(ReviewReveal)
-                    .where(ReviewReveal.item_id == item_id)
-                )
-                or 0
-            )

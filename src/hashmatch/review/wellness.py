@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from hashmatch import audit
 from hashmatch.errors import ReviewError
+from hashmatch.store.database import conflict_insert
 from hashmatch.store.models import as_utc, utcnow
 from hashmatch.store.review_models import ReviewerPreference
 
@@ -45,12 +46,24 @@ class View:
     break_due: bool
 
 
+def own_row(session: Session, reviewer: str) -> ReviewerPreference:
+    """``reviewer``'s row, made if missing and locked for the transaction.
+    Made by one ``INSERT ... ON CONFLICT DO NOTHING``: two first claims of
+    one reviewer at once (two tabs) never both insert it."""
+    dialect = session.get_bind().dialect.name
+    session.execute(
+        conflict_insert(dialect, ReviewerPreference)
+        .values(reviewer=reviewer)
+        .on_conflict_do_nothing(index_elements=["reviewer"])
+    )
+    row = session.get(ReviewerPreference, reviewer, with_for_update=True)
+    assert row is not None  # inserted above, or there already
+    return row
+
+
 def note_activity(session: Session, reviewer: str, now: datetime) -> None:
     """Record that ``reviewer`` worked the queue at ``now`` (in the caller's transaction)."""
-    row = session.get(ReviewerPreference, reviewer, with_for_update=True)
-    if row is None:
-        row = ReviewerPreference(reviewer=reviewer)
-        session.add(row)
+    row = own_row(session, reviewer)
     last = as_utc(row.last_active_at) if row.last_active_at is not None else None
     if last is None or row.stretch_started_at is None or now - last >= PAUSE:
         row.stretch_started_at = now
@@ -112,10 +125,7 @@ class Wellness:
                 f"a reveal lasts from 1 to {settings.review_reveal_max_seconds} seconds"
             )
         with self.database.transaction() as session:
-            row = session.get(ReviewerPreference, reviewer, with_for_update=True)
-            if row is None:
-                row = ReviewerPreference(reviewer=reviewer)
-                session.add(row)
+            row = own_row(session, reviewer)
             before = _chosen(row)
             if blur_px is not None:
                 row.blur_px = blur_px

@@ -25,6 +25,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,6 +90,12 @@ def _sqlite_engine(url: URL) -> Engine:
         connection.exec_driver_sql("BEGIN" if options.get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def conflict_insert(dialect: str, table: Any) -> Any:
+    """An INSERT into ``table`` in ``dialect``'s own form ("postgresql" or
+    "sqlite"), which can say ``ON CONFLICT``: upserts in one statement."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
 class Database:
