@@ -156,3 +156,26 @@ def _hermetic_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("HASHMATCH_") and not name.startswith("HASHMATCH_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HASHMATCH_DATA_DIR", str(tmp_path / "hashmatch-data"))
+
+
+# -- NCMEC's CyberTipline, served locally --------------------------------------
+
+
+@pytest.fixture
+def ncmec() -> Iterator[Any]:
+    """A local CyberTipline server (tests/reporting_world.py); the exchange
+    tests' own ``ncmec`` fixtures (NCMEC's hash sharing) override it."""
+    from tests.reporting_world import simulator
+
+    with simulator() as server:
+        yield server
+
+
+@pytest.fixture
+def reporting(database_url: str, tmp_path: Path, ncmec: Any) -> Iterator[Any]:
+    """A ReportingWorld on each engine, filing to ``ncmec``."""
+    from tests.reporting_world import ReportingWorld, reporting_settings
+
+    database = Database.open(database_url)
+    yield ReportingWorld.make(database, reporting_settings(database_url, tmp_path), ncmec)
+    database.close()

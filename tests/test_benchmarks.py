@@ -133,3 +133,27 @@ def test_review_speed_quick_run() -> None:
         re.M,
     )
     assert ops == ["claim_next", "decide"]
+
+
+@pytest.mark.slow
+def test_cybertip_speed_quick_run() -> None:
+    stdout = run("cybertip_speed.py", "--reports", "3", "--engines", "sqlite")
+    assert re.search(
+        r"^RESULT engine=sqlite reports=3 files_per_report=3 reports_per_minute=\d+ "
+        r"p50_ms=[\d.]+ p95_ms=[\d.]+ calls_per_report=8$",
+        stdout,
+        re.M,
+    )
+
+
+@pytest.mark.slow
+def test_transparency_speed_quick_run() -> None:
+    quick = "--submissions 20000 --runs 1 --engines sqlite"
+    stdout = run("transparency_speed.py", *quick.split())
+    assert "counted 20,000, 20 reports" in stdout  # one submission in a thousand is reported
+    assert re.search(
+        r"^RESULT engine=sqlite submissions=20000 fill_s=[\d.]+ report_s=[\d.]+ "
+        r"under_10s=(yes|no)$",
+        stdout,
+        re.M,
+    )

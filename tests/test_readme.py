@@ -112,5 +112,6 @@ def test_readme_runs_in_order_on_a_fresh_install(tmp_path: Path) -> None:
     assert [m["bank"] for m in submitted["matches"]] == ["known"]
     assert "1 upload-1" in result.stdout  # the review item the submission opened
     assert "\nclosed false_positive\n" in result.stdout
+    assert "submissions 1 false positives 1" in result.stdout  # the transparency report
     [chain] = [r for r in records if "head" in r]
     assert chain["ok"] is True

@@ -19,8 +19,9 @@ from hashmatch.banks import Banks
 from hashmatch.cli import app
 from hashmatch.cli.context import os_user
 from hashmatch.cli.reference import reference
+from hashmatch.reporting.cybertip.content import CLASSIFICATIONS
 from hashmatch.review import Review, Reviewer
-from hashmatch.review.decisions import ANNOTATIONS, CLASSIFICATIONS, DECISIONS
+from hashmatch.review.decisions import ANNOTATIONS, DECISIONS
 from hashmatch.store import Database
 from hashmatch.store.review_models import Opinion
 from hashmatch.store.workflow import ReportRequest

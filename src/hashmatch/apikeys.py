@@ -37,7 +37,7 @@ from hashmatch.store.models import as_utc, utcnow
 
 log = logging.getLogger("hashmatch.apikeys")
 
-SCOPES = ("hash", "match", "curate", "submit", "review", "audit", "admin")
+SCOPES = ("hash", "match", "curate", "submit", "review", "report", "evidence", "audit", "admin")
 _KEY = re.compile(r"^hm_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,100})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 #: last_used_at is written at most this often per key (not on every request).

@@ -97,6 +97,16 @@ def acting_as(actor: Actor) -> Iterator[Actor]:
         _current.reset(token)
 
 
+@contextmanager
+def acting_named(name: str) -> Iterator[Actor]:
+    """Changes made in this block are ``name``'s, keeping the current
+    request's id and client (a service method told who acts, called from a
+    request or a command)."""
+    current = current_actor()
+    with acting_as(Actor(name, current.request_id, current.client)) as actor:
+        yield actor
+
+
 def entry_hash(fields: dict[str, Any], prev_hash: str) -> str:
     """The chain's link: SHA-256 over the entry's fields, canonical JSON, and
     the previous entry's hash."""

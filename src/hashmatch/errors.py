@@ -30,11 +30,20 @@
     │   ├── ReviewConflictError   decided already, or claimed by someone else
     │   ├── ReviewAccessError     the queue does not admit this reviewer
     │   └── RevealCapError        the reviewer's reveals for the day are used up
+    ├── ReportingError            a CyberTipline report that cannot be made or changed as asked
+    │   ├── UnknownReportError    no report with that id
+    │   ├── ReportConflictError   reported already, or in a state that does not allow it
+    │   └── CybertipError         NCMEC answered with an error code, garbage or not at all
+    ├── EvidenceError             preserved evidence that cannot be stored, read or purged as asked
+    │   ├── UnknownEvidenceError  no evidence package with that id
+    │   └── UnknownHoldError      no legal hold with that id
+    ├── TransparencyError         a transparency period or format that is not understood
     ├── ExchangeError             an exchange that cannot be fetched or changed as asked
     │   ├── UnknownExchangeError  no exchange by that name
     │   ├── ExchangeExistsError   an exchange by that name already exists
     │   └── ExchangeBusyError     another process is fetching that exchange now
     ├── MediaKeyError             the media encryption key is missing or unusable
+    │   └── EvidenceKeyError      the evidence master key is missing or unusable
     ├── FetchError                a URL whose content could not be downloaded
     │   ├── UrlNotAllowedError    fetching is off, or the host or address is refused
     │   └── DownloadTooLargeError over the configured download limit
@@ -242,6 +251,76 @@ class RevealCapError(ReviewError):
     """The reviewer has used up the day's reveals."""
 
 
+class ReportingError(HashmatchError, ValueError):
+    """A CyberTipline report that cannot be made or changed as asked; the message says why."""
+
+
+class UnknownReportError(ReportingError, KeyError):
+    def __init__(self, report_id: int) -> None:
+        super().__init__(f"no report {report_id}")
+        self.report_id = report_id
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return type(self), (self.report_id,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ReportConflictError(ReportingError):
+    """An item reported already, or a report whose state does not allow the step."""
+
+
+class CybertipError(ReportingError):
+    """NCMEC's CyberTipline answered with an error code, with something that is
+    not its XML, or not at all.  ``code`` is NCMEC's ``responseCode`` (None when
+    there was none); ``kind`` says what to do about it: ``"retry"`` (server-side,
+    try again later), ``"credentials"`` (stop, an admin must act), ``"invalid"``
+    (stop, NCMEC's message says what to fix), ``"unknown"`` (no such report or
+    file there), ``"done"`` (retracted or finished already) or ``"protocol"``
+    (an answer that is not the API's)."""
+
+    def __init__(self, message: str, *, code: int | None = None, kind: str = "protocol") -> None:
+        super().__init__(message)
+        self.code = code
+        self.kind = kind
+
+    def __reduce__(self) -> tuple[type, tuple[str], dict[str, object]]:
+        return type(self), (str(self),), {"code": self.code, "kind": self.kind}
+
+
+class EvidenceError(HashmatchError, ValueError):
+    """Preserved evidence that cannot be stored, read, exported or purged as asked."""
+
+
+class UnknownEvidenceError(EvidenceError, KeyError):
+    def __init__(self, package_id: int) -> None:
+        super().__init__(f"no evidence package {package_id}")
+        self.package_id = package_id
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return type(self), (self.package_id,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class UnknownHoldError(EvidenceError, KeyError):
+    def __init__(self, hold_id: int) -> None:
+        super().__init__(f"no legal hold {hold_id}")
+        self.hold_id = hold_id
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return type(self), (self.hold_id,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TransparencyError(HashmatchError, ValueError):
+    """A transparency period or output format that is not understood."""
+
+
 class ExchangeError(HashmatchError):
     """An exchange that cannot be fetched or changed as asked; a message with
     the exchange's credentials in it is never made (hashmatch/exchange/)."""
@@ -269,6 +348,10 @@ class ExchangeBusyError(ExchangeError):
 
 class MediaKeyError(ConfigurationError):
     """The media encryption key is missing, unreadable or not 32 bytes."""
+
+
+class EvidenceKeyError(MediaKeyError):
+    """The evidence master key is missing, unreadable or not a key."""
 
 
 class FetchError(HashmatchError):

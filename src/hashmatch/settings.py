@@ -22,7 +22,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -35,6 +35,9 @@ from hashmatch.errors import ConfigurationError
 ENV_PREFIX = "HASHMATCH_"
 CONFIG_ENV = "HASHMATCH_CONFIG"
 MiB = 1024 * 1024
+#: NCMEC's CyberTipline Reporting API: the test environment is the default.
+TEST_CYBERTIP_URL = "https://exttest.cybertip.org/ispws"
+PRODUCTION_CYBERTIP_URL = "https://report.cybertip.org/ispws"
 
 # The config file's values while Settings.load builds an object (sources are
 # chosen per class, so the file reaches them this way rather than as a field).
@@ -282,6 +285,97 @@ class Settings(BaseSettings):
         "reminded to take a break.",
     )
 
+    # -- reporting to NCMEC's CyberTipline ---------------------------------------
+    cybertip_url: str = Field(
+        TEST_CYBERTIP_URL,
+        description="The CyberTipline Reporting API. The default is NCMEC's test environment; "
+        f"reports reach NCMEC for real only when this says `{PRODUCTION_CYBERTIP_URL}` "
+        "(and `serve` says so loudly).",
+    )
+    cybertip_username: str = Field("", description="The Reporting API user NCMEC gave you.")
+    cybertip_password: SecretStr = Field(
+        SecretStr(""),
+        description="Its password (set it in the environment, `HASHMATCH_CYBERTIP_PASSWORD`, "
+        "or the config file; never logged).",
+    )
+    cybertip_enabled: bool = Field(
+        False,
+        description="File reports: the worker takes report requests (a rule's or a reviewer's) "
+        "and files them. Off: reports wait as drafts for a person to file.",
+    )
+    cybertip_timeout_seconds: float = Field(
+        60.0, gt=0, description="Longest one call to the Reporting API may take."
+    )
+    cybertip_incident_type: str = Field(
+        "Child Pornography (possession, manufacture, and distribution)",
+        description="`incidentType` of every report.",
+    )
+    cybertip_reporter_first_name: str = Field("", description="`reportingPerson` first name.")
+    cybertip_reporter_last_name: str = Field("", description="`reportingPerson` last name.")
+    cybertip_reporter_email: str = Field("", description="`reportingPerson` email.")
+    cybertip_reporter_phone: str = Field("", description="`reportingPerson` phone (optional).")
+    cybertip_contact_first_name: str = Field(
+        "", description="`contactPerson` first name (optional: a contact other than the reporter)."
+    )
+    cybertip_contact_last_name: str = Field("", description="`contactPerson` last name.")
+    cybertip_contact_email: str = Field("", description="`contactPerson` email.")
+    cybertip_contact_phone: str = Field("", description="`contactPerson` phone.")
+    cybertip_terms_of_service: str = Field(
+        "", description="`termsOfService`: the platform's terms, as text or a link."
+    )
+    cybertip_legal_url: str = Field(
+        "", description="`legalURL`: where law enforcement sends legal process."
+    )
+    cybertip_additional_info_url: str = Field(
+        "",
+        description='The platform\'s "additional info" webhook, asked synchronously (signed '
+        "like webhooks) for the reported user's screen name, emails, IP capture events and "
+        "profile URL when a report is built; empty: the submission metadata only.",
+    )
+    cybertip_additional_info_secret: SecretStr = Field(
+        SecretStr(""),
+        description="Secret the additional-info webhook's requests are signed with "
+        "(`Hashmatch-Signature`, as webhook deliveries are).",
+    )
+    report_keep_confirmed_days: float = Field(
+        30.0,
+        ge=0,
+        description="A confirmed item's kept media waits this long for its report (a rule's, "
+        'or a person pressing "Report to NCMEC"), then is purged (audited) if it was '
+        "never reported.",
+    )
+    cybertip_max_files_per_report: int = Field(
+        50, ge=1, le=1000, description="Most files in one report (a batch of one user's items)."
+    )
+
+    # -- evidence preservation ------------------------------------------------------
+    evidence_store: str = Field(
+        "",
+        description="Where preserved evidence goes: a folder, or an fsspec URL such as "
+        "`s3://bucket/prefix` (the `s3` extra); empty: `evidence` in the data directory.",
+    )
+    evidence_key_file: Path | None = Field(
+        None,
+        description="File holding the evidence master key (32 random bytes, base64; "
+        "`hashmatch media-key new` writes one). Each object gets its own data key, "
+        "wrapped by this one.",
+    )
+    evidence_key_command: str = Field(
+        "",
+        description="Command that prints the evidence master key (base64); run once at start-up.",
+    )
+    evidence_retention_days: int = Field(
+        365,
+        ge=365,
+        description="How long a finished report's evidence is kept (at least the one year "
+        "18 U.S.C. 2258A(h) asks for); legal holds keep it longer.",
+    )
+    transparency_instance_name: str = Field(
+        "",
+        max_length=200,
+        description="The platform's name on its transparency reports (empty: none).",
+    )
+
     @field_validator("url_allowed_hosts")
     @classmethod
     def _host_entries(cls, entries: list[str]) -> list[str]:
@@ -419,7 +513,9 @@ def reference() -> str:
         "|---|---|---|---|",
     ]
     for name, field in Settings.model_fields.items():
-        default = "" if field.default_factory is not None else json.dumps(field.default)
+        # A secret's default is not worth printing (nor printable).
+        printable = field.default_factory is None and not isinstance(field.default, SecretStr)
+        default = json.dumps(field.default) if printable else ""
         if field.default_factory is list:
             default = "[]"
         lines.append(

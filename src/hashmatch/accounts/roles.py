@@ -5,8 +5,8 @@
 
 A page or form names one permission; a role has it or not.  ``admin`` may do
 everything; ``curator`` changes banks, content, rules, webhooks and
-exchanges; ``reviewer`` works the review queue; ``viewer`` reads; ``legal``
-sees evidence and reads.
+exchanges; ``reviewer`` works the review queue and files CyberTipline reports;
+``viewer`` reads; ``legal`` sees reports and evidence and reads.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # changing banks, content, rules, webhooks and exchanges
     "curate": frozenset({"admin", "curator"}),
     "review": frozenset({"admin", "reviewer"}),
+    # CyberTipline reports: file one from a confirmed item, follow it, retry it
+    "report": frozenset({"admin", "reviewer", "legal"}),
     "evidence": frozenset({"admin", "legal"}),
     "audit": frozenset({"admin", "viewer", "legal"}),
     # API keys, users and settings

@@ -94,32 +94,43 @@ def write_new_key(path: Path) -> None:
         stream.write(new_key_text() + "\n")
 
 
-def parse_key(text: str, source: str) -> bytes:
-    """The 32 bytes a key's base64 text holds; ``source`` names where it came from."""
+def parse_key(text: str, source: str, *, error: type[MediaKeyError] = MediaKeyError) -> bytes:
+    """The 32 bytes a key's base64 text holds; ``source`` names where it came
+    from, and a key that is not one raises ``error`` (EvidenceKeyError for the
+    evidence master key)."""
     try:
         key = base64.b64decode(text.strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise MediaKeyError(f"{source} does not give a base64 key") from None
+        raise error(f"{source} does not give a base64 key") from None
     if len(key) != KEY_BYTES:
-        raise MediaKeyError(
-            f"{source} gives {len(key)} bytes; a media key is {KEY_BYTES} "
+        raise error(
+            f"{source} gives {len(key)} bytes; a key is {KEY_BYTES} "
             "(make one with: hashmatch media-key new PATH)"
         )
     return key
 
 
-def _key_from_file(path: Path) -> bytes:
-    source = f"media_key_file {path}"
+def key_from_file(
+    path: Path, *, setting: str = "media_key_file", error: type[MediaKeyError] = MediaKeyError
+) -> bytes:
+    """The key in the file ``setting`` names; ``error`` when it cannot be had."""
+    source = f"{setting} {path}"
     try:
         text = path.read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as error:
-        why = error.strerror if isinstance(error, OSError) else "not base64 text"
-        raise MediaKeyError(f"{source}: cannot read the key: {why}") from None
-    return parse_key(text, source)
+    except (OSError, UnicodeDecodeError) as failure:
+        why = failure.strerror if isinstance(failure, OSError) else "not base64 text"
+        raise error(f"{source}: cannot read the key: {why}") from None
+    return parse_key(text, source, error=error)
 
 
-def _key_from_command(command: str) -> bytes:
-    source = f"media_key_command {command!r}"
+def key_from_command(
+    command: str,
+    *,
+    setting: str = "media_key_command",
+    error: type[MediaKeyError] = MediaKeyError,
+) -> bytes:
+    """The key ``command`` prints (run without a shell); ``error`` when it cannot be had."""
+    source = f"{setting} {command!r}"
     try:
         done = subprocess.run(
             shlex.split(command),
@@ -128,21 +139,19 @@ def _key_from_command(command: str) -> bytes:
             timeout=COMMAND_SECONDS,
             check=False,
         )
-    except (OSError, ValueError, subprocess.TimeoutExpired) as error:
-        raise MediaKeyError(f"{source} could not run: {error}") from None
+    except (OSError, ValueError, subprocess.TimeoutExpired) as failure:
+        raise error(f"{source} could not run: {failure}") from None
     if done.returncode != 0:
         said = done.stderr.strip().splitlines()
-        raise MediaKeyError(
-            f"{source} failed (exit {done.returncode})" + (f": {said[-1]}" if said else "")
-        )
-    return parse_key(done.stdout, source)
+        raise error(f"{source} failed (exit {done.returncode})" + (f": {said[-1]}" if said else ""))
+    return parse_key(done.stdout, source, error=error)
 
 
 def load_vault(settings: Settings) -> MediaVault | None:
     """The vault of the configured key (the file first), or None when no key
     is configured; MediaKeyError when the key cannot be had or is not a key."""
     if settings.media_key_file is not None:
-        return MediaVault(_key_from_file(settings.media_key_file.expanduser()))
+        return MediaVault(key_from_file(settings.media_key_file.expanduser()))
     if settings.media_key_command:
-        return MediaVault(_key_from_command(settings.media_key_command))
+        return MediaVault(key_from_command(settings.media_key_command))
     return None

@@ -1,13 +1,20 @@
 """Periodic upkeep of the workflow's tables (the deliverer runs it every minute).
 
     run_upkeep(database, settings)
-    # {"media_purged": 2, "dedupe_keys_cleared": 40, "delivery_attempts_pruned": 310}
+    # {"media_purged": 2, "dedupe_keys_cleared": 40, "delivery_attempts_pruned": 310,
+    #  "evidence_purged": 1}
 
-* Kept media is deleted once no open review item and no pending report
-  request of its submission needs it; each purge has its audit entry.
+* Kept media is deleted once no open review item, no pending report
+  request and no CyberTipline report of its submission needs it (one not
+  finished, or finished with its evidence not preserved yet), and no
+  confirmed item waits to be reported (for ``report_keep_confirmed_days``
+  after its confirmation, so that a person can still press "Report to
+  NCMEC"); each purge has its audit entry.
 * Idempotency keys older than the window are cleared, so the unique index
   holds only live ones and a later submission may use the key again.
 * The delivery log keeps ``delivery_log_days``.
+* Evidence past its retention with no legal hold is purged (audited);
+  ``reporting/evidence.py``.
 """
 
 from __future__ import annotations
@@ -15,12 +22,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.orm import Session
 
 from hashmatch import audit
 from hashmatch.actions.outbox import prune_delivery_log
+from hashmatch.reporting.evidence import Evidence
 from hashmatch.store.models import utcnow
+from hashmatch.store.reporting_models import CybertipFile, CybertipReport, EvidencePackage
 from hashmatch.store.workflow import KeptMedia, ReportRequest, ReviewItem, Submission
 
 if TYPE_CHECKING:
@@ -34,22 +43,48 @@ PURGE_BATCH = 500
 def run_upkeep(database: Database, settings: Settings) -> dict[str, int]:
     """One round of upkeep; how many of each thing it removed."""
     return {
-        "media_purged": purge_kept_media(database),
+        "media_purged": purge_kept_media(
+            database, keep_confirmed=timedelta(days=settings.report_keep_confirmed_days)
+        ),
         "dedupe_keys_cleared": clear_dedupe_keys(
             database, timedelta(hours=settings.submission_dedupe_hours)
         ),
         "delivery_attempts_pruned": prune_delivery_log(
             database, timedelta(days=settings.delivery_log_days)
         ),
+        "evidence_purged": len(Evidence(database, settings).purge_due()),
     }
 
 
-#: Kept media that an open review item or a pending report request needs.
-_NEEDED = exists().where(
-    ReviewItem.submission_id == KeptMedia.submission_id, ReviewItem.status == "open"
-) | exists().where(
-    ReportRequest.submission_id == KeptMedia.submission_id, ReportRequest.status == "pending"
-)
+def _needed(keep_confirmed: timedelta) -> ColumnElement[bool]:
+    """Kept media that an open review item, a pending report request, a
+    CyberTipline report (one not finished yet — a failed one may be retried —
+    or finished with its evidence not preserved yet), or a confirmation not
+    reported yet and younger than ``keep_confirmed`` needs."""
+    return (
+        exists().where(
+            ReviewItem.submission_id == KeptMedia.submission_id, ReviewItem.status == "open"
+        )
+        | exists().where(
+            ReportRequest.submission_id == KeptMedia.submission_id,
+            ReportRequest.status == "pending",
+        )
+        | exists().where(
+            CybertipFile.submission_id == KeptMedia.submission_id,
+            CybertipReport.id == CybertipFile.report_id,
+            (CybertipReport.status.in_(("draft", "submitted", "files_uploaded", "failed")))
+            | (
+                (CybertipReport.status == "finished")
+                & ~exists().where(EvidencePackage.report_id == CybertipReport.id)
+            ),
+        )
+        | exists().where(
+            ReviewItem.submission_id == KeptMedia.submission_id,
+            ReviewItem.decision == "confirm",
+            ReviewItem.closed_at > utcnow() - keep_confirmed,
+            ~exists().where(CybertipFile.review_item_id == ReviewItem.id),
+        )
+    )
 
 
 def _purge(session: Session, kept: KeptMedia, actor: audit.Actor | None) -> None:
@@ -63,12 +98,12 @@ def _purge(session: Session, kept: KeptMedia, actor: audit.Actor | None) -> None
     )
 
 
-def purge_if_unneeded(session: Session, submission_id: int) -> bool:
-    """In the caller's transaction (a review decision's): purge the
-    submission's kept media unless an open review item or a pending report
-    request still needs it, audited as the caller's; whether it was purged."""
+def purge_if_unneeded(session: Session, submission_id: int, *, keep_confirmed: timedelta) -> bool:
+    """In the caller's transaction (a review decision's, a report's): purge
+    the submission's kept media unless something still needs it (see
+    ``_needed``), audited as the caller's; whether it was purged."""
     kept = session.scalar(
-        select(KeptMedia).where(KeptMedia.submission_id == submission_id, ~_NEEDED)
+        select(KeptMedia).where(KeptMedia.submission_id == submission_id, ~_needed(keep_confirmed))
     )
     if kept is None:
         return False
@@ -76,7 +111,7 @@ def purge_if_unneeded(session: Session, submission_id: int) -> bool:
     return True
 
 
-def purge_kept_media(database: Database) -> int:
+def purge_kept_media(database: Database, *, keep_confirmed: timedelta) -> int:
     """Delete kept media that nothing needs any more, auditing each; how many."""
     purged = 0
     while True:
@@ -84,7 +119,7 @@ def purge_kept_media(database: Database) -> int:
             # Locked on PostgreSQL, so that two upkeeps never purge (and audit) one row twice.
             rows = session.scalars(
                 select(KeptMedia)
-                .where(~_NEEDED)
+                .where(~_needed(keep_confirmed))
                 .order_by(KeptMedia.id)
                 .limit(PURGE_BATCH)
                 .with_for_update(skip_locked=True)

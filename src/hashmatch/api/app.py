@@ -27,12 +27,15 @@ from hashmatch.api import (
     audit,
     curation,
     errors,
+    evidence,
     exchanges,
     hma,
+    reports,
     review,
     rules,
     status,
     submissions,
+    transparency,
     v1,
     webhooks,
 )
@@ -88,7 +91,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(submissions.router)
     app.include_router(webhooks.router)
     app.include_router(review.router)
+    app.include_router(reports.router)
+    app.include_router(evidence.router)
     app.include_router(audit.router)
+    app.include_router(transparency.router)
     app.include_router(exchanges.router)
     app.include_router(hma.router)
     # Imported here: the UI's page modules import the API's service, so

@@ -23,6 +23,7 @@ into the plain ``def`` routes (tests/test_audit_wiring.py holds that).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -32,7 +33,7 @@ from hashmatch.api.access_log import KEY_NAME, request_id
 from hashmatch.api.errors import ApiError
 from hashmatch.api.service import Service
 from hashmatch.apikeys import KeyInfo
-from hashmatch.audit import Actor, set_actor
+from hashmatch.audit import Actor, current_actor, set_actor
 from hashmatch.settings import is_loopback
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `hashmatch keys create`.")
@@ -115,6 +116,21 @@ def _client(request: Request) -> str | None:
 def require(scope: str | None) -> KeyCheck:
     """A dependency that admits keys with ``scope`` (or ``admin``); None: any valid key."""
     return KeyCheck(scope)
+
+
+def acting_key(scope: str) -> Any:
+    """A dependency that admits keys with ``scope`` and gives the route the
+    actor name the check set (``key:<name>``), for services told who acts:
+
+        Actor = Annotated[str, acting_key("report")]
+    """
+
+    # The check as a default, not in the annotation: annotations are strings
+    # here, and FastAPI resolves them in the module, where ``scope`` is unknown.
+    async def actor(_key: KeyInfo | None = Depends(require(scope))) -> str:
+        return current_actor().name
+
+    return Depends(actor)
 
 
 def require_hma(scope: str | None) -> KeyCheck:

@@ -26,8 +26,9 @@ from hashmatch.api.rules import FollowUpAction
 from hashmatch.api.submissions import SubmissionRecord
 from hashmatch.apikeys import KeyInfo
 from hashmatch.fieldlimits import DESCRIPTION_CHARS, MAX_ID
+from hashmatch.reporting.cybertip.content import CLASSIFICATIONS
 from hashmatch.review import Review, Reviewer, Verdict
-from hashmatch.review.decisions import ANNOTATIONS, CLASSIFICATIONS, DECISIONS
+from hashmatch.review.decisions import ANNOTATIONS, DECISIONS
 from hashmatch.review.items import MAX_PAGE, STATUSES
 from hashmatch.review.queues import MAX_SLA_MINUTES
 

@@ -31,6 +31,8 @@ from hashmatch.index.warmup import warm_up as warm_up_index
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
 from hashmatch.pdq.warmup import COMPILING_NOTICE, announcing_compiles, warm_up
+from hashmatch.reporting.filer import Filer
+from hashmatch.reporting.transparency.usage import UsageCounter
 from hashmatch.review import Review
 from hashmatch.settings import Settings
 from hashmatch.signals.vpdq import warm_up as warm_up_video
@@ -75,10 +77,16 @@ class Service:
         self.url_policy = UrlPolicy.from_settings(settings)
         #: Webhook deliveries from this process (off when ``hashmatch worker`` does them).
         self.deliverer = Deliverer(database, settings) if settings.deliver_in_serve else None
+        #: CyberTipline reports filed and resumed from this process, beside the deliveries.
+        self.filer = (
+            Filer(database, settings, vault=media_vault) if settings.deliver_in_serve else None
+        )
         #: Exchanges fetched on their intervals (docs/exchanges.md).
         self.exchange_scheduler = Scheduler(
             Fetcher(database, self.url_policy), on_change=self.refresh_soon
         )
+        #: Lookups answered, counted for transparency reports (written in batches).
+        self.usage = UsageCounter(database)
         self.rate_limiter = (
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
             if settings.rate_limit_per_second > 0
@@ -106,9 +114,12 @@ class Service:
 
     def start(self) -> None:
         self._loader.start()
+        self.usage.start()
         self.exchange_scheduler.start()
         if self.deliverer is not None:
             self.deliverer.start()
+        if self.filer is not None:
+            self.filer.start()
 
     def _load(self) -> None:
         try:
@@ -173,11 +184,14 @@ class Service:
         self.exchange_scheduler.stop()
         if self.deliverer is not None:
             self.deliverer.stop(timeout=self.settings.webhook_timeout_seconds + 5)
+        if self.filer is not None:
+            self.filer.stop(timeout=self.settings.cybertip_timeout_seconds + 5)
         self.imports.close()
         self.wait_until_loaded(timeout=60)
         if self._follower.is_alive():
             self._follower.join(timeout=60)
         self.keys.close(timeout=60)
+        self.usage.close(timeout=60)
 
     @property
     def loading_problem(self) -> str | None:

@@ -23,6 +23,7 @@ from hashmatch.api.service import Service
 from hashmatch.errors import UnknownBankError
 from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match
+from hashmatch.reporting.transparency.counts import LOOKUPS
 from hashmatch.signals import get_signal_type
 
 router = APIRouter(prefix="/v1", route_class=GuardedRoute, responses=error_responses(*KEYED, 422))
@@ -37,6 +38,8 @@ def _service(request: Request) -> Service:
 
 
 def _count(request: Request, matches: list[Match]) -> None:
+    """One lookup answered: counted for transparency reports, its matches for metrics."""
+    _service(request).usage.add(LOOKUPS)
     for match in matches:
         request.app.state.metrics.matches.labels(match.bank).inc()
 

@@ -31,8 +31,11 @@ from hashmatch.cli import (
 from hashmatch.cli.audit_command import audit_app
 from hashmatch.cli.bank_command import bank_app
 from hashmatch.cli.context import RootOptions
+from hashmatch.cli.cybertip_command import cybertip_app
+from hashmatch.cli.evidence_command import evidence_app
 from hashmatch.cli.exchange_command import exchange_app
 from hashmatch.cli.keys_command import keys_app
+from hashmatch.cli.report_command import report_app
 from hashmatch.cli.review_command import review_app
 from hashmatch.cli.rules_command import rules_app
 from hashmatch.cli.submit_command import media_key_app, submissions_app, submit_files_command
@@ -78,6 +81,9 @@ app.add_typer(submissions_app, name="submissions")
 app.add_typer(media_key_app, name="media-key")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
+app.add_typer(report_app, name="report")
+app.add_typer(cybertip_app, name="cybertip")
+app.add_typer(evidence_app, name="evidence")
 
 
 def _version(value: bool) -> None:

@@ -35,7 +35,8 @@ def create(
         ...,
         "--scope",
         "-s",
-        help="Comma-separated scopes: hash, match, curate, submit, review, audit, admin.",
+        help="Comma-separated scopes: hash, match, curate, submit, review, report, evidence, "
+        "audit, admin.",
     ),
 ) -> None:
     """Create a key and print it: the key alone on stdout, once, so that

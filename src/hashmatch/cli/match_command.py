@@ -55,6 +55,8 @@ def match_command(
     from hashmatch.banks import Banks
     from hashmatch.hashing import HashRequest, default_jobs, hash_files, iter_files
     from hashmatch.matching import Matcher
+    from hashmatch.reporting.transparency.counts import LOOKUPS
+    from hashmatch.reporting.transparency.usage import count_now
 
     if not paths and not hashes:
         raise typer.BadParameter("give files or folders, or --hash TYPE:HASH")
@@ -90,6 +92,7 @@ def match_command(
             found = matcher.match_result(result, banks=bank or None)
             matched += bool(found)
             emit({"path": result.path, "matches": [m.to_json() for m in found]})
+    count_now(database, LOOKUPS, len(queries) + len(files) - failed)  # for transparency reports
     if output_format is MatchFormat.table:
         _print_table(rows)
     if files:

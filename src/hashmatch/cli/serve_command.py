@@ -8,12 +8,16 @@ folder of index snapshots.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
 from hashmatch.cli.context import program, settings_of
 from hashmatch.cli.errors import reported_errors
 from hashmatch.cli.progress import say
+
+if TYPE_CHECKING:
+    from hashmatch.settings import Settings
 
 log = logging.getLogger("hashmatch.serve")
 
@@ -36,6 +40,24 @@ def describe_database(url: str) -> str:
         where += f":{parsed.port}"
     who = f" as {parsed.username}" if parsed.username else ""
     return f"PostgreSQL database {parsed.database} on {where}{who}"
+
+
+def announce_reporting(settings: Settings, logger: logging.Logger) -> None:
+    """Say where CyberTipline reports go (a warning when it is production),
+    and load the evidence master key now if one is set, so that a bad key
+    stops start-up rather than the first finished report."""
+    from hashmatch.reporting.cybertip.environment import banner, environment_of
+    from hashmatch.reporting.evidence.keys import load_master_key
+
+    production = environment_of(settings.cybertip_url) == "production"
+    (logger.warning if production else logger.info)(banner(settings))
+    if settings.evidence_key_file is not None or settings.evidence_key_command:
+        load_master_key(settings)
+    elif settings.cybertip_enabled:
+        logger.warning(
+            "cybertip_enabled is on but no evidence key is set (evidence_key_file or "
+            "evidence_key_command): finished reports wait until their evidence can be preserved"
+        )
 
 
 def serve_command(
@@ -76,6 +98,7 @@ def serve_command(
         configure_logging(settings.log_format)
         log.info("database: %s", describe_database(settings.database_url))
         log.info("index snapshots: %s", settings.snapshot_dir)
+        announce_reporting(settings, log)
         # Migrate once here, not in every worker at the same moment.
         database = Database.open(settings.database_url)
         try:

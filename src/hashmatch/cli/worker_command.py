@@ -1,4 +1,4 @@
-"""``hashmatch worker``: webhook deliveries, apart from the HTTP service."""
+"""``hashmatch worker``: webhook deliveries and CyberTipline filing, apart from the HTTP service."""
 
 from __future__ import annotations
 
@@ -10,27 +10,32 @@ import typer
 
 from hashmatch.cli.context import settings_of
 from hashmatch.cli.errors import reported_errors
-from hashmatch.cli.serve_command import describe_database
+from hashmatch.cli.serve_command import announce_reporting, describe_database
 
 log = logging.getLogger("hashmatch.worker")
 
 
 def worker_command(ctx: typer.Context) -> None:
-    """Deliver webhooks until SIGTERM or SIGINT, then finish the deliveries in
-    flight and hand back the rest.
+    """Deliver webhooks and file CyberTipline reports until SIGTERM or SIGINT,
+    then finish the deliveries and report steps in flight and hand back the rest.
 
     Run one or more beside hashmatch serve with deliver_in_serve off (env
     HASHMATCH_DELIVER_IN_SERVE=false), or alone: every deliverer on a database
-    takes its own jobs.  Settings: delivery_concurrency, webhook_* (docs/webhooks.md).
+    takes its own jobs.  Settings: delivery_concurrency, webhook_* (docs/webhooks.md),
+    cybertip_* (docs/reporting.md).
     """
     from hashmatch.actions.deliverer import Deliverer
+    from hashmatch.actions.media_vault import load_vault
     from hashmatch.api.access_log import configure_logging
+    from hashmatch.reporting.filer import Filer
     from hashmatch.store import Database
 
     with reported_errors():
         settings = settings_of(ctx)
         configure_logging(settings.log_format)
         log.info("database: %s", describe_database(settings.database_url))
+        announce_reporting(settings, log)
+        vault = load_vault(settings)
         database = Database.open(settings.database_url)
     stop = threading.Event()
 
@@ -42,11 +47,14 @@ def worker_command(ctx: typer.Context) -> None:
         number: signal.signal(number, request_stop) for number in (signal.SIGTERM, signal.SIGINT)
     }
     deliverer = Deliverer(database, settings)
+    filer = Filer(database, settings, vault=vault)
     try:
         deliverer.start()
+        filer.start()
         while not stop.wait(1.0):  # woken by the handler; the timeout keeps signals prompt
             pass
     finally:
+        filer.stop(timeout=settings.cybertip_timeout_seconds + 5)
         deliverer.stop(timeout=settings.webhook_timeout_seconds + 5)
         database.close()
         for number, handler in previous.items():

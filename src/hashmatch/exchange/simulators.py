@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from hashmatch.exchange.ncmec import ncmec_time
@@ -41,8 +41,18 @@ def generated_hashes(seed: str, index: int) -> tuple[str, str]:
     return digest[:32], hashlib.sha256(digest.encode()).hexdigest()
 
 
+def basic_authorized(credentials: str, headers: Any) -> bool:
+    """Whether ``headers`` carry HTTP Basic ``credentials`` ("user:password")."""
+    expected = base64.b64encode(credentials.encode()).decode()
+    return bool(headers.get("Authorization") == f"Basic {expected}")
+
+
 class Simulator:
-    """A threaded HTTP server answering :meth:`answer` for every GET."""
+    """A threaded HTTP server answering :meth:`answer` for every GET (a
+    subclass that takes POSTs too overrides ``_handle``)."""
+
+    #: The faults :meth:`fail_next` takes.
+    faults: ClassVar[tuple[str, ...]] = FAULTS
 
     def __init__(self, credentials: str) -> None:
         self.credentials = credentials
@@ -60,13 +70,21 @@ class Simulator:
             raise RuntimeError("the simulator is not running")
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def fail_next(self, *faults: str) -> None:
-        """The next requests get these faults, one each, in order."""
+    def fail_next(self, *faults: str, count: int = 1) -> None:
+        """The next requests get these faults, one each, in order (the
+        whole sequence ``count`` times)."""
         for fault in faults:
-            if fault not in FAULTS:
-                raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
+            if not self.known_fault(fault):
+                raise ValueError(f"unknown fault {fault!r}; one of {', '.join(self.faults)}")
         with self._lock:
-            self._faults.extend(faults)
+            self._faults.extend(faults * count)
+
+    def known_fault(self, fault: str) -> bool:
+        return fault in self.faults
+
+    def response_headers(self) -> dict[str, str]:
+        """Headers every answer carries besides Content-Type and Content-Length."""
+        return {}
 
     def authorized(self, path: str, headers: Any) -> bool:
         raise NotImplementedError
@@ -78,18 +96,25 @@ class Simulator:
     def malformed(self) -> bytes:
         return b'{"truncated": '
 
-    def start(self) -> Simulator:
+    def start(self, port: int = 0) -> Self:
+        """Serve on loopback, on ``port`` (0: any free port)."""
         simulator = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 simulator._handle(self)
 
+            def do_POST(self) -> None:
+                simulator._handle(self)
+
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        # stop() waits for the serving loop's next poll.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -98,7 +123,7 @@ class Simulator:
             self._server.shutdown()
             self._server.server_close()
 
-    def __enter__(self) -> Simulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -129,23 +154,31 @@ class Simulator:
         if fault == "malformed":
             body = self.malformed()
         if fault == "stall":
-            request.send_response(200)
-            request.send_header("Content-Type", content_type)
-            request.send_header("Content-Length", str(len(body)))
-            request.end_headers()
-            request.wfile.write(body[:10])
-            request.wfile.flush()
-            self._stopping.wait()
+            self._stall(request, content_type, body)
             return
         self._send(request, 200, content_type, body)
 
-    @staticmethod
-    def _send(request: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes) -> None:
-        request.send_response(status)
-        request.send_header("Content-Type", content_type)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
+    def _send(
+        self, request: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes
+    ) -> None:
+        self._send_head(request, status, content_type, len(body))
         request.wfile.write(body)
+
+    def _stall(self, request: BaseHTTPRequestHandler, content_type: str, body: bytes) -> None:
+        """Headers and a little of ``body``, then nothing until the server stops."""
+        self._send_head(request, 200, content_type, len(body))
+        request.wfile.write(body[:10])
+        request.wfile.flush()
+        self._stopping.wait()
+
+    def _send_head(
+        self, request: BaseHTTPRequestHandler, status: int, content_type: str, length: int
+    ) -> None:
+        request.send_response(status)
+        for name, value in {**self.response_headers(), "Content-Type": content_type}.items():
+            request.send_header(name, value)
+        request.send_header("Content-Length", str(length))
+        request.end_headers()
 
 
 @dataclass
@@ -200,8 +233,7 @@ class NcmecSimulator(Simulator):
         self.entries: list[NcmecEntry] = []
 
     def authorized(self, path: str, headers: Any) -> bool:
-        expected = base64.b64encode(self.credentials.encode()).decode()
-        return bool(headers.get("Authorization") == f"Basic {expected}")
+        return basic_authorized(self.credentials, headers)
 
     def generated_entry(self, index: int) -> NcmecEntry:
         md5, pdq = generated_hashes(self.seed, index)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -39,6 +39,8 @@ from hashmatch.actions.upkeep import purge_if_unneeded
 from hashmatch.errors import ReviewAccessError, ReviewConflictError, ReviewError
 from hashmatch.fieldlimits import DESCRIPTION_CHARS, check_text
 from hashmatch.hashlists import Entry
+from hashmatch.reporting.cybertip.content import CLASSIFICATIONS
+from hashmatch.reporting.cybertip.schema import SEQUENCES
 from hashmatch.review.items import Items, check_open_and_free
 from hashmatch.review.queues import check_queue_name, due_times
 from hashmatch.review.reviewer import Reviewer
@@ -55,22 +57,9 @@ if TYPE_CHECKING:
     from hashmatch.store import Database
 
 DECISIONS = ("confirm", "false_positive", "escalate", "skip")
-#: The classifications a confirmation gives (the industry's categorisation:
-#: A prepubescent, B pubescent; 1 sex act, 2 lascivious exhibition).
-CLASSIFICATIONS = ("A1", "A2", "B1", "B2")
-#: NCMEC's CyberTipline file annotations, which a confirmation may add.
-ANNOTATIONS = (
-    "animeDrawingVirtualHentai",
-    "potentialMeme",
-    "viral",
-    "possibleSelfProduction",
-    "physicalHarm",
-    "violenceGore",
-    "bestiality",
-    "liveStreaming",
-    "infant",
-    "generativeAi",
-)
+#: NCMEC's CyberTipline file annotations, which a confirmation may add (it
+#: gives one of CLASSIFICATIONS).
+ANNOTATIONS = SEQUENCES["fileAnnotations"]
 
 
 @dataclass(frozen=True)
@@ -216,7 +205,11 @@ class Decisions:
             [outbox.Announcement("review.decided", data, webhooks)],
             submission_id=submission.id,
         )
-        purge_if_unneeded(session, submission.id)
+        purge_if_unneeded(
+            session,
+            submission.id,
+            keep_confirmed=timedelta(days=self.settings.report_keep_confirmed_days),
+        )
 
     def _escalate(self, session: Session, item: ReviewItem, verdict: Verdict, now: datetime) -> int:
         assert verdict.queue is not None  # Verdict.check

@@ -195,8 +195,11 @@ class ReportRequest(Base):
     rule: Mapped[str] = mapped_column(String(100))
     #: The review item whose confirmation asked for it (None: a rule's report action).
     review_item_id: Mapped[int | None] = mapped_column(Id)
-    #: "pending" until reporting handles it ("withdrawn": its review was reopened).
+    #: "pending" until reporting takes it into a report ("taken"); "withdrawn":
+    #: its review was reopened.
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    #: The CyberTipline report it went into.
+    report_id: Mapped[int | None] = mapped_column(Id, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

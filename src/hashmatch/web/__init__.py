@@ -29,13 +29,17 @@ from hashmatch.web import (
     banks,
     content,
     dashboard,
+    evidence_pages,
     keys,
     match_tester,
+    report_form,
+    report_pages,
     review_item,
     review_pages,
     rules,
     signin,
     system,
+    transparency,
     users,
     webhooks,
 )
@@ -49,6 +53,9 @@ PAGES = (
     dashboard,
     review_pages,
     review_item,
+    report_form,  # before report_pages: /ui/reports/new is not a report id
+    report_pages,
+    evidence_pages,
     account,
     banks,
     content,
@@ -58,6 +65,7 @@ PAGES = (
     keys,
     users,
     audit_log,
+    transparency,
     system,
 )
 

@@ -35,6 +35,8 @@ class NavItem:
 NAVIGATION = (
     NavItem("Dashboard", "/ui/", "view"),
     NavItem("Review", "/ui/review", "review"),
+    NavItem("Reports", "/ui/reports", "report"),
+    NavItem("Evidence", "/ui/evidence", "evidence"),
     NavItem("Banks", "/ui/banks", "read"),
     NavItem("Match tester", "/ui/match", "test"),
     NavItem("Rules", "/ui/rules", "read"),
@@ -42,6 +44,7 @@ NAVIGATION = (
     NavItem("API keys", "/ui/keys", "admin"),
     NavItem("Users", "/ui/users", "admin"),
     NavItem("Audit log", "/ui/audit", "audit"),
+    NavItem("Transparency", "/ui/transparency", "read"),
     NavItem("Settings", "/ui/settings", "admin"),
     NavItem("System", "/ui/system", "read"),
 )

@@ -38,12 +38,14 @@ from hashmatch.errors import (
 )
 from hashmatch.media.limits import DecodeLimits
 from hashmatch.media.video import VideoLimits
+from hashmatch.reporting.cybertip.content import CLASSIFICATIONS
 from hashmatch.review import Verdict
-from hashmatch.review.decisions import ANNOTATIONS, CLASSIFICATIONS
+from hashmatch.review.decisions import ANNOTATIONS
 from hashmatch.review.wellness import View
 from hashmatch.web.access import PageRoute, Viewer, page, service_of
 from hashmatch.web.forms import FormState
 from hashmatch.web.rendering import done, render
+from hashmatch.web.report_pages import report_of_item
 from hashmatch.web.review_media import Preview, clear_preview, shielded_preview
 from hashmatch.web.review_pages import next_item, review_of, reviewer_of, shown_time, view_of
 
@@ -132,6 +134,7 @@ def _item_page(
         decision_buttons=DECISION_BUTTONS,
         shortcuts=SHORTCUTS,
         shown_time=shown_time,
+        report_id=report_of_item(request, item["id"]) if item["status"] == "closed" else None,
     )
 
 

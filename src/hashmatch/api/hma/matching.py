@@ -31,6 +31,7 @@ from hashmatch.api.service import Service
 from hashmatch.errors import HashmatchError
 from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match, Matcher
+from hashmatch.reporting.transparency.counts import LOOKUPS
 from hashmatch.signals import get_signal_type
 from hashmatch.video_matching import match_video
 
@@ -92,6 +93,8 @@ def _by_signal(
 
 
 def _counted(request: Request, matches: list[Match]) -> list[Match]:
+    """One lookup answered: counted for transparency reports, its matches for metrics."""
+    request.app.state.service.usage.add(LOOKUPS)
     for match in matches:
         request.app.state.metrics.matches.labels(match.bank).inc()
     return matches
@@ -184,7 +187,9 @@ def raw_lookup(
 ) -> dict[str, list[Any]]:
     """Every match, disabled content and banks included, as HMA does."""
     matcher = _matcher_for(request, banks)
-    matches = _by_signal(matcher, signal_type, signal, banks, include_disabled=True)
+    matches = _counted(
+        request, _by_signal(matcher, signal_type, signal, banks, include_disabled=True)
+    )
     if not include_distance:
         return {"matches": [match.content_id for match in matches]}
     return {

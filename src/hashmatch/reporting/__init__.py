@@ -1,0 +1,2 @@
+"""Reporting: CyberTipline reports (``cybertip/``), preserved evidence and
+transparency figures."""
