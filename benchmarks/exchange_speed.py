@@ -45,12 +45,24 @@ CREDENTIALS = "bench-user:bench-password"
 ENV = "BENCH_NCMEC_CREDENTIALS"
 LOOPBACK = UrlPolicy(allow_private=True)
 KILLER = """
-import sys
-from hashmatch.exchange import Fetcher
+import os, signal, sys
+from hashmatch.exchange import Fetcher, statuses
 from hashmatch.media.download import UrlPolicy
 from hashmatch.store import Database
-fetcher = Fetcher(Database.open(sys.argv[1]), UrlPolicy(allow_private=True), lease_seconds=1)
-fetcher.fetch(sys.argv[2])
+
+url, name, half = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+
+class KilledMidway(Fetcher):
+    # kill -9 right after the page that takes the fetch past half is committed:
+    # a crash mid-fetch at a point that does not depend on how fast it runs
+    def _write(self, *args, **kwargs):
+        super()._write(*args, **kwargs)
+        if statuses(self.database, name)[0].fetched_total >= half:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+KilledMidway(Database.open(url), UrlPolicy(allow_private=True), lease_seconds=1).fetch(name)
 """
 
 
@@ -136,13 +148,11 @@ def resume(database: Database, url: str, n: int) -> None:
     simulator = RemoteSimulator(n)
     try:
         name = exchange(database, "ncmec", {"base_url": simulator.url})
-        child = subprocess.Popen([sys.executable, "-c", KILLER, url, name], env=os.environ.copy())
-        while statuses(database, name)[0].fetched_total < n // 2:
-            if child.poll() is not None:
-                raise SystemExit("the fetch ended before it was killed")
-            time.sleep(0.05)
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLER, url, name, str(n // 2)], env=os.environ.copy()
+        )
+        if child.wait() != -signal.SIGKILL:
+            raise SystemExit(f"the fetch ended ({child.returncode}) before it was killed")
         killed = statuses(database, name)[0].fetched_total
         time.sleep(1.5)  # the killed fetch's lease lapses
         timed_fetch(database, name)
