@@ -59,6 +59,22 @@ def reporting_settings(database_url: str, tmp_path: Path, **values: Any) -> Sett
     )
 
 
+def server_settings(tmp_path: Path, ncmec: CybertipSimulator) -> dict[str, Any]:
+    """Settings of a server that keeps media and files to ``ncmec`` (the
+    reporter and both keys set): for the web and browser tests' servers."""
+    keys = reporting_settings("sqlite://", tmp_path)
+    return {
+        **REPORTER,
+        "media_key_file": keys.media_key_file,
+        "evidence_key_file": keys.evidence_key_file,
+        "keep_media": True,
+        "cybertip_url": ncmec.url,
+        "cybertip_username": CREDENTIALS[0],
+        "cybertip_password": CREDENTIALS[1],
+        "url_allow_private": True,
+    }
+
+
 def simulator() -> CybertipSimulator:
     return CybertipSimulator(credentials=":".join(CREDENTIALS))
 

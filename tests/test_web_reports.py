@@ -15,11 +15,9 @@ import pytest
 from hashmatch.accounts.roles import ROLES
 from hashmatch.reporting.cybertip.simulator import CybertipSimulator
 from tests.reporting_world import (
-    CREDENTIALS,
-    REPORTER,
     ReportingWorld,
     ScriptedClient,
-    reporting_settings,
+    server_settings,
 )
 from tests.web_ui import Ui, open_ui
 
@@ -29,19 +27,8 @@ METADATA = {"screen_name": "sunny_day", "email": "someone@example.com"}
 
 @pytest.fixture
 def ui(database_url: str, tmp_path: Path, ncmec: CybertipSimulator) -> Iterator[Ui]:
-    keys = reporting_settings(database_url, tmp_path)
     yield from open_ui(
-        database_url,
-        tmp_path,
-        **REPORTER,
-        media_key_file=keys.media_key_file,
-        evidence_key_file=keys.evidence_key_file,
-        keep_media=True,
-        cybertip_url=ncmec.url,
-        cybertip_username=CREDENTIALS[0],
-        cybertip_password=CREDENTIALS[1],
-        url_allow_private=True,
-        deliver_in_serve=False,
+        database_url, tmp_path, **server_settings(tmp_path, ncmec), deliver_in_serve=False
     )
 
 

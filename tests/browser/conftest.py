@@ -192,16 +192,6 @@ def live_server(serve: Callable[..., LiveServer]) -> LiveServer:
 def reporting_server(serve: Callable[..., LiveServer], tmp_path: Path, ncmec: Any) -> LiveServer:
     """A server that keeps media and files CyberTipline reports to ``ncmec``
     (the local simulator), with the reporter and both keys set."""
-    from tests.reporting_world import CREDENTIALS, REPORTER, reporting_settings
+    from tests.reporting_world import server_settings
 
-    keys = reporting_settings("sqlite://", tmp_path)
-    return serve(
-        **REPORTER,
-        media_key_file=keys.media_key_file,
-        evidence_key_file=keys.evidence_key_file,
-        keep_media=True,
-        cybertip_url=ncmec.url,
-        cybertip_username=CREDENTIALS[0],
-        cybertip_password=CREDENTIALS[1],
-        url_allow_private=True,
-    )
+    return serve(**server_settings(tmp_path, ncmec))

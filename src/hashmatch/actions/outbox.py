@@ -52,7 +52,7 @@ from hashmatch.audit import record
 from hashmatch.errors import UnknownDeliveryError, WebhookError
 from hashmatch.settings import Settings
 from hashmatch.store import Database
-from hashmatch.store.models import as_utc, utcnow
+from hashmatch.store.models import as_utc, iso_utc, utcnow
 from hashmatch.store.workflow import Delivery, DeliveryAttempt, Event, Webhook
 
 EVENTS = cast(Table, Event.__table__)
@@ -391,9 +391,6 @@ def delivery_json(row: Row[Delivery, str, str, str]) -> dict[str, Any]:
     """A job as the API and the CLI show it, from a row of :func:`_listing`."""
     delivery, event_id, event_type, webhook = row
 
-    def moment(value: datetime | None) -> str | None:
-        return as_utc(value).isoformat() if value is not None else None
-
     return {
         "id": delivery.id,
         "webhook": webhook,
@@ -401,13 +398,13 @@ def delivery_json(row: Row[Delivery, str, str, str]) -> dict[str, Any]:
         "event_type": event_type,
         "status": delivery.status,
         "attempts": delivery.attempts,
-        "next_attempt_at": moment(delivery.next_attempt_at)
+        "next_attempt_at": iso_utc(delivery.next_attempt_at)
         if delivery.status == "pending"
         else None,
         "last_status": delivery.last_status,
         "last_error": delivery.last_error,
-        "created_at": moment(delivery.created_at),
-        "delivered_at": moment(delivery.delivered_at),
+        "created_at": iso_utc(delivery.created_at),
+        "delivered_at": iso_utc(delivery.delivered_at),
     }
 
 

@@ -48,7 +48,7 @@ from hashmatch.signals.base import FrameHash
 from hashmatch.signals.quality import count_low_quality
 from hashmatch.store import Bank, Content, ContentSignal, Database
 from hashmatch.store.changelog import latest_seq
-from hashmatch.store.models import UNIQUE_SIGNALS, as_utc
+from hashmatch.store.models import UNIQUE_SIGNALS, as_utc, iso_utc
 
 #: Imports of at least this many contents refresh the planner's statistics.
 STATISTICS_AFTER = 10_000
@@ -325,7 +325,7 @@ class Banks:
             action = "content.disable" if until is not None else "content.enable"
             events = []
             for content in contents:
-                before, after = _moment(content.disabled_until), _moment(until)
+                before, after = iso_utc(content.disabled_until), iso_utc(until)
                 if before != after:
                     events.append(
                         audit.Event(
@@ -563,7 +563,3 @@ def _described(content: Content) -> dict[str, Any]:
         "note": content.note,
         "source_metadata": dict(content.source_metadata),
     }
-
-
-def _moment(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None

@@ -35,7 +35,7 @@ from hashmatch.reporting.preservation import Preserve, call_json
 from hashmatch.reporting.report_content import report_content
 from hashmatch.settings import Settings
 from hashmatch.store import Database
-from hashmatch.store.models import as_utc, utcnow
+from hashmatch.store.models import iso_utc, utcnow
 from hashmatch.store.reporting_models import (
     CybertipCall,
     CybertipFile,
@@ -283,10 +283,6 @@ class Reports:
             return row.xml if row.xml is not None else self._report_xml(session, row).decode()
 
 
-def _moment(value: Any) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
-
-
 def report_json(row: CybertipReport) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -295,12 +291,12 @@ def report_json(row: CybertipReport) -> dict[str, Any]:
         "ncmec_report_id": row.ncmec_report_id,
         "user_ref": row.user_ref,
         "created_by": row.created_by,
-        "created_at": _moment(row.created_at),
-        "opened_at": _moment(row.opened_at),
-        "finished_at": _moment(row.finished_at),
-        "retracted_at": _moment(row.retracted_at),
+        "created_at": iso_utc(row.created_at),
+        "opened_at": iso_utc(row.opened_at),
+        "finished_at": iso_utc(row.finished_at),
+        "retracted_at": iso_utc(row.retracted_at),
         "attempts": row.attempts,
-        "next_attempt_at": _moment(row.next_attempt_at),
+        "next_attempt_at": iso_utc(row.next_attempt_at),
         "last_error": row.last_error,
         "error_kind": row.error_kind,
         "details": row.details,

@@ -38,7 +38,7 @@ from hashmatch.fieldlimits import DESCRIPTION_CHARS, MAX_ID, check_text
 from hashmatch.review.queues import Queues, check_queue_name, due_times
 from hashmatch.review.reviewer import Reviewer
 from hashmatch.review.wellness import note_activity
-from hashmatch.store.models import as_utc, utcnow
+from hashmatch.store.models import as_utc, iso_utc, utcnow
 from hashmatch.store.review_models import ReviewDecision
 from hashmatch.store.workflow import KeptMedia, ReviewItem, Submission, Webhook
 
@@ -51,10 +51,6 @@ SKIP_HOLDS = timedelta(hours=1)
 #: Items per page of a listing, at most.
 MAX_PAGE = 500
 STATUSES = ("open", "closed")
-
-
-def moment(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
 
 
 def item_json(
@@ -70,18 +66,18 @@ def item_json(
         "status": item.status,
         "rule": item.rule,
         "reason": item.reason,
-        "created_at": moment(item.created_at),
-        "due_at": moment(item.due_at),
+        "created_at": iso_utc(item.created_at),
+        "due_at": iso_utc(item.due_at),
         "overdue": not decided and item.due_at is not None and as_utc(item.due_at) < now,
         "claimed_by": item.claimed_by if claimed and not decided else None,
-        "claimed_until": moment(item.claimed_until) if claimed and not decided else None,
+        "claimed_until": iso_utc(item.claimed_until) if claimed and not decided else None,
         "decision": {
             "decision": item.decision,
             "classification": item.classification,
             "annotations": list(item.annotations or []),
             "note": item.note,
             "decided_by": item.decided_by,
-            "decided_at": moment(item.closed_at),
+            "decided_at": iso_utc(item.closed_at),
             "escalated_to": item.escalated_to,
         }
         if decided
@@ -291,7 +287,7 @@ class Items:
                         "annotations": list(row.annotations or []),
                         "note": row.note,
                         "details": row.details,
-                        "at": moment(row.created_at),
+                        "at": iso_utc(row.created_at),
                     }
                     for row in history
                 ],

@@ -37,6 +37,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def iso_utc(moment: datetime | None) -> str | None:
+    """A stored time as RFC 3339 in UTC (what JSON answers carry), or None."""
+    return as_utc(moment).isoformat() if moment is not None else None
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar = {dict[str, Any]: JSON, list[str]: JSON, list[Any]: JSON}
 

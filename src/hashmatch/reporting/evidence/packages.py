@@ -50,14 +50,13 @@ from hashmatch.reporting.evidence.purge import Purger
 from hashmatch.reporting.evidence.records import (
     hold_json,
     is_due,
-    moment,
     object_json,
     package_json,
 )
 from hashmatch.reporting.evidence.store import EvidenceStore, open_store
 from hashmatch.settings import Settings
 from hashmatch.store import Database
-from hashmatch.store.models import as_utc, utcnow
+from hashmatch.store.models import as_utc, iso_utc, utcnow
 from hashmatch.store.reporting_models import (
     CybertipReport,
     EvidenceHold,
@@ -187,7 +186,7 @@ class Evidence:
                 "report": report_id,
                 "objects": len(objects),
                 "size": sum(len(data) for _, data in objects),
-                "retain_until": moment(package.retain_until),
+                "retain_until": iso_utc(package.retain_until),
                 "store": self.store.location,
             },
         )

@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from hashmatch import audit
 from hashmatch.errors import EvidenceError
-from hashmatch.reporting.evidence.records import is_due, moment
+from hashmatch.reporting.evidence.records import is_due
 from hashmatch.reporting.evidence.store import EvidenceStore
 from hashmatch.store import Database
-from hashmatch.store.models import as_utc, utcnow
+from hashmatch.store.models import as_utc, iso_utc, utcnow
 from hashmatch.store.reporting_models import EvidenceObject, EvidencePackage
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Purger:
                 before={
                     "report": package.report_id,
                     "objects": len(objects),
-                    "retain_until": moment(package.retain_until),
+                    "retain_until": iso_utc(package.retain_until),
                 },
             )
         return True

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists
 
-from hashmatch.store.models import as_utc
+from hashmatch.store.models import as_utc, iso_utc
 from hashmatch.store.reporting_models import EvidenceHold, EvidenceObject, EvidencePackage
 
 
@@ -25,10 +25,6 @@ def live_holds(now: datetime) -> ColumnElement[bool]:
 def is_due(now: datetime) -> ColumnElement[bool]:
     held = exists().where(EvidenceHold.package_id == EvidencePackage.id, live_holds(now))
     return (EvidencePackage.status == "kept") & (EvidencePackage.retain_until <= now) & ~held
-
-
-def moment(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
 
 
 def in_force(hold: EvidenceHold, now: datetime) -> bool:
@@ -58,10 +54,10 @@ def package_json(
         "report_id": package.report_id,
         "status": package.status,
         "store": package.store,
-        "created_at": moment(package.created_at),
-        "retain_until": moment(package.retain_until),
+        "created_at": iso_utc(package.created_at),
+        "retain_until": iso_utc(package.retain_until),
         "kept_until": kept_until(package, holds, now) if package.status == "kept" else None,
-        "purged_at": moment(package.purged_at),
+        "purged_at": iso_utc(package.purged_at),
         "object_count": len(package.manifest),
         "size": sum(int(entry["size"]) for entry in package.manifest),
         "held": bool(live),
@@ -76,7 +72,7 @@ def object_json(row: EvidenceObject) -> dict[str, Any]:
         "size": row.size,
         "sha256": row.sha256,
         "master_key_id": row.master_key_id,
-        "created_at": moment(row.created_at),
+        "created_at": iso_utc(row.created_at),
     }
 
 
@@ -85,9 +81,9 @@ def hold_json(hold: EvidenceHold) -> dict[str, Any]:
         "id": hold.id,
         "package_id": hold.package_id,
         "reason": hold.reason,
-        "until": moment(hold.until),
+        "until": iso_utc(hold.until),
         "created_by": hold.created_by,
-        "created_at": moment(hold.created_at),
+        "created_at": iso_utc(hold.created_at),
         "released_by": hold.released_by,
-        "released_at": moment(hold.released_at),
+        "released_at": iso_utc(hold.released_at),
     }
