@@ -169,6 +169,11 @@ def test_only_confirmed_items_of_one_user_with_kept_media_are_drafted(
         reports.draft([open_item], actor="user:alice")
     with pytest.raises(UnknownReviewItemError):
         reports.draft([999_999], actor="user:alice")
+    for beyond in (2**63, -1):  # ids no database column holds: refused before any query
+        with pytest.raises(UnknownReviewItemError):
+            reports.draft([beyond], actor="user:alice")
+        with pytest.raises(UnknownReviewItemError):
+            reports.preview_xml([beyond])
     with pytest.raises(ReportingError, match="at least one"):
         reports.draft([], actor="user:alice")
     mine, theirs = world.confirmed(1, user="user-a") + world.confirmed(1, user="user-b")

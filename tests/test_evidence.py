@@ -260,6 +260,10 @@ def test_holds_extend_and_release_ends_them(evidence: Evidence) -> None:
     assert [p["id"] for p in evidence.list(actor="t", due=True)] == [package_id]
     with pytest.raises(EvidenceError, match="reason"):
         evidence.hold(package_id, "  ", actor="user:lee")
+    with pytest.raises(EvidenceError, match="NUL"):
+        evidence.hold(package_id, "case\x00 7", actor="user:lee")
+    with pytest.raises(EvidenceError, match="at most"):
+        evidence.hold(package_id, "x" * 100_000, actor="user:lee")
     with pytest.raises(EvidenceError, match="future"):
         evidence.hold(package_id, "case", actor="user:lee", until=utcnow() - timedelta(days=1))
     with pytest.raises(UnknownEvidenceError):

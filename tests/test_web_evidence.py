@@ -81,6 +81,9 @@ def test_holds_placed_with_a_reason_and_released(ui: Ui, evidence: Evidence) -> 
     assert "needs a reason" in blank.text
     bad_date = ui.post(f"/ui/evidence/{package_id}/holds", {"reason": "x", "until": "soon"})
     assert bad_date.status_code == 400
+    hostile = ui.post(f"/ui/evidence/{package_id}/holds", {"reason": "case\x00 7"})
+    assert hostile.status_code == 400
+    assert "NUL" in hostile.text
     forged = ui.http.post(
         f"/ui/evidence/{package_id}/holds",
         data={"reason": "forged", "csrf_token": "wrong"},

@@ -77,6 +77,8 @@ def test_a_confirmed_item_offers_the_form_prefilled(ui: Ui, world: ReportingWorl
     assert "<code>user-3</code>" in text
     assert "TEST environment" in text
     assert ui.get("/ui/reports/new?items=x,y").status_code == 400
+    assert ui.get(f"/ui/reports/new?items={2**63}").status_code == 400
+    assert ui.get("/ui/reports/new?items=" + ",".join(["1"] * 1001)).status_code == 400
 
 
 def test_preview_shows_the_xml_and_writes_nothing(ui: Ui, world: ReportingWorld) -> None:

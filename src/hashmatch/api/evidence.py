@@ -44,7 +44,8 @@ CHUNK_BYTES = 64 * 1024
 Actor = Annotated[str, acting_key("evidence")]
 
 
-def _evidence(request: Request) -> Evidence:
+def evidence_of(request: Request) -> Evidence:
+    """The evidence service over the app's database and settings (the API's and the UI's)."""
     service = request.app.state.service
     return Evidence(service.database, service.settings)
 
@@ -129,7 +130,7 @@ def list_packages(
     due: bool = Query(False, description="Only packages a purge would delete now."),
     limit: int = Query(100, ge=1, le=MAX_PAGE),
 ) -> dict[str, Any]:
-    return {"packages": _evidence(request).list(actor=actor, status=status, due=due, limit=limit)}
+    return {"packages": evidence_of(request).list(actor=actor, status=status, due=due, limit=limit)}
 
 
 @router.get(
@@ -139,7 +140,7 @@ def list_packages(
     responses=error_responses(404),
 )
 def show_package(request: Request, package_id: PackageId, actor: Actor) -> dict[str, Any]:
-    return _evidence(request).show(package_id, actor=actor)
+    return evidence_of(request).show(package_id, actor=actor)
 
 
 def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
@@ -175,7 +176,7 @@ def export_response(evidence: Evidence, package_id: int, actor: str) -> Streamin
     },
 )
 def export_package(request: Request, package_id: PackageId, actor: Actor) -> StreamingResponse:
-    return export_response(_evidence(request), package_id, actor)
+    return export_response(evidence_of(request), package_id, actor)
 
 
 @router.post(
@@ -188,7 +189,7 @@ def export_package(request: Request, package_id: PackageId, actor: Actor) -> Str
 def place_hold(
     request: Request, package_id: PackageId, body: HoldCreate, actor: Actor
 ) -> dict[str, Any]:
-    return _evidence(request).hold(package_id, body.reason, actor=actor, until=body.until)
+    return evidence_of(request).hold(package_id, body.reason, actor=actor, until=body.until)
 
 
 @router.delete(
@@ -200,4 +201,4 @@ def place_hold(
 def release_hold(
     request: Request, hold_id: Annotated[int, Path(ge=0, le=MAX_ID)], actor: Actor
 ) -> dict[str, Any]:
-    return _evidence(request).release(hold_id, actor=actor)
+    return evidence_of(request).release(hold_id, actor=actor)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from hashmatch import audit
 from hashmatch.actions.media_vault import MediaVault
 from hashmatch.errors import ReportConflictError, ReportingError, UnknownReviewItemError
+from hashmatch.fieldlimits import MAX_ID
 from hashmatch.reporting.cybertip.environment import environment_of
 from hashmatch.reporting.cybertip.report_xml import report_xml
 from hashmatch.reporting.report_content import (
@@ -99,6 +100,9 @@ class Drafts:
         wanted = list(dict.fromkeys(item_ids))
         if not wanted:
             raise ReportingError("name at least one confirmed review item to report")
+        for item_id in wanted:  # no id the database could not hold reaches a query
+            if not 0 <= item_id <= MAX_ID:
+                raise UnknownReviewItemError(item_id)
         rows = {
             item.id: (item, submission)
             for item, submission in session.execute(

@@ -59,6 +59,11 @@ class Viewer:
         return self.session.user.role
 
     @property
+    def actor(self) -> str:
+        """Who the viewer is in the audit log and to the services: ``user:<name>``."""
+        return f"user:{self.name}"
+
+    @property
     def csrf_token(self) -> str:
         return self.session.csrf_token
 
@@ -122,11 +127,7 @@ async def signed_in(request: Request) -> Viewer | None:
     viewer: Viewer | None = request.scope[_VIEWER]
     if viewer is not None:
         client = request.client.host if request.client else None
-        set_actor(
-            Actor(
-                f"user:{viewer.name}", request_id=request_id(request.scope) or None, client=client
-            )
-        )
+        set_actor(Actor(viewer.actor, request_id=request_id(request.scope) or None, client=client))
     return viewer
 
 

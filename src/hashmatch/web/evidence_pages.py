@@ -13,11 +13,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request, Response
 
-from hashmatch.api.evidence import export_response
-from hashmatch.api.service import Service
+from hashmatch.api.evidence import evidence_of, export_response
 from hashmatch.errors import EvidenceError
 from hashmatch.fieldlimits import MAX_ID
-from hashmatch.reporting.evidence import Evidence
 from hashmatch.web.access import PageRoute, Viewer, page
 from hashmatch.web.forms import FormState
 from hashmatch.web.rendering import done, render
@@ -28,15 +26,6 @@ RowId = Annotated[int, Path(ge=0, le=MAX_ID)]
 
 #: The times in the library's answers, turned into datetimes for ``|moment``.
 _TIMES = ("created_at", "retain_until", "kept_until", "purged_at", "until", "released_at")
-
-
-def _evidence(request: Request) -> Evidence:
-    service: Service = request.app.state.service
-    return Evidence(service.database, service.settings)
-
-
-def _actor(viewer: Viewer) -> str:
-    return f"user:{viewer.name}"
 
 
 def _readable(record: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +51,7 @@ def _until(text: str) -> datetime | None:
 def list_packages(
     request: Request, due: str = "", viewer: Viewer = Depends(page("evidence"))
 ) -> Response:
-    packages = _evidence(request).list(actor=_actor(viewer), due=due == "1")
+    packages = evidence_of(request).list(actor=viewer.actor, due=due == "1")
     return render(
         request,
         "evidence/list.html",
@@ -75,7 +64,7 @@ def list_packages(
 def _package_page(
     request: Request, viewer: Viewer, package_id: int, form: FormState, code: int = 200
 ) -> Response:
-    package = _evidence(request).show(package_id, actor=_actor(viewer))
+    package = evidence_of(request).show(package_id, actor=viewer.actor)
     return render(
         request, "evidence/show.html", viewer, status=code, package=_readable(package), form=form
     )
@@ -92,7 +81,7 @@ def show_package(
 def export_package(
     request: Request, package_id: RowId, viewer: Viewer = Depends(page("evidence"))
 ) -> Response:
-    return export_response(_evidence(request), package_id, _actor(viewer))
+    return export_response(evidence_of(request), package_id, viewer.actor)
 
 
 @router.post("/evidence/{package_id}/holds")
@@ -113,7 +102,7 @@ def place_hold(
         form.errors["until"] = "Give a date as YYYY-MM-DD, or leave it empty for no end."
     if form.ok:
         try:
-            hold = _evidence(request).hold(package_id, reason, actor=_actor(viewer), until=ends)
+            hold = evidence_of(request).hold(package_id, reason, actor=viewer.actor, until=ends)
         except EvidenceError as error:
             form.errors["until" if "future" in str(error) else "reason"] = str(error)
         else:
@@ -125,5 +114,5 @@ def place_hold(
 def release_hold(
     request: Request, hold_id: RowId, viewer: Viewer = Depends(page("evidence"))
 ) -> Response:
-    released = _evidence(request).release(hold_id, actor=_actor(viewer))
+    released = evidence_of(request).release(hold_id, actor=viewer.actor)
     return done(f"/ui/evidence/{released['package_id']}", f"Hold {hold_id} released.")

@@ -23,8 +23,9 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from lxml import etree
 from sqlalchemy import select
 
-from hashmatch.api.reports import reports_of
+from hashmatch.api.reports import MAX_ITEMS, reports_of
 from hashmatch.errors import HashmatchError, ReportConflictError
+from hashmatch.fieldlimits import MAX_ID
 from hashmatch.reporting.report_content import (
     REPORT_ANNOTATIONS,
     file_name_of,
@@ -34,7 +35,7 @@ from hashmatch.store.workflow import KeptMedia, ReviewItem, Submission
 from hashmatch.web.access import PageRoute, Viewer, page, service_of
 from hashmatch.web.forms import FormState
 from hashmatch.web.rendering import done, render
-from hashmatch.web.report_pages import actor_of, environment_context
+from hashmatch.web.report_pages import environment_context
 
 router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 
@@ -59,9 +60,13 @@ class ItemRow:
 
 
 def parse_items(text: str) -> list[int]:
-    """``"12, 13"`` as ``[12, 13]``; ValueError when it is not a list of ids."""
-    items = [int(part) for part in text.replace(" ", "").split(",") if part]
-    if not items or any(item < 0 for item in items):
+    """``"12, 13"`` as ``[12, 13]``; ValueError when it is not a list of at
+    most MAX_ITEMS ids (each one a database can hold)."""
+    parts = [part for part in text.replace(" ", "").split(",") if part]
+    if not parts or len(parts) > MAX_ITEMS:
+        raise ValueError(text)
+    items = [int(part) for part in parts]
+    if any(not 0 <= item <= MAX_ID for item in items):
         raise ValueError(text)
     return list(dict.fromkeys(items))
 
@@ -210,7 +215,7 @@ def submit_report(
     reports = reports_of(request)
     try:
         if action == "file":
-            report_id = reports.draft(item_ids, actor=actor_of(viewer), details=details)
+            report_id = reports.draft(item_ids, actor=viewer.actor, details=details)
             filed = reports.file(report_id)
             return done(f"/ui/reports/{report_id}", f"Report {report_id}: {filed['status']}.")
         xml = indented(reports.preview_xml(item_ids, details))

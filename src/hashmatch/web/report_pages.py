@@ -37,10 +37,6 @@ ReportId = Annotated[int, Path(ge=0, le=MAX_ID)]
 PAGE_SIZE = 50
 
 
-def actor_of(viewer: Viewer) -> str:
-    return f"user:{viewer.name}"
-
-
 def environment_context(request: Request) -> dict[str, Any]:
     """What the environment banner of every report page shows."""
     settings = service_of(request).settings
@@ -120,7 +116,7 @@ def report_xml(
 def retry(
     request: Request, report_id: ReportId, viewer: Viewer = Depends(page("report"))
 ) -> Response:
-    report = reports_of(request).retry(report_id, actor=actor_of(viewer))
+    report = reports_of(request).retry(report_id, actor=viewer.actor)
     return done(f"/ui/reports/{report_id}", f"Report {report_id} retried: {report['status']}.")
 
 
@@ -128,5 +124,5 @@ def retry(
 def retract(
     request: Request, report_id: ReportId, viewer: Viewer = Depends(page("report"))
 ) -> Response:
-    report = reports_of(request).retract(report_id, actor=actor_of(viewer))
+    report = reports_of(request).retract(report_id, actor=viewer.actor)
     return done(f"/ui/reports/{report_id}", f"Report {report_id}: {report['status']}.")

@@ -45,7 +45,7 @@ def shown_time(moment: str | None) -> str:
 
 def reviewer_of(viewer: Viewer) -> Reviewer:
     """The person signed in, as the review library knows them."""
-    return Reviewer(f"user:{viewer.name}", role=viewer.role, is_admin=viewer.role == "admin")
+    return Reviewer(viewer.actor, role=viewer.role, is_admin=viewer.role == "admin")
 
 
 def review_of(request: Request) -> Review:

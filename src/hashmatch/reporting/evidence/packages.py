@@ -40,10 +40,12 @@ from sqlalchemy.orm import Session
 from hashmatch import audit
 from hashmatch.errors import (
     EvidenceError,
+    InvalidFieldError,
     UnknownEvidenceError,
     UnknownHoldError,
     UnknownReportError,
 )
+from hashmatch.fieldlimits import DESCRIPTION_CHARS, check_text
 from hashmatch.reporting.evidence.export import write_zip
 from hashmatch.reporting.evidence.keys import MasterKey, SealedObject, load_master_key
 from hashmatch.reporting.evidence.purge import Purger
@@ -315,6 +317,10 @@ class Evidence:
         reason = reason.strip()
         if not reason:
             raise EvidenceError("a legal hold needs a reason")
+        try:
+            check_text("reason", reason, max_chars=DESCRIPTION_CHARS)
+        except InvalidFieldError as error:
+            raise EvidenceError(f"a legal hold's {error}") from None
         if until is not None and as_utc(until) <= utcnow():
             raise EvidenceError("a legal hold's end must be in the future")
         with self.database.transaction() as session, audit.acting_named(actor):
