@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from sqlalchemy import update
 
 from hashmatch.actions.media_vault import MediaVault, load_vault, write_new_key
 from hashmatch.actions.rule_store import Rules
@@ -30,7 +31,7 @@ from hashmatch.hashing import HashRequest, hash_file
 from hashmatch.hashlists import Entry
 from hashmatch.matching import Matcher
 from hashmatch.settings import Settings
-from hashmatch.store import Database
+from hashmatch.store import Content, Database
 from hashmatch.store.workflow import ReviewItem, Webhook
 from tests.conftest import DATA
 
@@ -89,6 +90,12 @@ class ReviewWorld:
         return cls(
             database, settings, vault, Submissions(database, settings, vault), Matcher(database)
         )
+
+    def fetched_from_an_exchange(self) -> None:
+        """The bank photo as if the exchange ``sim`` had sent it (so review
+        opinions on it are pending, for the sender)."""
+        with self.database.transaction() as session:
+            session.execute(update(Content).values(source="exchange:sim", external_id="7-photo"))
 
     def queue_photos(self, count: int, *, start: int = 0) -> list[int]:
         """``count`` uploads of the banked photo (each slightly different

@@ -391,6 +391,7 @@ def test_decision_errors(api: Api) -> None:
 
 
 def test_reopen_by_an_admin(api: Api) -> None:
+    api.world.fetched_from_an_exchange()
     [item] = api.world.queue_photos(1)
     reopen = f"/v1/review/items/{item}/reopen"
     assert "open already" in _error(

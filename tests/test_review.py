@@ -280,6 +280,7 @@ def test_a_confirmation_records_opinions_asks_for_a_report_and_tells_the_webhook
     review: Review,
 ) -> None:
     database = world.database
+    world.fetched_from_an_exchange()
     (item_id,) = world.queue_photos(1)
     review.items.claim_next(ALICE, "default")
     for verdict, complaint in (
@@ -304,6 +305,7 @@ def test_a_confirmation_records_opinions_asks_for_a_report_and_tells_the_webhook
     assert done["submission"]["kept_media"] is not None  # the report needs it
     with database.reading() as session:
         opinions = session.execute(select(Opinion.opinion, Opinion.bank, Opinion.status)).all()
+        assert list(session.scalars(select(Opinion.signal_types))) == [["pdq"]]
         reports = session.execute(
             select(ReportRequest.review_item_id, ReportRequest.status).where(
                 ReportRequest.review_item_id.is_not(None)
@@ -401,6 +403,7 @@ def test_an_admin_reopens_a_decision_withdrawing_what_is_pending(
     world: ReviewWorld, review: Review
 ) -> None:
     database = world.database
+    world.fetched_from_an_exchange()
     (item_id,) = world.queue_photos(1)
     review.decisions.decide(item_id, ALICE, CONFIRM)
     with pytest.raises(ReviewAccessError, match="only an admin"):

@@ -185,6 +185,7 @@ def test_escalate_skip_and_next(world: ReviewWorld, cli: Cli) -> None:
 def test_reopen_withdraws_what_was_not_acted_on(
     world: ReviewWorld, cli: Cli, database: Database
 ) -> None:
+    world.fetched_from_an_exchange()
     [item_id] = world.queue_photos(1)
     ok(cli("decide", str(item_id), "-d", "confirm", "-c", "A2"))
     reopened = ok(cli("reopen", str(item_id), "--note", "decided on the wrong item"))

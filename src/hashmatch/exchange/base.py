@@ -18,12 +18,18 @@ is how a failed page is retried.  A source raises :class:`PageError` for a
 page it could not get or read (``retry=False`` when trying again cannot
 help, such as rejected credentials); a record it cannot read is a
 :class:`Malformed` in the page, counted and skipped.
+
+A source that takes opinions back (reviewers' verdicts on its hashes) sets
+``takes_opinions`` and overrides :meth:`ExchangeSource.send_opinions`; the
+opinion sender (``exchange/opinions.py``) leases pending opinions, hands a
+source at most ``opinion_batch`` of them at a time and records what each
+:class:`Sent` says.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -85,6 +91,30 @@ class PageError(ExchangeError):
         self.retry = retry
 
 
+@dataclass(frozen=True, slots=True)
+class OpinionToSend:
+    """A reviewer's verdict on one content this exchange sent, to tell it."""
+
+    #: The opinion row's id (``opinions.id``).
+    id: int
+    #: The source's own id of the content, as its records carried it.
+    external_id: str
+    #: ``positive`` (confirmed) or ``negative`` (a false positive).
+    opinion: str
+    #: Which of the content's hashes the query matched ("pdq", "md5").
+    signal_types: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What became of one opinion: sent (``error`` None), or why not and
+    whether trying again later may help."""
+
+    opinion_id: int
+    error: str | None = None
+    retry: bool = True
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """What a source is made with: its options (defaults filled in) and its
@@ -131,3 +161,14 @@ class ExchangeSource(ABC):
     @abstractmethod
     def fetch_page(self, checkpoint: Checkpoint) -> Page:
         """The page after ``checkpoint``, or PageError."""
+
+    #: Whether the source takes opinions back (then it overrides send_opinions).
+    takes_opinions: ClassVar[bool] = False
+    #: Most opinions handed to one send_opinions call.
+    opinion_batch: ClassVar[int] = 1
+
+    def send_opinions(self, opinions: Sequence[OpinionToSend]) -> list[Sent]:
+        """Tell the source these opinions: one :class:`Sent` per opinion, in
+        any order (an opinion left out counts as not sent, to retry).  Only
+        called when ``takes_opinions``."""
+        raise NotImplementedError(f"exchange type {self.name!r} takes no opinions")

@@ -31,7 +31,7 @@ from hashmatch.errors import (
     UnknownBankError,
     UnknownExchangeError,
 )
-from hashmatch.exchange.base import Option
+from hashmatch.exchange.base import ExchangeSource, Option
 from hashmatch.exchange.registry import get_source_type, source_types
 from hashmatch.store import Bank, Database
 from hashmatch.store.exchange_models import Exchange, ExchangeState
@@ -46,7 +46,34 @@ RUN_OPTIONS = (
     Option("page_timeout", "Longest one page may take to arrive, in seconds.", "60"),
     Option("retries", "Tries of a failing page before the run fails.", "3"),
 )
+#: Options every source that takes opinions back has.
+OPINION_OPTIONS = (
+    Option(
+        "send_opinions",
+        "Whether reviewers' verdicts on its hashes are sent back to it: true or false.",
+        "true",
+    ),
+)
 DEFAULT_INTERVAL = 3600
+#: What the ``source`` of content an exchange fetched starts with.
+SOURCE_PREFIX = "exchange:"
+
+
+def exchange_named(source: str | None) -> str | None:
+    """The exchange a content's ``source`` names (None: no exchange's)."""
+    if source and source.startswith(SOURCE_PREFIX):
+        return source[len(SOURCE_PREFIX) :]
+    return None
+
+
+def common_options(cls: type[ExchangeSource]) -> tuple[Option, ...]:
+    """The options a source type takes besides its own."""
+    return (*RUN_OPTIONS, *(OPINION_OPTIONS if cls.takes_opinions else ()))
+
+
+def sends_opinions(options: Mapping[str, str]) -> bool:
+    """Whether an exchange's effective options say its opinions go back."""
+    return options.get("send_opinions") == "true"
 
 
 @dataclass(frozen=True)
@@ -67,7 +94,7 @@ class ExchangeInfo:
     @property
     def source(self) -> str:
         """What content fetched by this exchange has as its ``source``."""
-        return f"exchange:{self.name}"
+        return f"{SOURCE_PREFIX}{self.name}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,7 +113,7 @@ class ExchangeInfo:
 def check_options(source_type: str, options: Mapping[str, str]) -> dict[str, str]:
     """The options, if the source type takes them all and has its required ones."""
     cls = get_source_type(source_type)
-    known = {option.name: option for option in (*cls.options, *RUN_OPTIONS)}
+    known = {option.name: option for option in (*cls.options, *common_options(cls))}
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise InvalidFieldError(
@@ -102,6 +129,8 @@ def check_options(source_type: str, options: Mapping[str, str]) -> dict[str, str
             raise InvalidFieldError(
                 f"option {option.name} must be a positive number, not {value!r}"
             )
+    if options.get("send_opinions") not in (None, "true", "false"):
+        raise InvalidFieldError("option send_opinions must be true or false")
     for name, value in options.items():
         if not isinstance(value, str) or len(value) > 2000 or "\0" in value:
             raise InvalidFieldError(f"option {name} must be text of at most 2000 characters")
@@ -118,8 +147,9 @@ def types_json() -> list[dict[str, Any]]:
             "credentials": cls.credentials_help or None,
             "options": [
                 {"name": o.name, "help": o.help, "default": o.default, "required": o.required}
-                for o in (*cls.options, *RUN_OPTIONS)
+                for o in (*cls.options, *common_options(cls))
             ],
+            "takes_opinions": cls.takes_opinions,
         }
         for cls in source_types().values()
     ]
@@ -135,7 +165,9 @@ def _positive(text: str) -> bool:
 def effective_options(info: ExchangeInfo) -> dict[str, str]:
     """The exchange's options with every default filled in."""
     cls = get_source_type(info.source_type)
-    defaults = {o.name: o.default for o in (*cls.options, *RUN_OPTIONS) if o.default is not None}
+    defaults = {
+        o.name: o.default for o in (*cls.options, *common_options(cls)) if o.default is not None
+    }
     return {**defaults, **info.options}
 
 

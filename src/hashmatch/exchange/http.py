@@ -1,8 +1,9 @@
-"""GETting a source's pages: each within a stall timeout, at an allowed
-address, with the credentials kept out of every message.
+"""GETting a source's pages (and sending it opinions): each within a stall
+timeout, at an allowed address, with the credentials kept out of every message.
 
     client = PageClient(policy, page_timeout=60, secrets=("user:pass",))
     body = client.get("https://example.org/v2/entries?from=...", headers={...})
+    client.send("PUT", "https://example.org/v2/entries/1/a/MD5/feedback", xml, headers={...})
 
 A page that has not fully arrived ``page_timeout`` seconds after it was
 asked for is cut off (``net.cut_off_at``: a server trickling bytes cannot
@@ -43,6 +44,15 @@ class HttpStatusError(ExchangeError):
         self.status = status
 
 
+def retry_helps(error: ExchangeError) -> bool:
+    """Whether asking again later may succeed: yes for a stall, a refused
+    connection, a 5xx, 408/425/429, and rejected credentials (they may be
+    renewed); no for any other answer the server gave (it refused this)."""
+    if isinstance(error, HttpStatusError):
+        return error.status in RETRY_STATUSES or error.status in CREDENTIALS_STATUSES
+    return True
+
+
 class PageClient:
     """GETs pages for one fetch run."""
 
@@ -70,8 +80,19 @@ class PageClient:
         """The body of a 2xx answer to GET ``url``; HttpStatusError for
         another status, ExchangeError when the page does not come in time or
         the address is refused (messages redacted)."""
+        return self.send("GET", url, None, headers)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """The body of a 2xx answer to ``method url`` with ``body``; errors
+        as :meth:`get`'s."""
         try:
-            return self._get(url, dict(headers or {}))
+            return self._request(method, url, body, dict(headers or {}))
         except HttpStatusError as error:
             raise HttpStatusError(self.redact(str(error)), error.status) from None
         except FetchError as error:
@@ -84,7 +105,7 @@ class PageClient:
         except (ValueError, RecursionError):
             raise ExchangeError(f"{self.redact(url)}: the page is not JSON") from None
 
-    def _get(self, url: str, headers: dict[str, str]) -> bytes:
+    def _request(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> bytes:
         deadline = time.monotonic() + self.page_timeout
         target = http_target(url)
         if not self.policy.allows(target.host, target.port):
@@ -95,10 +116,13 @@ class PageClient:
         response: http.client.HTTPResponse | None = None
         try:
             connection.request(
-                "GET", target.path, headers={"User-Agent": f"hashmatch/{__version__}", **headers}
+                method,
+                target.path,
+                body=body,
+                headers={"User-Agent": f"hashmatch/{__version__}", **headers},
             )
             response = connection.getresponse()
-            body = self._read(response, url, deadline)
+            answer = self._read(response, url, deadline)
         except (OSError, http.client.HTTPException) as error:
             raise FetchError(self._why(url, error, deadline)) from None
         finally:
@@ -110,7 +134,7 @@ class PageClient:
             raise HttpStatusError(
                 f"{url}: the server answered HTTP {response.status}", response.status
             )
-        return body
+        return answer
 
     def _read(self, response: http.client.HTTPResponse, url: str, deadline: float) -> bytes:
         chunks: list[bytes] = []

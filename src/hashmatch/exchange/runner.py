@@ -309,7 +309,7 @@ class Fetcher:
             audit.record(
                 session,
                 "exchange.fetch",
-                f"exchange:{info.name}",
+                info.source,
                 after=result.to_json(),
                 actor=actor,
             )

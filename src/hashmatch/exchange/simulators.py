@@ -7,7 +7,9 @@ formats: for tests, benchmarks, and trying an exchange out without an account.
         ...
 
 Every simulator serves on loopback from a thread, checks the credentials
-(401 when they are wrong or :attr:`Simulator.expired`), and takes faults
+(401 when they are wrong or :attr:`Simulator.expired`), answers GETs with
+:meth:`Simulator.answer` and POSTs and PUTs (opinions sent back) with
+:meth:`Simulator.receive`, and takes faults
 for the next requests: ``"500"``, ``"malformed"`` (a page that cannot be
 parsed) and ``"stall"`` (headers and a little of the body, then nothing
 until the server stops).  The hashes are random or generated: no content
@@ -48,8 +50,8 @@ def basic_authorized(credentials: str, headers: Any) -> bool:
 
 
 class Simulator:
-    """A threaded HTTP server answering :meth:`answer` for every GET (a
-    subclass that takes POSTs too overrides ``_handle``)."""
+    """A threaded HTTP server answering :meth:`answer` for every GET and
+    :meth:`receive` for every POST and PUT."""
 
     #: The faults :meth:`fail_next` takes.
     faults: ClassVar[tuple[str, ...]] = FAULTS
@@ -93,6 +95,13 @@ class Simulator:
         """The content type and body for a request (raise KeyError for 404)."""
         raise NotImplementedError
 
+    def receive(
+        self, method: str, path: str, query: dict[str, str], body: bytes
+    ) -> tuple[int, str, bytes]:
+        """The status, content type and body for a POST or PUT (raise
+        KeyError for 404); none taken unless a subclass says."""
+        raise KeyError(path)
+
     def malformed(self) -> bytes:
         return b'{"truncated": '
 
@@ -105,6 +114,9 @@ class Simulator:
                 simulator._handle(self)
 
             def do_POST(self) -> None:
+                simulator._handle(self)
+
+            def do_PUT(self) -> None:
                 simulator._handle(self)
 
             def log_message(self, *args: object) -> None:
@@ -146,8 +158,13 @@ class Simulator:
             return
         parts = urlsplit(request.path)
         query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        status = 200
         try:
-            content_type, body = self.answer(parts.path, query)
+            if request.command == "GET":
+                content_type, body = self.answer(parts.path, query)
+            else:
+                sent = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+                status, content_type, body = self.receive(request.command, parts.path, query, sent)
         except KeyError:
             self._send(request, 404, "text/plain", b"not found")
             return
@@ -156,7 +173,7 @@ class Simulator:
         if fault == "stall":
             self._stall(request, content_type, body)
             return
-        self._send(request, 200, content_type, body)
+        self._send(request, status, content_type, body)
 
     def _send(
         self, request: BaseHTTPRequestHandler, status: int, content_type: str, body: bytes

@@ -37,6 +37,7 @@ from hashmatch import audit
 from hashmatch.actions import outbox
 from hashmatch.actions.upkeep import purge_if_unneeded
 from hashmatch.errors import ReviewAccessError, ReviewConflictError, ReviewError
+from hashmatch.exchange.catalog import exchange_named
 from hashmatch.fieldlimits import DESCRIPTION_CHARS, check_text
 from hashmatch.hashlists import Entry
 from hashmatch.reporting.cybertip.content import CLASSIFICATIONS
@@ -334,27 +335,31 @@ def _record_opinions(
     session: Session, item_id: int, matches: Sequence[dict[str, Any]], opinion: str, now: datetime
 ) -> int:
     """One opinion per matched bank content (allowlist suppressions left
-    out); how many."""
-    seen: set[tuple[str, int]] = set()
-    rows = []
+    out), with the signal types it matched by; pending where an exchange
+    sent the content (the opinion sender tells it), else ``not_sent``; how many."""
+    rows: dict[tuple[str, int], Opinion] = {}
     for match in matches:
-        key = (str(match.get("bank")), int(match.get("content_id", 0)))
-        if match.get("suppressed") or key in seen:
+        if match.get("suppressed"):
             continue
-        seen.add(key)
-        rows.append(
-            Opinion(
-                item_id=item_id,
-                bank=key[0],
-                content_id=key[1],
-                external_id=match.get("external_id"),
-                source=match.get("source"),
-                opinion=opinion,
-                status="pending",
-                created_at=now,
-            )
+        key = (str(match.get("bank")), int(match.get("content_id", 0)))
+        signal_type = str(match.get("signal_type") or "")
+        if key in rows:
+            if signal_type and signal_type not in rows[key].signal_types:
+                rows[key].signal_types = [*rows[key].signal_types, signal_type]
+            continue
+        source = match.get("source")
+        rows[key] = Opinion(
+            item_id=item_id,
+            bank=key[0],
+            content_id=key[1],
+            external_id=match.get("external_id"),
+            source=source,
+            opinion=opinion,
+            signal_types=[signal_type] if signal_type else [],
+            status="pending" if exchange_named(source) else "not_sent",
+            created_at=now,
         )
-    session.add_all(rows)
+    session.add_all(rows.values())
     return len(rows)
 
 

@@ -105,7 +105,8 @@ class ReviewerPreference(Base):
 class Opinion(Base):
     """What a review decision says about one matched bank content: ``positive``
     (confirmed) or ``negative`` (a false positive), for the exchange the
-    content came from (``source``) to be told later."""
+    content came from (``source`` ``exchange:<name>``) to be told, through
+    the opinion sender's leases (``exchange/opinions.py``)."""
 
     __tablename__ = "opinions"
 
@@ -118,8 +119,19 @@ class Opinion(Base):
     external_id: Mapped[str | None] = mapped_column(String(300))
     source: Mapped[str | None] = mapped_column(String(200), index=True)
     opinion: Mapped[str] = mapped_column(String(16))
-    #: "pending" until an exchange sends it; then "sent" (or "not_sent" where
-    #: the source takes no opinions).
+    #: Which of the content's hashes the query matched ("pdq", "md5").
+    signal_types: Mapped[list[Any]] = mapped_column(default=list)
+    #: "pending" until the sender settles it: "sent", "failed" (the exchange
+    #: refused it, or every try failed), "not_sent" (the content came from no
+    #: exchange, or one that takes no opinions or has sending off), or
+    #: "withdrawn" (the decision was reopened first).
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Tries so far, when the next may start, and why the last one failed.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: The sender holding it now, until when (a dead sender's lease lapses).
+    leased_by: Mapped[str | None] = mapped_column(String(200))
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
