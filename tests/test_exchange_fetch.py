@@ -160,6 +160,9 @@ def test_a_page_failing_every_try_fails_the_run_and_keeps_the_checkpoint(
     ncmec.generated = 6
     add_exchange(database, ncmec, max_records="2", retries="2")
     assert fetcher(database).fetch("ncmec").stopped == "max_records"
+    # No page asked for ahead past the bound: a request outliving the run
+    # would take the faults meant for the next one.
+    assert len(ncmec.requests) == 1
     [before] = statuses(database, "ncmec")
     ncmec.fail_next("malformed", "malformed")
     failed = fetcher(database).fetch("ncmec")

@@ -192,6 +192,17 @@ class Settings(BaseSettings):
     webhook_backoff_max_seconds: float = Field(
         3600.0, gt=0, description="Longest wait between retries (before jitter)."
     )
+    exchange_opinion_max_attempts: int = Field(
+        10,
+        ge=1,
+        description="Tries of an opinion sent back to an exchange before it is marked failed.",
+    )
+    exchange_opinion_backoff_seconds: float = Field(
+        60.0, gt=0, description="Wait before an opinion's first retry; doubled each time."
+    )
+    exchange_opinion_backoff_max_seconds: float = Field(
+        6 * 3600.0, gt=0, description="Longest wait between an opinion's retries (before jitter)."
+    )
     webhook_secret_grace_hours: float = Field(
         24.0,
         ge=0,

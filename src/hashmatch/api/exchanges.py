@@ -1,4 +1,5 @@
-"""Exchanges under ``/v1``: configure them, see their status, fetch one now.
+"""Exchanges under ``/v1``: configure them, see their status, fetch one now,
+see the opinions sent back to them and retry the failed ones.
 
 Every route needs the ``curate`` scope.  Credentials are never sent here:
 an exchange names where they are.  Through the API that can only be an
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from hashmatch.api.auth import require
@@ -21,6 +22,7 @@ from hashmatch.api.routing import GuardedRoute
 from hashmatch.errors import InvalidFieldError
 from hashmatch.exchange import Exchanges, Fetcher, statuses
 from hashmatch.exchange.catalog import DEFAULT_INTERVAL, types_json
+from hashmatch.exchange.opinions import OpinionSender, list_opinions
 from hashmatch.media.download import UrlPolicy
 
 #: The only environment variables the API may name as an exchange's credentials.
@@ -91,10 +93,22 @@ class ExchangeType(BaseModel):
     description: str
     credentials: str | None = Field(description="What the credentials are; null: none needed.")
     options: list[OptionOut]
+    takes_opinions: bool = Field(description="Whether reviewers' verdicts are sent back to it.")
 
 
 class ExchangeTypeList(BaseModel):
     types: list[ExchangeType]
+
+
+class OpinionCounts(BaseModel):
+    """Opinions sent back to the exchange, by status."""
+
+    pending: int
+    sent: int
+    failed: int
+    not_sent: int
+    withdrawn: int
+    last_error: str | None = Field(description="Why the latest pending or failed one failed.")
 
 
 class ExchangeStatusOut(BaseModel):
@@ -113,6 +127,32 @@ class ExchangeStatusOut(BaseModel):
     counts: dict[str, int]
     malformed_samples: list[dict[str, str]]
     fetched_total: int
+    opinions: OpinionCounts
+
+
+class OpinionOut(BaseModel):
+    id: int
+    review_item_id: int
+    bank: str
+    content_id: int
+    external_id: str | None
+    opinion: str = Field(description="positive (confirmed) or negative (a false positive).")
+    signal_types: list[str]
+    status: str = Field(description="pending, sent, failed, not_sent or withdrawn.")
+    attempts: int
+    next_attempt_at: str | None
+    last_error: str | None
+    created_at: str
+    sent_at: str | None
+
+
+class OpinionList(BaseModel):
+    opinions: list[OpinionOut]
+
+
+class OpinionsRetried(BaseModel):
+    exchange: str
+    retried: int
 
 
 class FetchResultOut(BaseModel):
@@ -234,3 +274,31 @@ def fetch_exchange(request: Request, name: str) -> dict[str, Any]:
     result = fetcher.fetch(name)
     service.refresh_soon()
     return result.to_json()
+
+
+@router.get(
+    "/exchanges/{name}/opinions",
+    summary="Reviewers' opinions sent back to an exchange (newest first)",
+    response_model=OpinionList,
+    responses=error_responses(400, 404),
+)
+def exchange_opinions(
+    request: Request,
+    name: str,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    database = request.app.state.service.database
+    return {"opinions": list_opinions(database, name, status=status, limit=limit)}
+
+
+@router.post(
+    "/exchanges/{name}/opinions/retry",
+    summary="Send an exchange's failed opinions again",
+    response_model=OpinionsRetried,
+    responses=error_responses(404),
+)
+def retry_exchange_opinions(request: Request, name: str) -> dict[str, Any]:
+    service = request.app.state.service
+    sender = OpinionSender.from_settings(service.database, service.settings)
+    return {"exchange": name, "retried": sender.retry_failed(name)}

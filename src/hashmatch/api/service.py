@@ -27,6 +27,7 @@ from hashmatch.banks import Banks
 from hashmatch.banks.add_queue import AddQueue
 from hashmatch.errors import UnknownBankError
 from hashmatch.exchange import Fetcher, Scheduler
+from hashmatch.exchange.opinions import OpinionSending
 from hashmatch.index.warmup import warm_up as warm_up_index
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
@@ -81,6 +82,10 @@ class Service:
         self.filer = (
             Filer(database, settings, vault=media_vault) if settings.deliver_in_serve else None
         )
+        #: Reviewers' opinions sent back to the exchanges, beside the deliveries.
+        self.opinions = (
+            OpinionSending.from_settings(database, settings) if settings.deliver_in_serve else None
+        )
         #: Exchanges fetched on their intervals (docs/exchanges.md).
         self.exchange_scheduler = Scheduler(
             Fetcher(database, self.url_policy), on_change=self.refresh_soon
@@ -120,6 +125,8 @@ class Service:
             self.deliverer.start()
         if self.filer is not None:
             self.filer.start()
+        if self.opinions is not None:
+            self.opinions.start()
 
     def _load(self) -> None:
         try:
@@ -186,6 +193,8 @@ class Service:
             self.deliverer.stop(timeout=self.settings.webhook_timeout_seconds + 5)
         if self.filer is not None:
             self.filer.stop(timeout=self.settings.cybertip_timeout_seconds + 5)
+        if self.opinions is not None:
+            self.opinions.stop()
         self.imports.close()
         self.wait_until_loaded(timeout=60)
         if self._follower.is_alive():

@@ -189,3 +189,51 @@ def delete(ctx: typer.Context, name: str = NAME) -> None:
     with reported_errors():
         exchanges.delete(name)
     _print_json({"deleted": name})
+
+
+@exchange_app.command("opinions")
+def opinions(
+    ctx: typer.Context,
+    name: str = NAME,
+    state: str | None = typer.Option(
+        None, "--status", help="Only these: pending, sent, failed, not_sent or withdrawn."
+    ),
+    limit: int = typer.Option(100, min=1, max=10_000, help="Most opinions printed."),
+) -> None:
+    """Print the opinions sent back to an exchange (newest first), as JSON lines:
+    what reviewers decided about its hashes, and whether it was told."""
+    from hashmatch.exchange.opinions import list_opinions
+
+    database = open_database(ctx)
+    with reported_errors():
+        rows = list_opinions(database, name, status=state, limit=limit)
+    for row in rows:
+        _print_json(row)
+
+
+@exchange_app.command("send-opinions")
+def send_opinions(ctx: typer.Context) -> None:
+    """Send every due opinion to its exchange now (serve and worker do this on
+    their own every few seconds); prints the counts per exchange as JSON."""
+    from hashmatch.exchange.opinions import OpinionSender
+
+    sender = OpinionSender.from_settings(open_database(ctx), settings_of(ctx))
+    with reported_errors():
+        rounds: dict[str, dict[str, int]] = {}
+        while worked := sender.run_once():
+            for exchange, counts in worked.items():
+                total = rounds.setdefault(exchange, dict.fromkeys(counts, 0))
+                for outcome, count in counts.items():
+                    total[outcome] += count
+    _print_json(rounds)
+
+
+@exchange_app.command("retry-opinions")
+def retry_opinions(ctx: typer.Context, name: str = NAME) -> None:
+    """Send an exchange's failed opinions again (after fixing its credentials
+    or options); prints how many."""
+    from hashmatch.exchange.opinions import OpinionSender
+
+    sender = OpinionSender.from_settings(open_database(ctx), settings_of(ctx))
+    with reported_errors():
+        _print_json({"exchange": name, "retried": sender.retry_failed(name)})

@@ -1,4 +1,5 @@
-"""``hashmatch worker``: webhook deliveries and CyberTipline filing, apart from the HTTP service."""
+"""``hashmatch worker``: webhook deliveries, CyberTipline filing and opinions
+sent back to exchanges, apart from the HTTP service."""
 
 from __future__ import annotations
 
@@ -16,17 +17,19 @@ log = logging.getLogger("hashmatch.worker")
 
 
 def worker_command(ctx: typer.Context) -> None:
-    """Deliver webhooks and file CyberTipline reports until SIGTERM or SIGINT,
+    """Deliver webhooks, file CyberTipline reports and send reviewers' opinions
+    back to exchanges until SIGTERM or SIGINT,
     then finish the deliveries and report steps in flight and hand back the rest.
 
     Run one or more beside hashmatch serve with deliver_in_serve off (env
     HASHMATCH_DELIVER_IN_SERVE=false), or alone: every deliverer on a database
     takes its own jobs.  Settings: delivery_concurrency, webhook_* (docs/webhooks.md),
-    cybertip_* (docs/reporting.md).
+    cybertip_* (docs/reporting.md), exchange_opinion_* (docs/exchanges.md).
     """
     from hashmatch.actions.deliverer import Deliverer
     from hashmatch.actions.media_vault import load_vault
     from hashmatch.api.access_log import configure_logging
+    from hashmatch.exchange.opinions import OpinionSending
     from hashmatch.reporting.filer import Filer
     from hashmatch.store import Database
 
@@ -48,12 +51,15 @@ def worker_command(ctx: typer.Context) -> None:
     }
     deliverer = Deliverer(database, settings)
     filer = Filer(database, settings, vault=vault)
+    opinions = OpinionSending.from_settings(database, settings)
     try:
         deliverer.start()
         filer.start()
+        opinions.start()
         while not stop.wait(1.0):  # woken by the handler; the timeout keeps signals prompt
             pass
     finally:
+        opinions.stop()
         filer.stop(timeout=settings.cybertip_timeout_seconds + 5)
         deliverer.stop(timeout=settings.webhook_timeout_seconds + 5)
         database.close()

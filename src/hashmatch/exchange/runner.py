@@ -126,15 +126,8 @@ class Fetcher:
         try:
             options = effective_options(info)
             self._start(info, lease)
-            credentials = read_credentials(info)
-            client = PageClient(
-                self.policy,
-                page_timeout=float(options["page_timeout"]),
-                secrets=_secrets(credentials),
-            )
-            source = get_source_type(info.source_type)(
-                SourceConfig(name, options, credentials), client
-            )
+            source = open_source(info, options, self.policy)
+            client = source.http
             self._run(info, source, lease, options, result, samples)
             result.succeeded = True
         except Exception as error:  # a source's bug fails its run, recorded, lease given back
@@ -178,13 +171,14 @@ class Fetcher:
         records_seen = 0
         counted = 0  # records added when the planner's statistics were last refreshed
         # The next page is asked for while this one is written: the source's
-        # answer and the database's commit overlap.
+        # answer and the database's commit overlap.  Not after the page that
+        # reaches max_records: that request would outlive the run.
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hashmatch-exchange-page")
         try:
             pending = ahead.submit(self._page, source, self._checkpoint(info), retries, deadline)
             while True:
                 page = pending.result()
-                if page.more:
+                if page.more and records_seen + len(page.items) < max_records:
                     pending = ahead.submit(self._page, source, page.checkpoint, retries, deadline)
                 self._write(info, lease, page, result, samples)
                 records_seen += len(page.items)
@@ -370,6 +364,16 @@ def _locked_bank_id(session: Session, bank: str, dialect: str) -> int:
     if bank_id is None:
         raise UnknownBankError(bank)
     return int(bank_id)
+
+
+def open_source(info: ExchangeInfo, options: dict[str, str], policy: UrlPolicy) -> ExchangeSource:
+    """The exchange's source object, its credentials read now, talking
+    through a client that redacts them (ExchangeError when they cannot be read)."""
+    credentials = read_credentials(info)
+    client = PageClient(
+        policy, page_timeout=float(options["page_timeout"]), secrets=_secrets(credentials)
+    )
+    return get_source_type(info.source_type)(SourceConfig(info.name, options, credentials), client)
 
 
 def _secrets(credentials: str | None) -> list[str]:

@@ -3,16 +3,21 @@ routes show it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hashmatch.errors import UnknownExchangeError
 from hashmatch.store import Database
 from hashmatch.store.exchange_models import Exchange, ExchangeState
 from hashmatch.store.models import as_utc, utcnow
+from hashmatch.store.review_models import Opinion
+
+#: What an opinion sent back to an exchange can be (``exchange/opinions.py``).
+OPINION_STATUSES = ("pending", "sent", "failed", "not_sent", "withdrawn")
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class ExchangeStatus:
     counts: dict[str, Any]
     malformed_samples: list[Any]
     fetched_total: int
+    #: Opinions sent back to it, by status, and the last error (opinion_counts).
+    opinions: dict[str, Any]
 
     @property
     def running(self) -> bool:
@@ -62,6 +69,7 @@ class ExchangeStatus:
             "counts": dict(self.counts),
             "malformed_samples": list(self.malformed_samples),
             "fetched_total": self.fetched_total,
+            "opinions": dict(self.opinions),
         }
 
     def to_hma_json(self) -> dict[str, Any]:
@@ -88,6 +96,38 @@ def _opt(value: datetime | None) -> datetime | None:
     return as_utc(value) if value is not None else None
 
 
+def opinion_counts(database: Database, sources: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per exchange source: its opinions by status and the last error (of
+    those pending or failed)."""
+    found: dict[str, dict[str, Any]] = {
+        source: {**dict.fromkeys(OPINION_STATUSES, 0), "last_error": None} for source in sources
+    }
+    if not sources:
+        return found
+    with database.reading() as session:
+        for source, status, count in session.execute(
+            select(Opinion.source, Opinion.status, func.count())
+            .where(Opinion.source.in_(sources))
+            .group_by(Opinion.source, Opinion.status)
+        ):
+            found[str(source)][status] = int(count)
+        latest = (
+            select(Opinion.source, func.max(Opinion.id).label("id"))
+            .where(
+                Opinion.source.in_(sources),
+                Opinion.last_error.is_not(None),
+                Opinion.status.in_(("pending", "failed")),
+            )
+            .group_by(Opinion.source)
+            .subquery()
+        )
+        for source, error in session.execute(
+            select(Opinion.source, Opinion.last_error).join(latest, Opinion.id == latest.c.id)
+        ):
+            found[str(source)]["last_error"] = error
+    return found
+
+
 def statuses(database: Database, name: str | None = None) -> list[ExchangeStatus]:
     """Every exchange's status in name order (or the one named: UnknownExchangeError)."""
     query = (
@@ -101,6 +141,7 @@ def statuses(database: Database, name: str | None = None) -> list[ExchangeStatus
         rows = session.execute(query).all()
     if name is not None and not rows:
         raise UnknownExchangeError(name)
+    opinions = opinion_counts(database, [f"exchange:{exchange.name}" for exchange, _ in rows])
     return [
         ExchangeStatus(
             exchange.name,
@@ -117,6 +158,7 @@ def statuses(database: Database, name: str | None = None) -> list[ExchangeStatus
             dict(state.counts),
             list(state.malformed_samples),
             int(state.fetched_total),
+            opinions[f"exchange:{exchange.name}"],
         )
         for exchange, state in rows
     ]
