@@ -21,16 +21,22 @@ import pytest
 from sqlalchemy import select, update
 
 from hashmatch.actions.outbox import Retries
+from hashmatch.banks import Banks
 from hashmatch.exchange import ExchangeInfo, Exchanges, registry, statuses
 from hashmatch.exchange.base import Checkpoint, ExchangeSource, OpinionToSend, Page, Sent
 from hashmatch.exchange.opinions import OpinionSender, list_opinions
+from hashmatch.exchange.runner import Fetcher
+from hashmatch.exchange.simulators import NcmecEntry, NcmecSimulator
+from hashmatch.hashing import HashRequest, hash_file
 from hashmatch.media.download import UrlPolicy
+from hashmatch.review import Verdict
 from hashmatch.store import Database
 from hashmatch.store.models import AuditEntry, utcnow
 from hashmatch.store.review_models import Opinion
 from hashmatch.store.workflow import ReviewItem
 from tests.interleaving import PATIENCE, PausedInside, SecondWriter, started
-from tests.test_review import open_world
+from tests.review_world import PHOTO
+from tests.test_review import ALICE, CONFIRM, open_world
 
 RETRIES = Retries(max_attempts=3, backoff=30.0, backoff_max=60.0)
 
@@ -433,3 +439,52 @@ def test_the_opinions_of_an_exchange_are_listed_newest_first(
         list_opinions(database, "sim", status="bogus")
     with database.reading() as session:
         assert session.scalar(select(ReviewItem.id)) == item_id
+
+
+# -- end to end ----------------------------------------------------------------------
+
+
+def test_reviewers_verdicts_reach_ncmec_as_feedback(
+    database: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bank photo fetched from the NCMEC simulator; uploads of it
+    reviewed: a confirmation becomes affirmative feedback on the fingerprint
+    that matched, a false positive negative feedback with NCMEC's one reason;
+    the exchange's status counts them, and nothing is sent twice."""
+    world, review = open_world(database, database_url, tmp_path)
+    photo = hash_file(PHOTO, HashRequest()).signals
+    banks = Banks(database)
+    banks.remove_content("known", [content_id for content_id, _ in banks.content_ids("known")])
+    monkeypatch.setenv("TEST_NCMEC", "user:secret")
+    with NcmecSimulator("user:secret") as ncmec:
+        ncmec.entries = [
+            NcmecEntry("e1", member_id=7, fingerprints={"PDQ": photo["pdq"], "MD5": photo["md5"]})
+        ]
+        Exchanges(database).create(
+            "ncmec",
+            "ncmec",
+            bank="known",
+            options={"base_url": ncmec.url},
+            credentials_env="TEST_NCMEC",
+        )
+        policy = UrlPolicy(allow_private=True)
+        assert Fetcher(database, policy, retry_wait=0).fetch("ncmec").counts["added"] == 1
+        world.matcher.refresh()  # as serve follows the change log
+        confirmed, rejected = world.queue_photos(2)
+        review.decisions.decide(confirmed, ALICE, CONFIRM)
+        review.decisions.decide(rejected, ALICE, Verdict("false_positive"))
+        sending = OpinionSender(database, policy, RETRIES, name="e2e")
+        assert sending.run_once() == {
+            "ncmec": {"sent": 2, "retrying": 0, "failed": 0, "not_sent": 0}
+        }
+        assert sending.run_once() == {}
+        got = sorted(
+            (f.esp_id, f.entry_id, f.fingerprint_type, f.kind, f.reason_guids)
+            for f in ncmec.feedback
+        )
+    assert got == [
+        ("7", "e1", "PDQ", "affirmative", ()),
+        ("7", "e1", "PDQ", "negative", (NcmecSimulator.DEFAULT_REASON[0],)),
+    ]
+    [status] = statuses(database, "ncmec")
+    assert (status.opinions["sent"], status.opinions["pending"]) == (2, 0)

@@ -155,6 +155,17 @@ def cut_off_at(deadline: float, connection: http.client.HTTPConnection) -> threa
     return timer
 
 
+#: Characters of a server's answer quoted in a message.
+EXCERPT_CHARS = 120
+
+
+def excerpt(body: bytes) -> str:
+    """The start of a server's answer ``body`` as one printable line, for a message."""
+    text = body[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return line[:EXCERPT_CHARS] + ("…" if len(line) > EXCERPT_CHARS else "")
+
+
 def reason(error: BaseException) -> str:
     """A network error in a few words."""
     if isinstance(error, TimeoutError | socket.timeout):

@@ -158,6 +158,13 @@ class ExchangeSource(ABC):
     def needs_credentials(cls) -> bool:
         return bool(cls.credentials_help)
 
+    @classmethod
+    def check_options(cls, options: Mapping[str, str]) -> None:
+        """Raise InvalidFieldError for an option value this type cannot take
+        (asked when an exchange is added or changed, so a typo is refused then
+        and not at its first fetch); a type takes any value unless it says."""
+        return None
+
     @abstractmethod
     def fetch_page(self, checkpoint: Checkpoint) -> Page:
         """The page after ``checkpoint``, or PageError."""

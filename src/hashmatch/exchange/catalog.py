@@ -134,6 +134,7 @@ def check_options(source_type: str, options: Mapping[str, str]) -> dict[str, str
     for name, value in options.items():
         if not isinstance(value, str) or len(value) > 2000 or "\0" in value:
             raise InvalidFieldError(f"option {name} must be text of at most 2000 characters")
+    cls.check_options(options)
     return {name: options[name] for name in sorted(options)}
 
 

@@ -26,7 +26,14 @@ from urllib.parse import quote, quote_plus
 from hashmatch import __version__
 from hashmatch.errors import ExchangeError, FetchError
 from hashmatch.media.download import UrlPolicy
-from hashmatch.net import checked_address, cut_off_at, http_target, pinned_connection, reason
+from hashmatch.net import (
+    checked_address,
+    cut_off_at,
+    excerpt,
+    http_target,
+    pinned_connection,
+    reason,
+)
 
 #: The largest page accepted (a whole hash list is one page of a URL source).
 MAX_PAGE_BYTES = 1024 * 1024 * 1024
@@ -34,14 +41,18 @@ CHUNK = 1024 * 1024
 #: Statuses that say "try again later".
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 CREDENTIALS_STATUSES = frozenset({401, 403})
+#: How much of an error answer's body is kept (``HttpStatusError.body``).
+ERROR_BODY_BYTES = 4096
 
 
 class HttpStatusError(ExchangeError):
-    """A response other than 2xx; ``status`` is its code."""
+    """A response other than 2xx; ``status`` is its code, ``body`` the start
+    of the answer (not redacted: :meth:`PageClient.redact` it before showing it)."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, body: bytes = b"") -> None:
         super().__init__(message)
         self.status = status
+        self.body = body
 
 
 def retry_helps(error: ExchangeError) -> bool:
@@ -76,6 +87,12 @@ class PageClient:
                 text = text.replace(form, "***")
         return text
 
+    def refusal(self, error: HttpStatusError) -> str:
+        """``error`` with the start of the server's answer (why it refused),
+        as one line with every secret redacted."""
+        answer = excerpt(self.redact(error.body.decode("utf-8", errors="replace")).encode())
+        return f"{error}: {answer}" if answer else str(error)
+
     def get(self, url: str, headers: Mapping[str, str] | None = None) -> bytes:
         """The body of a 2xx answer to GET ``url``; HttpStatusError for
         another status, ExchangeError when the page does not come in time or
@@ -94,7 +111,7 @@ class PageClient:
         try:
             return self._request(method, url, body, dict(headers or {}))
         except HttpStatusError as error:
-            raise HttpStatusError(self.redact(str(error)), error.status) from None
+            raise HttpStatusError(self.redact(str(error)), error.status, error.body) from None
         except FetchError as error:
             raise ExchangeError(self.redact(str(error))) from None
 
@@ -132,7 +149,9 @@ class PageClient:
             connection.close()
         if not 200 <= response.status < 300:
             raise HttpStatusError(
-                f"{url}: the server answered HTTP {response.status}", response.status
+                f"{url}: the server answered HTTP {response.status}",
+                response.status,
+                answer[:ERROR_BODY_BYTES],
             )
         return answer
 

@@ -18,6 +18,20 @@ content's source metadata with the member and the classification (which
 is also the content's label).  An entry's external id is ``<member
 id>-<entry id>``: entry ids are per member.
 
+Reviewers' opinions go back as feedback on each fingerprint the match was
+by (``ncmec_feedback.py`` has the wire format): one PUT per fingerprint
+type, the opinion sent once every one succeeded.  ``{espId}`` in the
+feedback path is the entry's owner (the member id of its external id):
+python-threatexchange's client leaves the choice to its caller since it
+stopped filling in the caller's own id, which is the reading that fits;
+NCMEC's documentation of it could not be read, so this is unconfirmed.  A
+negative opinion gives the reason set by option ``negative_reason``, or
+else the one NCMEC offers for that fingerprint type when it offers exactly
+one (the list is asked for once per source object); otherwise it is
+refused with the reasons NCMEC offers, to set one.  An opinion matched by
+no NCMEC fingerprint (no signal types, say) is refused: feedback is per
+fingerprint, and guessing which would speak for hashes nobody matched.
+
 Why not python-threatexchange's ``NCMECHashAPI``: it is a development
 dependency only, its requests session retries on its own and has no
 per-page stall timeout nor address checks, and its parse fails a whole page
@@ -29,21 +43,34 @@ from __future__ import annotations
 import base64
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from hashmatch.errors import ExchangeError, HashmatchError
+from hashmatch.errors import ExchangeError, HashmatchError, InvalidFieldError
 from hashmatch.exchange.base import (
     Checkpoint,
     ExchangeSource,
     Malformed,
+    OpinionToSend,
     Option,
     Page,
     PageError,
     Record,
+    Sent,
     SourceConfig,
 )
-from hashmatch.exchange.http import PageClient
+from hashmatch.exchange.http import HttpStatusError, PageClient, retry_helps
+from hashmatch.exchange.ncmec_feedback import (
+    Reason,
+    chosen_reason,
+    entry_of,
+    feedback_path,
+    feedback_xml,
+    parse_reasons,
+    reason_choices,
+    reasons_path,
+)
 from hashmatch.signals import get_signal_type
 
 #: NCMEC's environments and where they are.
@@ -61,6 +88,8 @@ ENVIRONMENTS = {
 }
 #: NCMEC fingerprint -> hashmatch signal type.
 MATCHED = {"MD5": "md5", "PDQ": "pdq"}
+#: hashmatch signal type -> NCMEC fingerprint type, as the feedback path spells it.
+FEEDBACK_TYPES = {kind: fingerprint for fingerprint, kind in MATCHED.items()}
 ENTRY_TAGS = {"image", "video", "deletedImage", "deletedVideo"}
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -82,8 +111,16 @@ class NcmecSource(ExchangeSource):
         Option("environment", f"One of {', '.join(ENVIRONMENTS)}.", "Industry"),
         Option("base_url", "Overrides the environment's address (a simulator's, say)."),
         Option("start_timestamp", "Unix time of the first entries to fetch.", "0"),
+        Option(
+            "negative_reason",
+            "NCMEC's reason GUID for negative feedback, or TYPE=GUID pairs "
+            "(PDQ=<guid>,MD5=<guid>); empty: the reason NCMEC offers, when it offers one.",
+        ),
     )
     credentials_help = "user:password of NCMEC's hash sharing API"
+    takes_opinions = True
+    #: Each opinion is a PUT per fingerprint type, so a batch is up to ~100 requests.
+    opinion_batch = 50
 
     def __init__(self, config: SourceConfig, http: PageClient) -> None:
         super().__init__(config, http)
@@ -95,6 +132,21 @@ class NcmecSource(ExchangeSource):
         if environment not in ENVIRONMENTS:
             raise ExchangeError(f"unknown NCMEC environment {environment!r}")
         self.base_url = (config.option("base_url") or ENVIRONMENTS[environment]).rstrip("/")
+        try:
+            self.negative_reasons = reason_choices(config.option("negative_reason"))
+        except InvalidFieldError as error:
+            raise ExchangeError(str(error)) from None
+        #: NCMEC's reasons per fingerprint type, asked for once.
+        self.offered_reasons: dict[str, tuple[Reason, ...]] = {}
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, str]) -> None:
+        environment = options.get("environment")
+        if environment is not None and environment not in ENVIRONMENTS:
+            raise InvalidFieldError(
+                f"unknown NCMEC environment {environment!r}; one of {', '.join(ENVIRONMENTS)}"
+            )
+        reason_choices(options.get("negative_reason") or "")
 
     def fetch_page(self, checkpoint: Checkpoint) -> Page:
         now = int(time.time())
@@ -118,6 +170,49 @@ class NcmecSource(ExchangeSource):
             for element in parent
         ]
         return Page(items, {**window, "next": next_path}, more=next_path is not None)
+
+    def send_opinions(self, opinions: Sequence[OpinionToSend]) -> list[Sent]:
+        return [self._send_opinion(opinion) for opinion in opinions]
+
+    def _send_opinion(self, opinion: OpinionToSend) -> Sent:
+        """One opinion as feedback on each NCMEC fingerprint it matched by."""
+        try:
+            esp_id, entry_id = entry_of(opinion.external_id)
+            if opinion.opinion not in ("positive", "negative"):
+                raise ValueError(f"NCMEC takes no {opinion.opinion!r} opinion")
+            fingerprints = sorted(
+                {FEEDBACK_TYPES[kind] for kind in opinion.signal_types if kind in FEEDBACK_TYPES}
+            )
+            if not fingerprints:
+                raise ValueError(
+                    "the opinion names no fingerprint NCMEC takes feedback on (MD5, PDQ); "
+                    f"it matched by {', '.join(opinion.signal_types) or 'none'}"
+                )
+            for fingerprint in fingerprints:
+                reason = (
+                    self._negative_reason(fingerprint) if opinion.opinion == "negative" else None
+                )
+                url = self.base_url + feedback_path(esp_id, entry_id, fingerprint)
+                headers = {**self.headers, "Content-Type": "application/xml; charset=utf-8"}
+                self.http.send("PUT", url, feedback_xml(negative_reason=reason), headers)
+        except ValueError as error:
+            return Sent(opinion.id, str(error), retry=False)
+        except HttpStatusError as error:
+            return Sent(opinion.id, self.http.refusal(error), retry=retry_helps(error))
+        except ExchangeError as error:  # a stall, a refused connection, unreadable reasons
+            return Sent(opinion.id, str(error), retry=True)
+        return Sent(opinion.id)
+
+    def _negative_reason(self, fingerprint: str) -> str:
+        """The reason GUID negative feedback on ``fingerprint`` gives (ValueError
+        when none can be chosen, ExchangeError when NCMEC's list cannot be had)."""
+        return chosen_reason(self.negative_reasons, fingerprint, lambda: self._offered(fingerprint))
+
+    def _offered(self, fingerprint: str) -> tuple[Reason, ...]:
+        if fingerprint not in self.offered_reasons:
+            body = self.http.get(self.base_url + reasons_path(fingerprint), self.headers)
+            self.offered_reasons[fingerprint] = parse_reasons(body)
+        return self.offered_reasons[fingerprint]
 
 
 def _xml(body: bytes) -> ET.Element:

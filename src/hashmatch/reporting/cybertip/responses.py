@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from hashmatch.errors import CybertipError
+from hashmatch.net import excerpt
 
 #: The documented answer elements.
 ANSWER_ROOTS = ("reportResponse", "reportDoneResponse")
@@ -37,8 +38,6 @@ CODE_KINDS = (
     (5001, 5002, "unknown"),
     (5101, 5102, "done"),
 )
-#: How much of an unreadable answer an error message quotes.
-EXCERPT_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -90,13 +89,6 @@ def parse_answer(body: bytes) -> Answer:
             text for element in root.iterfind("files/fileId") if (text := _stripped(element))
         ),
     )
-
-
-def excerpt(body: bytes) -> str:
-    """The start of ``body`` as one printable line, for a message."""
-    text = body[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
-    line = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return line[:EXCERPT_CHARS] + ("…" if len(line) > EXCERPT_CHARS else "")
 
 
 def _unreadable(body: bytes, what: str) -> CybertipError:
