@@ -41,12 +41,11 @@ from PIL import Image
 
 from hashmatch.banks import Banks
 from hashmatch.demo.clips import shot_clip, write_video
-from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.hashing import BANK_CROP_VARIANTS, HashRequest, hash_file
 from hashmatch.hashlists import Entry
 from hashmatch.matching import Matcher
 from hashmatch.media.video import open_video
 from hashmatch.store import Database
-from hashmatch.video_matching import BANK_CROP_VARIANTS
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 Features = list[tuple[int, str]]

@@ -60,12 +60,20 @@ class Api:
 
 @pytest.fixture
 def api(database_url: str, tmp_path: Path) -> Iterator[Api]:
+    yield from open_api(database_url, tmp_path, KEYS)
+
+
+def open_api(database_url: str, tmp_path: Path, scopes: dict[str, list[str]]) -> Iterator[Api]:
+    """The review world behind the API, a key per name with its scopes, the
+    service loaded (a lookup before then is a 503)."""
     database = Database.open(database_url)
     settings = review_settings(database_url, tmp_path, deliver_in_serve=False)
     world = ReviewWorld.make(database, settings)
     keys = ApiKeys(database)
-    secrets = {name: keys.create(name, scopes)[0] for name, scopes in KEYS.items()}
-    with TestClient(create_app(settings), raise_server_exceptions=False) as http:
+    secrets = {name: keys.create(name, granted)[0] for name, granted in scopes.items()}
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as http:
+        app.state.service.wait_until_loaded(60)
         yield Api(http, world, secrets)
     database.close()
 

@@ -85,6 +85,7 @@ def bank_state(name: str, **changes: Any) -> dict[str, Any]:
         "kind": "match",
         "labels": [],
         "thresholds": {},
+        "image_variants": True,
         **changes,
     }
 

@@ -157,3 +157,10 @@ def test_transparency_speed_quick_run() -> None:
         stdout,
         re.M,
     )
+
+
+@pytest.mark.slow
+def test_statements_speed_quick_run() -> None:
+    stdout = run("statements_speed.py", "--quick")
+    stages = re.findall(r"^RESULT stage=(\w+) statements=2000 per_s=\d+", stdout, re.M)
+    assert stages == ["built", "recorded", "sent"]

@@ -263,8 +263,8 @@ def test_file_details_out_of_order_are_refused_with_4100(ncmec: CybertipSimulato
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        (b"<report><incidentSummary>", "malformed XML"),
-        (b"", "malformed XML"),
+        (b"<report><incidentSummary>", "is not XML"),
+        (b"", "is not XML"),
         (b"<fileDetails/>", "expected <report>"),
         (
             b'<!DOCTYPE report [<!ENTITY x SYSTEM "file:///etc/passwd">]><report>&x;</report>',

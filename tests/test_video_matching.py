@@ -10,11 +10,10 @@ import pytest
 
 from hashmatch.banks import Banks
 from hashmatch.demo.clips import shot_clip
-from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.hashing import BANK_CROP_VARIANTS, HashRequest, hash_file
 from hashmatch.hashlists import Entry
 from hashmatch.matching import Match, Matcher
 from hashmatch.store import Database
-from hashmatch.video_matching import BANK_CROP_VARIANTS
 from tests.conftest import DATA
 
 PHOTOS = sorted((DATA / "photos").glob("*.jpg"))

@@ -248,6 +248,18 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "purged": figure(1, 0, None),
         "held_at_end": figure(1, 1, 0.0),
     },
+    # No statements of reasons here: tests/test_statements.py counts them.
+    "statements_of_reasons": {
+        "written": figure(0, 0, None),
+        "sent": figure(0, 0, None),
+        "by_category": {},
+        "by_automated_detection": {"No": figure(0, 0, None), "Yes": figure(0, 0, None)},
+        "by_automated_decision": {
+            "AUTOMATED_DECISION_FULLY": figure(0, 0, None),
+            "AUTOMATED_DECISION_NOT_AUTOMATED": figure(0, 0, None),
+            "AUTOMATED_DECISION_PARTIALLY": figure(0, 0, None),
+        },
+    },
     "medians_seconds": {
         # verdicts: 5, 7, 9 (s4 has no upload time) against 10, 20
         "upload_to_verdict": figure(7, 15, -53.3),

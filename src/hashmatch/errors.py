@@ -29,7 +29,10 @@
     │   ├── UnknownReviewItemError  no review item with that id
     │   ├── ReviewConflictError   decided already, or claimed by someone else
     │   ├── ReviewAccessError     the queue does not admit this reviewer
-    │   └── RevealCapError        the reviewer's reveals for the day are used up
+    │   ├── RevealCapError        the reviewer's reveals for the day are used up
+    │   └── AppealError           an appeal that cannot be taken or decided as asked
+    │       ├── UnknownAppealError  no appeal with that id
+    │       └── AppealConflictError decided already, claimed by someone else, or one is open
     ├── ReportingError            a CyberTipline report that cannot be made or changed as asked
     │   ├── UnknownReportError    no report with that id
     │   ├── ReportConflictError   reported already, or in a state that does not allow it
@@ -38,6 +41,9 @@
     │   ├── UnknownEvidenceError  no evidence package with that id
     │   └── UnknownHoldError      no legal hold with that id
     ├── TransparencyError         a transparency period or format that is not understood
+    ├── StatementError            a DSA statement of reasons that cannot be read or changed
+    │   └── UnknownStatementError  no statement with that id
+    ├── EvaluationError           an eval folder or transform that cannot be used (names it)
     ├── ExchangeError             an exchange that cannot be fetched or changed as asked
     │   ├── UnknownExchangeError  no exchange by that name
     │   ├── ExchangeExistsError   an exchange by that name already exists
@@ -251,6 +257,27 @@ class RevealCapError(ReviewError):
     """The reviewer has used up the day's reveals."""
 
 
+class AppealError(ReviewError):
+    """An appeal that cannot be taken or decided as asked; the message says why."""
+
+
+class UnknownAppealError(AppealError, KeyError):
+    def __init__(self, appeal_id: int) -> None:
+        super().__init__(f"no appeal {appeal_id}")
+        self.appeal_id = appeal_id
+
+    def __reduce__(self) -> tuple[type, tuple[int]]:
+        return type(self), (self.appeal_id,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class AppealConflictError(AppealError):
+    """The appeal was decided already or someone else holds it, or the
+    decision has an open appeal already."""
+
+
 class ReportingError(HashmatchError, ValueError):
     """A CyberTipline report that cannot be made or changed as asked; the message says why."""
 
@@ -317,8 +344,24 @@ class UnknownHoldError(EvidenceError, KeyError):
         return str(self.args[0])
 
 
+class StatementError(HashmatchError):
+    """A DSA statement of reasons that cannot be read or changed as asked."""
+
+
+class UnknownStatementError(StatementError, KeyError):
+    """No statement of reasons with that id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class TransparencyError(HashmatchError, ValueError):
     """A transparency period or output format that is not understood."""
+
+
+class EvaluationError(HashmatchError, ValueError):
+    """A ``hashmatch eval`` image folder or transform that cannot be used:
+    the message names the folder, file or transform."""
 
 
 class ExchangeError(HashmatchError):

@@ -28,8 +28,11 @@ from typing import Any
 
 from hashmatch.errors import EmptyFileError, HashmatchError, UnsupportedMediaError
 from hashmatch.media import DecodeLimits, OpenedImage, open_image
+from hashmatch.media.cleanup import clean_image
 from hashmatch.media.kinds import Kind, declared_kind
+from hashmatch.media.variants import pdq_variants
 from hashmatch.media.video import VideoLimits, open_video
+from hashmatch.pdq import hasher
 from hashmatch.signals import (
     BytesSignalType,
     ImageSignalType,
@@ -39,6 +42,7 @@ from hashmatch.signals import (
 )
 from hashmatch.signals.base import DihedralSignalType, FrameHash, VideoSignalType
 from hashmatch.signals.exact import digest_file
+from hashmatch.signals.pdq import PdqSignal
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,39 @@ class HashRequest:
     seconds_per_hash: float = 1.0
     #: Video: also hash each frame with these shares cut off every side (for banks).
     crop_variants: tuple[float, ...] = ()
+    #: Image: also hash the stored variants (crops, small rotations) of
+    #: :mod:`hashmatch.media.variants`, for banks.
+    image_variants: bool = False
+    #: Image: also hash the image with a uniform border or a caption band cut
+    #: off (:mod:`hashmatch.media.cleanup`), as an extra PDQ query hash.
+    query_cleanup: bool = False
 
     def resolved(self) -> list[SignalType]:
         """The signal type objects, raising UnknownSignalTypeError for bad names."""
         if not self.signal_types:
             return list(signal_types().values())
         return [get_signal_type(name) for name in self.signal_types]
+
+
+@dataclass(frozen=True)
+class CleanedHash:
+    """The hash of a query image with its border or caption band removed."""
+
+    value: str
+    quality: int
+    #: What was removed: ``{"border": [t, r, b, l]}`` and/or ``{"caption": "bottom"}``.
+    removed: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"hash": self.value, "quality": self.quality, "cleanup": self.removed}
+
+
+#: Videos going into a bank are also hashed with these shares cut off every
+#: side of each frame: PDQ alone does not survive a crop of a few percent.
+BANK_CROP_VARIANTS = (0.025, 0.05)
+#: What a file added to a bank is hashed with (``hashmatch bank add``, eval):
+#: its video frames also cropped, its image's stored variants.
+BANK_REQUEST = HashRequest(crop_variants=BANK_CROP_VARIANTS, image_variants=True)
 
 
 @dataclass
@@ -75,6 +106,10 @@ class FileHashes:
     dihedral: dict[str, list[str]] = field(default_factory=dict)
     #: Video signals: the sampled frames' hashes, by signal type.
     frames: dict[str, list[FrameHash]] = field(default_factory=dict)
+    #: Image signals: each stored variant's hash, by signal type and variant name.
+    variants: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Image signals: the hash after query clean-up, when it removed something.
+    cleaned: dict[str, CleanedHash] = field(default_factory=dict)
     #: Video: size, frame rate, duration and rotation, as the header says.
     video: dict[str, Any] | None = None
     #: Perceptual types asked for that this file did not give, and why
@@ -97,6 +132,10 @@ class FileHashes:
             record[f"{name}_dihedral"] = values
         for name, frames in sorted(self.frames.items()):
             record[name] = [frame.to_json() for frame in frames]
+        for name, variants in sorted(self.variants.items()):
+            record[f"{name}_variants"] = variants
+        for name, cleaned in sorted(self.cleaned.items()):
+            record[f"{name}_cleaned"] = cleaned.to_json()
         if self.video is not None:
             record["video"] = self.video
         if self.not_computed:
@@ -182,6 +221,12 @@ def _check_perceptual(
 def _hash_image(
     result: FileHashes, signal: ImageSignalType, opened: OpenedImage, request: HashRequest
 ) -> None:
+    if request.image_variants and isinstance(signal, PdqSignal):
+        _hash_pdq_with_variants(result, signal, opened, request)
+        return
+    if request.query_cleanup and isinstance(signal, PdqSignal):
+        _hash_pdq_with_cleanup(result, signal, opened, request)
+        return
     if request.dihedral and isinstance(signal, DihedralSignalType):
         values = signal.hash_image_dihedral(opened, fast=request.fast)
         result.dihedral[signal.name] = [value.value for value in values]
@@ -191,6 +236,49 @@ def _hash_image(
     result.signals[signal.name] = original.value
     if original.quality is not None:
         result.quality[signal.name] = original.quality
+
+
+def _exact_pdq(result: FileHashes, signal: PdqSignal, rgb: Any, request: HashRequest) -> str:
+    """The image's exact PDQ (and its rotations and flips when asked) into
+    ``result``; the hash."""
+    if request.dihedral:
+        turned = hasher.pdq_dihedral_from_rgb(rgb)
+        result.dihedral[signal.name] = [value.hex for value in turned.hashes]
+        value, quality = turned.hashes[0].hex, turned.quality
+    else:
+        single = hasher.pdq_from_rgb(rgb)
+        value, quality = single.hash.hex, single.quality
+    result.signals[signal.name] = value
+    result.quality[signal.name] = quality
+    return value
+
+
+def _hash_pdq_with_variants(
+    result: FileHashes, signal: PdqSignal, opened: OpenedImage, request: HashRequest
+) -> None:
+    """PDQ and its stored variants' hashes from one decode (never the fast
+    one: a bank's hashes are exact)."""
+    rgb = opened.rgb()
+    value = _exact_pdq(result, signal, rgb, request)
+    variants = pdq_variants(rgb, value)
+    if variants:
+        result.variants[signal.name] = variants
+
+
+def _hash_pdq_with_cleanup(
+    result: FileHashes, signal: PdqSignal, opened: OpenedImage, request: HashRequest
+) -> None:
+    """PDQ of a query image and, when clean-up removes a border or a caption
+    band, of the cleaned image too: one decode for both (never the fast one)."""
+    rgb = opened.rgb()
+    value = _exact_pdq(result, signal, rgb, request)
+    cleanup = clean_image(rgb)
+    if cleanup is not None:
+        cleaned = hasher.pdq_from_rgb(cleanup.pixels)
+        if cleaned.hash.hex != value:
+            result.cleaned[signal.name] = CleanedHash(
+                cleaned.hash.hex, cleaned.quality, cleanup.to_json()
+            )
 
 
 def _hash_video(

@@ -90,6 +90,10 @@ class Entry:
     quality: dict[str, int] = field(default_factory=dict, compare=False)
     #: The bank's id for this content, in an export (an import ignores it).
     content_id: int | None = field(default=None, compare=False)
+    #: An image's stored variants' hashes (crops, small rotations: see
+    #: ``media/variants.py``), by signal type and variant name.  Computed
+    #: from pixels when a file is added; never read from or written to a list.
+    variants: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {"signals": dict(sorted(self.signals.items()))}

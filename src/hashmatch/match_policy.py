@@ -9,6 +9,10 @@ Rules, in order:
   threshold for the type's Hamming space (video frames follow a bank's PDQ
   threshold), else the type's default;
 * disabled banks, and content disabled until a later time, do not match;
+* an image's stored variant (a crop or small rotation, ``media/variants.py``)
+  matches as its content, through the query as it is (not its rotations
+  and flips: those with the variants match unrelated pictures), and only
+  where the content's own hash did not match too;
 * when the query also matches an allowlist bank, its matches are reported
   as suppressed (with the allowlist banks named), not as hits.
 """
@@ -23,10 +27,13 @@ from sqlalchemy import bindparam, select
 
 from hashmatch.fieldlimits import MAX_JSON_DEPTH, deeper_than
 from hashmatch.live_indexes import hamming_type, space_of
+from hashmatch.pdq import DIHEDRAL_TRANSFORMS
 from hashmatch.signals import get_signal_type, signal_types
 from hashmatch.store import Bank, Content, ContentSignal, Database
 from hashmatch.store.models import as_utc, utcnow
 
+#: The name of the query as it is among its rotations and flips.
+ORIGINAL = DIHEDRAL_TRANSFORMS[0]
 #: How long the banks' thresholds are reused before being read again.
 RULES_SECONDS = 1.0
 
@@ -53,6 +60,13 @@ class Match:
     target_timestamp: float | None = None
     #: Video matches: shares of frames matched and the segments (video_matching).
     video: dict[str, Any] | None = None
+    #: The bank image's stored variant that matched ("crop90", "rot-2"), if
+    #: not its own hash.
+    variant: str | None = None
+    #: "cleaned" when only the query's cleaned image (border or caption band
+    #: removed) matched, with what was removed in ``cleanup``.
+    query: str | None = None
+    cleanup: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         record = {
@@ -72,6 +86,11 @@ class Match:
             record["suppressed_by"] = self.suppressed_by
         if self.video is not None:
             record["video"] = self.video
+        if self.variant is not None:
+            record["variant"] = self.variant
+        if self.query is not None:
+            record["query"] = self.query
+            record["cleanup"] = self.cleanup
         return record
 
 
@@ -178,6 +197,9 @@ class BankRules:
                 continue  # removed since the index saw it
             if hit.distance > threshold(row.thresholds, row.stored_type):
                 continue
+            image_variant = row.variant if row.frame is None else None
+            if image_variant is not None and hit.transform not in (None, ORIGINAL):
+                continue
             disabled = row.disabled_until is not None and as_utc(row.disabled_until) > now
             if not include_disabled and (not row.bank_enabled or disabled):
                 continue
@@ -200,12 +222,35 @@ class BankRules:
                     servable_metadata(row.source_metadata),
                     target_frame=row.frame,
                     target_timestamp=row.timestamp,
+                    variant=image_variant,
                 )
             )
+        matches = own_hash_first(matches)
         if allowlisted:
             names = sorted(set(allowlisted))
             matches = [replace(match, suppressed=True, suppressed_by=names) for match in matches]
         return sorted(matches, key=lambda m: (m.distance, m.bank, m.content_id, m.signal_type))
+
+
+def own_hash_first(matches: list[Match]) -> list[Match]:
+    """One match per bank image and signal type: its own hash's when that
+    matched, else its closest stored variant's (video frames are grouped
+    per video later, in ``video_matching``)."""
+    kept: dict[tuple[str, int, str], Match] = {}
+    frames: list[Match] = []
+    for match in matches:
+        if match.target_frame is not None:
+            frames.append(match)
+            continue
+        key = (match.bank, match.content_id, match.signal_type)
+        held = kept.get(key)
+        if held is None or _rank(match) < _rank(held):
+            kept[key] = match
+    return [*kept.values(), *frames]
+
+
+def _rank(match: Match) -> tuple[bool, int]:
+    return (match.variant is not None, match.distance)
 
 
 _HIT_DETAILS = (
@@ -213,6 +258,7 @@ _HIT_DETAILS = (
         ContentSignal.id.label("signal_id"),
         ContentSignal.signal_type.label("stored_type"),
         ContentSignal.frame,
+        ContentSignal.variant,
         ContentSignal.timestamp,
         Content.id.label("content_id"),
         Content.disabled_until,

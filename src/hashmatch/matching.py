@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -174,8 +175,9 @@ class Matcher:
     def match_file(
         self, path: str | os.PathLike[str], request: HashRequest | None = None
     ) -> tuple[FileHashes, list[Match]]:
-        """Hash a file (with its rotations and flips) and match it."""
-        result = hash_file(path, request or HashRequest(dihedral=True))
+        """Hash a file (with its rotations and flips, and cleaned of a border or
+        caption band) and match it."""
+        result = hash_file(path, request or HashRequest(dihedral=True, query_cleanup=True))
         return result, self.match_result(result)
 
     def match_result(
@@ -198,9 +200,28 @@ class Matcher:
                 if dihedral:
                     transforms[name] = _transform_names(name)
         matches = self.match_hashes(query, banks=banks, transforms=transforms)
+        matches += self._cleaned_matches(result, matches, banks)
         for name, frames in result.frames.items():
             matches += match_video(self, name, frames, banks=banks)
         return matches
+
+    def _cleaned_matches(
+        self, result: FileHashes, found: list[Match], banks: Iterable[str] | None
+    ) -> list[Match]:
+        """Matches of the query's cleaned image (border or caption band cut
+        off) that its own hashes did not find: the original's win."""
+        seen = {(match.bank, match.content_id) for match in found}
+        extra: list[Match] = []
+        for name, cleaned in result.cleaned.items():
+            signal_type = hamming_type(name)
+            if signal_type is None or cleaned.quality < signal_type.min_match_quality:
+                continue
+            for match in self.match_hashes({name: [cleaned.value]}, banks=banks):
+                if (match.bank, match.content_id) in seen:
+                    continue
+                seen.add((match.bank, match.content_id))
+                extra.append(replace(match, query="cleaned", cleanup=cleaned.removed))
+        return extra
 
 
 def _transform_names(signal_type: str) -> list[str]:

@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from hashmatch.errors import ConfigurationError
+from hashmatch.statements.fields import EU_MEMBER_STATES, LANGUAGE, TERRITORIAL_SCOPE
 
 ENV_PREFIX = "HASHMATCH_"
 CONFIG_ENV = "HASHMATCH_CONFIG"
@@ -123,6 +124,11 @@ class Settings(BaseSettings):
     )
     max_decode_seconds: float = Field(
         60.0, gt=0, description="Longest the server spends decoding one video, in seconds."
+    )
+    match_query_cleanup: bool = Field(
+        True,
+        description="When matching an uploaded image, also hash it with a uniform border "
+        'or a plain caption band removed; matches found only so say `"query": "cleaned"`.',
     )
 
     # -- hashing by URL ----------------------------------------------------------
@@ -256,6 +262,12 @@ class Settings(BaseSettings):
         description="A review item is due this many minutes after it is queued, in a queue "
         "without its own SLA.",
     )
+    appeal_due_hours: int = Field(
+        72,
+        ge=1,
+        le=366 * 24,
+        description="An appeal is due this many hours after hashmatch receives it.",
+    )
     review_blur_px: int = Field(
         16, ge=1, le=64, description="How strongly review media is blurred, by default (pixels)."
     )
@@ -387,12 +399,65 @@ class Settings(BaseSettings):
         description="The platform's name on its transparency reports (empty: none).",
     )
 
+    # -- statements of reasons (EU Digital Services Act) --------------------------
+    dsa_statements_enabled: bool = Field(
+        False,
+        description="Write a statement of reasons for each decision that restricts content "
+        "and send it to the DSA Transparency Database (docs/statements.md).",
+    )
+    dsa_api_url: str = Field(
+        "https://transparency.dsa.ec.europa.eu",
+        description="The DSA Transparency Database's base URL (`/api/v1/statements` is added).",
+    )
+    dsa_api_token: SecretStr = Field(
+        SecretStr(""),
+        description="The platform's API token (set it in the environment, "
+        "`HASHMATCH_DSA_API_TOKEN`, or the config file; never logged).",
+    )
+    dsa_platform_puid_prefix: str = Field(
+        "hashmatch",
+        pattern=r"^[A-Za-z0-9_-]{1,100}$",
+        description="Start of each statement's platform unique id (letters, digits, - and _).",
+    )
+    dsa_territorial_scope: list[str] = Field(
+        default_factory=lambda: list(EU_MEMBER_STATES),
+        min_length=1,
+        description="Where the decisions apply: EU/EEA country codes (default: every EU state).",
+    )
+    dsa_content_language: str = Field(
+        "", description="Two-letter ISO 639-1 code of the platform's content (empty: not said)."
+    )
+    dsa_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for the DSA Transparency Database's answer."
+    )
+    dsa_max_attempts: int = Field(
+        10, ge=1, description="Tries of a statement (5xx, 429, no answer) before it is failed."
+    )
+    dsa_backoff_seconds: float = Field(
+        60.0, gt=0, description="Wait before a statement's first retry; doubled each time."
+    )
+
     @field_validator("url_allowed_hosts")
     @classmethod
     def _host_entries(cls, entries: list[str]) -> list[str]:
         for entry in entries:
             host_and_port(entry)
         return entries
+
+    @field_validator("dsa_territorial_scope")
+    @classmethod
+    def _dsa_countries(cls, codes: list[str]) -> list[str]:
+        unknown = [code for code in codes if code not in TERRITORIAL_SCOPE]
+        if unknown:
+            raise ValueError(f"{unknown} are not EU/EEA country codes (such as DE, FR)")
+        return codes
+
+    @field_validator("dsa_content_language")
+    @classmethod
+    def _dsa_language(cls, code: str) -> str:
+        if code and not LANGUAGE.fullmatch(code):
+            raise ValueError(f"{code!r} is not an upper-case two-letter ISO 639-1 code")
+        return code
 
     @field_validator("ui_totp_required_roles")
     @classmethod

@@ -26,9 +26,6 @@ from hashmatch.signals.base import FrameHash, VideoSignalType
 QUERY_SHARE = "query_share"
 TARGET_SHARE = "target_share"
 DEFAULT_SHARES = {QUERY_SHARE: 80, TARGET_SHARE: 0}
-#: Videos going into a bank are also hashed with these shares cut off every
-#: side of each frame: PDQ alone does not survive a crop of a few percent.
-BANK_CROP_VARIANTS = (0.025, 0.05)
 
 
 class FrameMatcher(Protocol):

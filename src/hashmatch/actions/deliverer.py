@@ -23,11 +23,8 @@ minute, one thread also runs the workflow's upkeep
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import socket
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -35,6 +32,7 @@ from hashmatch.actions import outbox
 from hashmatch.actions.delivery import DeliveryPolicy, Sender
 from hashmatch.actions.outbox import Job, Outcome, Retries
 from hashmatch.actions.upkeep import run_upkeep
+from hashmatch.rounds import holder_name
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 
@@ -60,7 +58,7 @@ class Deliverer:
         self.settings = settings
         self.poll_seconds = poll_seconds
         #: Who holds a lease: host, process and this deliverer.
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.name = holder_name()
         self.retries = Retries.from_settings(settings)
         self.sender = Sender(DeliveryPolicy.from_settings(settings))
         self.concurrency = settings.delivery_concurrency

@@ -58,7 +58,13 @@ from hashmatch.store.workflow import Delivery, DeliveryAttempt, Event, Webhook
 EVENTS = cast(Table, Event.__table__)
 DELIVERIES = cast(Table, Delivery.__table__)
 #: Every event type a webhook may subscribe to.
-EVENT_TYPES = ("submission.matched", "submission.verdict", "review.decided", "report.filed")
+EVENT_TYPES = (
+    "submission.matched",
+    "submission.verdict",
+    "review.decided",
+    "report.filed",
+    "appeal.decided",
+)
 #: What a delivery job can be.
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
 

@@ -49,6 +49,7 @@ from hashmatch.fieldlimits import MAX_ID, check_json, check_text
 from hashmatch.hashing import FileHashes
 from hashmatch.review.queues import due_times
 from hashmatch.signals import get_signal_type
+from hashmatch.statements.build import record_verdict
 from hashmatch.store import Bank, Database
 from hashmatch.store.models import as_utc, utcnow
 from hashmatch.store.workflow import KeptMedia, ReportRequest, ReviewItem, Submission
@@ -328,6 +329,16 @@ class Submissions:
                 "actions": actions,
             }
             _announce(session, answer, refs, draft.decision)
+            record_verdict(
+                session,
+                self.settings,
+                submission_id=submission_id,
+                content_type=draft.content_type,
+                uploaded_at=refs.uploaded_at,
+                matches=draft.matches,
+                decision=draft.decision,
+                now=now,
+            )
             if draft.kept is not None:
                 vault, kept = draft.kept
                 nonce, ciphertext = vault.encrypt(kept.data, submission_id=submission_id)

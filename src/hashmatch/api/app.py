@@ -24,6 +24,7 @@ from fastapi_offline import FastAPIOffline
 from hashmatch import __version__
 from hashmatch.actions.media_vault import load_vault
 from hashmatch.api import (
+    appeals,
     audit,
     curation,
     errors,
@@ -91,6 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(submissions.router)
     app.include_router(webhooks.router)
     app.include_router(review.router)
+    app.include_router(appeals.router)
     app.include_router(reports.router)
     app.include_router(evidence.router)
     app.include_router(audit.router)

@@ -91,6 +91,8 @@ async def hash_received(
     dihedral: bool,
     signal_types: tuple[str, ...] = (),
     crop_variants: tuple[float, ...] = (),
+    image_variants: bool = False,
+    query_cleanup: bool = False,
 ) -> FileHashes:
     """Hash a received file (off the event loop) under the server's limits;
     what went wrong is in the result, naming the file as the client did."""
@@ -100,6 +102,8 @@ async def hash_received(
         dihedral=dihedral,
         signal_types=signal_types,
         crop_variants=crop_variants,
+        image_variants=image_variants,
+        query_cleanup=query_cleanup,
     )
 
 
@@ -109,12 +113,16 @@ def hash_received_now(
     dihedral: bool,
     signal_types: tuple[str, ...] = (),
     crop_variants: tuple[float, ...] = (),
+    image_variants: bool = False,
+    query_cleanup: bool = False,
 ) -> FileHashes:
     """As :func:`hash_received`, in this thread (call it in the thread pool)."""
     request = HashRequest(
         signal_types=signal_types,
         dihedral=dihedral,
         crop_variants=crop_variants,
+        image_variants=image_variants,
+        query_cleanup=query_cleanup,
         limits=received.limits,
         video_limits=received.video_limits,
     )
@@ -136,10 +144,15 @@ async def hashed(
     dihedral: bool,
     signal_types: tuple[str, ...] = (),
     crop_variants: tuple[float, ...] = (),
+    query_cleanup: bool = False,
 ) -> FileHashes:
     """As :func:`hash_received`; a file that cannot be hashed is a 400."""
     result = await hash_received(
-        received, dihedral=dihedral, signal_types=signal_types, crop_variants=crop_variants
+        received,
+        dihedral=dihedral,
+        signal_types=signal_types,
+        crop_variants=crop_variants,
+        query_cleanup=query_cleanup,
     )
     if result.error is not None:
         raise ApiError(400, "bad_media", result.error)

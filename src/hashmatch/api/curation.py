@@ -84,6 +84,9 @@ def _banks(request: Request) -> Banks:
     return Banks(request.app.state.service.database)
 
 
+IMAGE_VARIANTS = "Images added by hashing also store their crops and small rotations"
+
+
 class BankCreate(BaseModel):
     name: str = Field(..., max_length=100)
     description: Description = ""
@@ -91,6 +94,9 @@ class BankCreate(BaseModel):
     labels: Labels = []
     thresholds: dict[str, int] = {}
     enabled: bool = True
+    image_variants: bool | None = Field(
+        None, description=f"{IMAGE_VARIANTS} (default: on for match banks, off for allowlists)."
+    )
 
 
 class BankUpdate(BaseModel):
@@ -99,6 +105,7 @@ class BankUpdate(BaseModel):
     enabled: bool | None = None
     labels: Labels | None = None
     thresholds: dict[str, int] | None = None
+    image_variants: bool | None = Field(None, description=f"{IMAGE_VARIANTS} (from now on).")
 
 
 class ContentCreate(BaseModel):

@@ -28,6 +28,8 @@ from starlette.routing import Match
 from hashmatch.api.access_log import HEADER, request_id
 from hashmatch.errors import (
     ApiKeyError,
+    AppealConflictError,
+    AppealError,
     BankError,
     BankExistsError,
     CybertipError,
@@ -54,6 +56,7 @@ from hashmatch.errors import (
     RuleExistsError,
     SubmissionError,
     TransparencyError,
+    UnknownAppealError,
     UnknownBankError,
     UnknownContentError,
     UnknownDeliveryError,
@@ -113,6 +116,9 @@ _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
     (WebhookError, 400, "bad_webhook_request"),
     (UnknownSubmissionError, 404, "unknown_submission"),
     (SubmissionError, 400, "invalid_submission"),
+    (UnknownAppealError, 404, "unknown_appeal"),
+    (AppealConflictError, 409, "appeal_conflict"),
+    (AppealError, 400, "invalid_appeal"),
     (UnknownReviewItemError, 404, "unknown_review_item"),
     (ReviewConflictError, 409, "review_conflict"),
     (ReviewAccessError, 403, "queue_not_allowed"),

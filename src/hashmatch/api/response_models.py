@@ -107,6 +107,21 @@ class Match(TypedDict):
     suppressed: Annotated[bool, Field(description="An allowlist bank matched too.")]
     suppressed_by: NotRequired[list[str]]
     video: NotRequired[VideoMatch]
+    variant: NotRequired[
+        Annotated[str, Field(description='The bank image variant that matched ("crop90").')]
+    ]
+    query: NotRequired[
+        Annotated[
+            str,
+            Field(description='"cleaned": only the query cut of a border or caption matched.'),
+        ]
+    ]
+    cleanup: NotRequired[
+        Annotated[
+            dict[str, Any],
+            Field(description='What was cut off: {"border": [t, r, b, l]}, {"caption": "bottom"}.'),
+        ]
+    ]
 
 
 @EXACT
@@ -146,6 +161,10 @@ class Bank(TypedDict):
     thresholds: dict[str, int]
     contents: int
     created_at: str
+    image_variants: Annotated[
+        bool, Field(description="Images added by hashing store crops and rotations too.")
+    ]
+    variant_hashes: Annotated[int, Field(description="Variant hashes the bank's images hold.")]
 
 
 @EXACT

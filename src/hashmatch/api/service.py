@@ -27,7 +27,7 @@ from hashmatch.banks import Banks
 from hashmatch.banks.add_queue import AddQueue
 from hashmatch.errors import UnknownBankError
 from hashmatch.exchange import Fetcher, Scheduler
-from hashmatch.exchange.opinions import OpinionSending
+from hashmatch.exchange.opinions import opinion_sending
 from hashmatch.index.warmup import warm_up as warm_up_index
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
@@ -37,6 +37,7 @@ from hashmatch.reporting.transparency.usage import UsageCounter
 from hashmatch.review import Review
 from hashmatch.settings import Settings
 from hashmatch.signals.vpdq import warm_up as warm_up_video
+from hashmatch.statements.sender import statement_sending
 from hashmatch.store import Database
 
 log = logging.getLogger("hashmatch.api")
@@ -83,8 +84,10 @@ class Service:
             Filer(database, settings, vault=media_vault) if settings.deliver_in_serve else None
         )
         #: Reviewers' opinions sent back to the exchanges, beside the deliveries.
-        self.opinions = (
-            OpinionSending.from_settings(database, settings) if settings.deliver_in_serve else None
+        self.opinions = opinion_sending(database, settings) if settings.deliver_in_serve else None
+        #: Statements of reasons sent to the DSA Transparency Database (when enabled).
+        self.statements = (
+            statement_sending(database, settings) if settings.deliver_in_serve else None
         )
         #: Exchanges fetched on their intervals (docs/exchanges.md).
         self.exchange_scheduler = Scheduler(
@@ -127,6 +130,8 @@ class Service:
             self.filer.start()
         if self.opinions is not None:
             self.opinions.start()
+        if self.statements is not None:
+            self.statements.start()
 
     def _load(self) -> None:
         try:
@@ -195,6 +200,8 @@ class Service:
             self.filer.stop(timeout=self.settings.cybertip_timeout_seconds + 5)
         if self.opinions is not None:
             self.opinions.stop()
+        if self.statements is not None:
+            self.statements.stop()
         self.imports.close()
         self.wait_until_loaded(timeout=60)
         if self._follower.is_alive():

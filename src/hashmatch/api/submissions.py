@@ -275,7 +275,9 @@ async def _by_upload(request: Request, idempotency_key: str | None) -> Submitted
             raise ApiError(400, "invalid_submission", "file: give exactly one file upload")
         matcher = await run_in_threadpool(service.matcher)
         async with received_file(service, upload=uploads[0]) as received:
-            result = await hashed(received, dihedral=True)
+            result = await hashed(
+                received, dihedral=True, query_cleanup=service.settings.match_query_cleanup
+            )
             return await run_in_threadpool(
                 service.submissions.submit_file,
                 matcher,

@@ -70,7 +70,11 @@ async def _match(
     await run_in_threadpool(_check_banks, _service(request), bank)
     matcher = await run_in_threadpool(_service(request).matcher)
     async with received_file(_service(request), upload=file, url=url) as received:
-        result = await hashed(received, dihedral=True)
+        result = await hashed(
+            received,
+            dihedral=True,
+            query_cleanup=_service(request).settings.match_query_cleanup,
+        )
     matches = await run_in_threadpool(matcher.match_result, result, banks=bank)
     _count(request, matches)
     record = _record(result)

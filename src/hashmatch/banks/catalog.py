@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from hashmatch import audit
@@ -43,7 +43,7 @@ from hashmatch.banks.writes import (
 )
 from hashmatch.errors import BankError, BankExistsError, UnknownBankError, UnknownContentError
 from hashmatch.fieldlimits import MAX_ID, check_content_fields
-from hashmatch.hashlists import Entry
+from hashmatch.hashlists import FRAMES, Entry
 from hashmatch.signals.base import FrameHash
 from hashmatch.signals.quality import count_low_quality
 from hashmatch.store import Bank, Content, ContentSignal, Database
@@ -56,6 +56,16 @@ STATISTICS_AFTER = 10_000
 EXPORT_BATCH = 250_000
 _BANK_ID = select(Bank.id).where(Bank.name == bindparam("name"))
 _LOCKED_BANK_ID = _BANK_ID.with_for_update()
+
+
+#: A bank's own signals and video frames: not the variant hashes of its
+#: images, which are derived from pixels and never exported.
+OWN_OR_FRAME = or_(ContentSignal.variant.is_(None), ContentSignal.signal_type == FRAMES)
+
+
+class BankCounts(NamedTuple):
+    contents: int
+    variant_hashes: int
 
 
 class NewContent(NamedTuple):
@@ -72,8 +82,8 @@ class Banks:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        #: bank id -> (the change log's last seq, the bank's content count then)
-        self._counted: dict[int, tuple[int, int]] = {}
+        #: bank id -> (the change log's last seq, the bank's counts then)
+        self._counted: dict[int, tuple[int, BankCounts]] = {}
 
     # -- banks ---------------------------------------------------------------
 
@@ -86,7 +96,10 @@ class Banks:
         labels: Iterable[str] = (),
         thresholds: dict[str, int] | None = None,
         enabled: bool = True,
+        image_variants: bool | None = None,
     ) -> BankInfo:
+        """A new bank; ``image_variants`` defaults to on for a match bank and
+        off for an allowlist (which should suppress only what it holds)."""
         check_name(name)
         check_kind(kind)
         with self.database.transaction() as session:
@@ -99,6 +112,7 @@ class Banks:
                 labels=check_labels(labels),
                 thresholds=check_thresholds(thresholds or {}),
                 enabled=enabled,
+                image_variants=kind == "match" if image_variants is None else image_variants,
             )
             session.add(bank)
             session.flush()
@@ -135,6 +149,7 @@ class Banks:
         labels: Iterable[str] | None = None,
         thresholds: dict[str, int] | None = None,
         kind: str | None = None,
+        image_variants: bool | None = None,
     ) -> BankInfo:
         if kind is not None:
             check_kind(kind)
@@ -152,6 +167,8 @@ class Banks:
                 bank.enabled = enabled
             if kind is not None:
                 bank.kind = kind
+            if image_variants is not None:
+                bank.image_variants = image_variants
             if labels is not None:
                 bank.labels = check_labels(labels)
             if thresholds is not None:
@@ -166,7 +183,7 @@ class Banks:
         """Delete a bank and everything in it (its signals leave the indexes)."""
         with self.database.transaction() as session:
             bank = self._bank(session, name, lock=True)
-            before = {**_bank_state(bank), "contents": self._info(session, bank).contents}
+            before = {**_bank_state(bank), "contents": self._count_now(session, bank).contents}
             gone = delete_signals(
                 session, ContentSignal.bank_id == bank.id, [Content.bank_id == bank.id]
             )
@@ -243,9 +260,16 @@ class Banks:
                 for position in positions:
                     if id(items[position].entry) in fresh:
                         by_source.setdefault(items[position].source, []).append(position)
+                # No group's image variants may take a later group's own hash.
+                own = {
+                    pair
+                    for chosen in by_source.values()
+                    for position in chosen
+                    for pair in items[position].entry.signals.items()
+                }
                 for source, chosen in by_source.items():
                     entries = [items[position].entry for position in chosen]
-                    content_ids, signal_ids = insert_entries(session, bank_id, entries, source)
+                    content_ids, signal_ids = insert_entries(session, bank_id, entries, source, own)
                     for position, content_id in zip(chosen, content_ids, strict=True):
                         results[position] = content_id
                     logged += signal_ids
@@ -267,7 +291,7 @@ class Banks:
             query = (
                 select(Content, ContentSignal)
                 .join(ContentSignal, ContentSignal.content_id == Content.id)
-                .where(Content.bank_id == bank.id)
+                .where(Content.bank_id == bank.id, OWN_OR_FRAME)
                 .order_by(
                     Content.id, ContentSignal.signal_type, ContentSignal.frame, ContentSignal.id
                 )
@@ -488,8 +512,8 @@ class Banks:
             raise UnknownBankError(name)
         return int(bank_id)
 
-    def _count(self, session: Session, bank: Bank, seq: int) -> int:
-        """The bank's content count, counted again only when the change log
+    def _count(self, session: Session, bank: Bank, seq: int) -> BankCounts:
+        """The bank's content (and variant hash) counts, counted again only when the change log
         moved since (every add and removal of content writes it, in commit
         order): counting a 1M-content bank takes tens of milliseconds, a page
         of the UI has less.  ``seq`` is read before the count, so a count
@@ -503,17 +527,24 @@ class Banks:
         return count
 
     @staticmethod
-    def _count_now(session: Session, bank: Bank) -> int:
-        return int(
-            session.scalar(
-                select(func.count()).select_from(Content).where(Content.bank_id == bank.id)
-            )
-            or 0
+    def _count_now(session: Session, bank: Bank) -> BankCounts:
+        contents = session.scalar(
+            select(func.count()).select_from(Content).where(Content.bank_id == bank.id)
         )
+        variants = session.scalar(
+            select(func.count())
+            .select_from(ContentSignal)
+            .where(
+                ContentSignal.bank_id == bank.id,
+                text(UNIQUE_SIGNALS),  # through the bank's unique index: frames are not images
+                ContentSignal.variant.is_not(None),
+            )
+        )
+        return BankCounts(int(contents or 0), int(variants or 0))
 
-    def _info(self, session: Session, bank: Bank, count: int | None = None) -> BankInfo:
-        if count is None:
-            count = self._count_now(session, bank)
+    def _info(self, session: Session, bank: Bank, counts: BankCounts | None = None) -> BankInfo:
+        if counts is None:
+            counts = self._count_now(session, bank)
         return BankInfo(
             bank.name,
             bank.description,
@@ -521,8 +552,10 @@ class Banks:
             bank.kind,
             list(bank.labels),
             dict(bank.thresholds),
-            count,
+            counts.contents,
             as_utc(bank.created_at),
+            bank.image_variants,
+            counts.variant_hashes,
         )
 
 
@@ -536,6 +569,7 @@ def _bank_state(bank: Bank) -> dict[str, Any]:
         "kind": bank.kind,
         "labels": list(bank.labels),
         "thresholds": dict(bank.thresholds),
+        "image_variants": bank.image_variants,
     }
 
 

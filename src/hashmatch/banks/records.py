@@ -22,6 +22,11 @@ class BankInfo:
     thresholds: dict[str, int]
     contents: int
     created_at: datetime
+    #: Whether images added by hashing store their crops and rotations too.
+    image_variants: bool = False
+    #: Variant hashes stored for the bank's images (not contents: they
+    #: match as their image), to see what the variants cost.
+    variant_hashes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +38,8 @@ class BankInfo:
             "thresholds": self.thresholds,
             "contents": self.contents,
             "created_at": self.created_at.isoformat(),
+            "image_variants": self.image_variants,
+            "variant_hashes": self.variant_hashes,
         }
 
 
@@ -88,7 +95,8 @@ class ImportResult:
 
 
 def add_signal(signals: dict[str, str], frames: list[FrameHash], row: ContentSignal) -> None:
-    """Put a stored signal where it belongs: a video frame, or one of the signals."""
+    """Put a stored signal where it belongs: a video frame, or one of the
+    signals (an image's variant is neither: it is derived, not the content's own)."""
     if row.signal_type == FRAMES:
         frames.append(
             FrameHash(
@@ -100,5 +108,5 @@ def add_signal(signals: dict[str, str], frames: list[FrameHash], row: ContentSig
                 row.variant or "",
             )
         )
-    else:
+    elif not row.variant:
         signals[row.signal_type] = row.value

@@ -23,7 +23,7 @@ from sqlalchemy import Table, bindparam, delete, select, text
 from sqlalchemy.orm import Session
 
 from hashmatch.hashlists import FRAMES, Entry
-from hashmatch.store import Content, ContentSignal
+from hashmatch.store import Bank, Content, ContentSignal
 from hashmatch.store.bulk import bulk_insert
 from hashmatch.store.changelog import record
 from hashmatch.store.ids import reserve_ids
@@ -104,15 +104,23 @@ _EXTERNAL_IDS_IN = select(Content.external_id).where(
 
 
 def insert_entries(
-    session: Session, bank_id: int, entries: list[Entry], source: str | None
+    session: Session,
+    bank_id: int,
+    entries: list[Entry],
+    source: str | None,
+    reserved: Iterable[tuple[str, str]] = (),
 ) -> tuple[list[int], list[int]]:
     """Insert new entries with their signals, not logged yet: content and
-    signal ids (log the signals with :func:`log_added`, last)."""
+    signal ids (log the signals with :func:`log_added`, last).  ``reserved``:
+    (type, value) pairs that entries inserted next in the transaction hold
+    as their own, which no variant inserted now may take."""
     content_ids: list[int] = []
     signal_ids: list[int] = []
+    variants = _storable_variants(session, bank_id, entries, set(reserved))
     for start in range(0, len(entries), INSERT_BATCH):
         batch = entries[start : start + INSERT_BATCH]
-        added, signals = _insert(session, bank_id, batch, source)
+        batch_variants = variants[start : start + INSERT_BATCH]
+        added, signals = _insert(session, bank_id, batch, source, batch_variants)
         content_ids += added
         signal_ids += signals
     return content_ids, signal_ids
@@ -123,8 +131,48 @@ def log_added(session: Session, signal_ids: list[int]) -> None:
     record(session.connection(), "add", signal_ids)
 
 
+def _storable_variants(
+    session: Session, bank_id: int, entries: list[Entry], reserved: set[tuple[str, str]]
+) -> list[list[tuple[str, str, str]]]:
+    """Each entry's variant hashes to store, as (type, value, variant name):
+    none when the bank does not store image variants, and never one whose
+    value the bank or an entry of the batch already holds (the bank's
+    unique index allows each value once: another content's own hash or
+    variant keeps it, and the add goes on without this variant)."""
+    if not any(entry.variants for entry in entries):
+        return [[] for _ in entries]
+    connection = session.connection()
+    if not connection.execute(_STORES_VARIANTS, {"bank": bank_id}).scalar():
+        return [[] for _ in entries]
+    taken = reserved | {pair for entry in entries for pair in entry.signals.items()}
+    wanted = {
+        (kind, value)
+        for entry in entries
+        for kind, named in entry.variants.items()
+        for value in named.values()
+    }
+    taken |= _existing_signals(session, bank_id, wanted)
+    chosen: list[list[tuple[str, str, str]]] = []
+    for entry in entries:
+        rows = []
+        for kind, named in sorted(entry.variants.items()):
+            for variant, value in named.items():
+                if (kind, value) not in taken:
+                    taken.add((kind, value))
+                    rows.append((kind, value, variant))
+        chosen.append(rows)
+    return chosen
+
+
+_STORES_VARIANTS = select(Bank.image_variants).where(Bank.id == bindparam("bank"))
+
+
 def _insert(
-    session: Session, bank_id: int, entries: list[Entry], source: str | None
+    session: Session,
+    bank_id: int,
+    entries: list[Entry],
+    source: str | None,
+    variants: list[list[tuple[str, str, str]]],
 ) -> tuple[list[int], list[int]]:
     """Insert entries and their signals (not logged yet): content and signal ids."""
     connection = session.connection()
@@ -164,8 +212,14 @@ def _insert(
         for content_id, entry in zip(content_ids, entries, strict=True)
         for frame in entry.frames
     ]
-    # A big hash list has no frames: it leaves their columns to the defaults.
-    with_frames = any(entry.frames for entry in entries)
+    rows += [
+        (content_id, kind, value, None, None, None, variant)
+        for content_id, named in zip(content_ids, variants, strict=True)
+        for kind, value, variant in named
+    ]
+    # A big hash list has no frames nor variants: it leaves their columns to
+    # the defaults.
+    with_frames = any(entry.frames for entry in entries) or any(variants)
     extra = FRAME_COLUMNS if with_frames else ()
     signal_ids = reserve_ids(connection, SIGNALS, len(rows))
     bulk_insert(

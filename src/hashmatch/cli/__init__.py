@@ -23,11 +23,13 @@ from hashmatch import __version__
 from hashmatch.cli import (
     compare_command,
     demo_command,
+    eval_command,
     hash_command,
     match_command,
     serve_command,
     worker_command,
 )
+from hashmatch.cli.appeals_command import appeals_app
 from hashmatch.cli.audit_command import audit_app
 from hashmatch.cli.bank_command import bank_app
 from hashmatch.cli.context import RootOptions
@@ -38,6 +40,7 @@ from hashmatch.cli.keys_command import keys_app
 from hashmatch.cli.report_command import report_app
 from hashmatch.cli.review_command import review_app
 from hashmatch.cli.rules_command import rules_app
+from hashmatch.cli.statements_command import statements_app
 from hashmatch.cli.submit_command import media_key_app, submissions_app, submit_files_command
 from hashmatch.cli.users_command import users_app
 from hashmatch.cli.webhooks_command import webhooks_app
@@ -67,6 +70,7 @@ app = typer.Typer(
 app.command("hash")(hash_command.hash_files_command)
 app.command("compare")(compare_command.compare_command)
 app.command("demo")(demo_command.demo_command)
+app.command("eval")(eval_command.eval_command)
 app.command("match")(match_command.match_command)
 app.command("serve")(serve_command.serve_command)
 app.command("worker")(worker_command.worker_command)
@@ -81,9 +85,11 @@ app.add_typer(submissions_app, name="submissions")
 app.add_typer(media_key_app, name="media-key")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
+app.add_typer(appeals_app, name="appeals")
 app.add_typer(report_app, name="report")
 app.add_typer(cybertip_app, name="cybertip")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(statements_app, name="statements")
 
 
 def _version(value: bool) -> None:

@@ -64,6 +64,9 @@ def parse_hash(text: str) -> tuple[str, str]:
         return name, get_signal_type(name).parse(value)
 
 
+VARIANTS_HELP = "Store crops and small rotations of images added by hashing, so such copies match"
+
+
 @bank_app.command("create")
 def create(
     ctx: typer.Context,
@@ -83,6 +86,11 @@ def create(
     disabled: bool = typer.Option(
         False, "--disabled", help="Create it disabled (it matches nothing)."
     ),
+    image_variants: bool | None = typer.Option(
+        None,
+        "--image-variants/--no-image-variants",
+        help=f"{VARIANTS_HELP} (default: on for match banks, off for allowlists).",
+    ),
 ) -> None:
     """Create a bank and print it as JSON."""
     banks = _banks(ctx)
@@ -94,6 +102,7 @@ def create(
             labels=label,
             thresholds=parse_thresholds(threshold),
             enabled=not disabled,
+            image_variants=image_variants,
         )
     _print_json(info.to_json())
 
@@ -151,8 +160,14 @@ def update(
         None, "--label", "-l", help="Replace the labels (repeat)."
     ),
     threshold: list[str] = typer.Option([], "--threshold", "-t", help="TYPE=DISTANCE (repeat)."),
+    image_variants: bool | None = typer.Option(
+        None,
+        "--image-variants/--no-image-variants",
+        help=f"{VARIANTS_HELP} (images added from now on).",
+    ),
 ) -> None:
-    """Change a bank's name, description, labels, thresholds or enabled flag."""
+    """Change a bank's name, description, labels, thresholds, enabled flag or
+    whether images added store variants."""
     banks = _banks(ctx)
     with reported_errors():
         info = banks.update(
@@ -162,6 +177,7 @@ def update(
             enabled=enabled,
             labels=label or None,
             thresholds=parse_thresholds(threshold) or None,
+            image_variants=image_variants,
         )
     _print_json(info.to_json())
 
@@ -203,14 +219,17 @@ def add(
 ) -> None:
     """Add content by hashing files, or by hashes given on the command line.
 
+    An image added to a bank that stores image variants also stores the
+    hashes of its crops and small rotations (hashes given with --hash have
+    no pixels, hence no variants).
+
     Prints one JSON line per content: its id, or "skipped" if the bank has it,
     and "warnings": what the bank cannot do with it (a picture too flat for
     its PDQ hash to be matched, a file with no perceptual hash), also said on
     stderr.
     """
-    from hashmatch.hashing import HashRequest, hash_file
+    from hashmatch.hashing import BANK_REQUEST, hash_file
     from hashmatch.signals.quality import quality_warnings
-    from hashmatch.video_matching import BANK_CROP_VARIANTS
 
     banks = _banks(ctx)
     entries: list[tuple[str, Entry, list[str]]] = []
@@ -219,12 +238,19 @@ def add(
         entries.append(("--hash", entry, []))
     with kernel_notice():
         for path in paths or []:
-            result = hash_file(path, HashRequest(crop_variants=BANK_CROP_VARIANTS))
+            result = hash_file(path, BANK_REQUEST)
             if not result.ok:
                 say(f"error: {result.error}")
                 raise typer.Exit(EXIT_FAILED)
             frames = result.frames.get(FRAMES, [])
-            entry = Entry(dict(result.signals), external_id, label, note, frames=frames)
+            entry = Entry(
+                dict(result.signals),
+                external_id,
+                label,
+                note,
+                frames=frames,
+                variants=result.variants,
+            )
             warnings = quality_warnings(result.quality)
             warnings += [f"{kind} not computed: {why}" for kind, why in result.not_computed.items()]
             entries.append((str(path), entry, warnings))

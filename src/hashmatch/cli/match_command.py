@@ -76,7 +76,9 @@ def match_command(
     failed = matched = 0
     files = list(iter_files(paths or []))
     started = time.perf_counter()
-    request = HashRequest(dihedral=True, fast=fast)
+    request = HashRequest(
+        dihedral=True, fast=fast, query_cleanup=settings_of(ctx).match_query_cleanup
+    )
     results = tracked(
         hash_files(files, request, jobs=jobs or default_jobs()),
         len(files),

@@ -96,6 +96,7 @@ def submit_files_command(
         matcher = Matcher(submissions.database, settings.snapshot_dir)
     request = HashRequest(
         dihedral=True,
+        query_cleanup=settings.match_query_cleanup,
         limits=DecodeLimits.from_settings(settings),
         video_limits=VideoLimits.from_settings(settings),
     )

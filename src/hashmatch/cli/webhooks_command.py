@@ -24,7 +24,7 @@ webhooks_app = typer.Typer(
 NAME = typer.Argument(..., metavar="NAME", help="The webhook's name.")
 EVENTS_HELP = (
     "An event to send (repeat for several): submission.matched, submission.verdict, "
-    "review.decided, report.filed."
+    "review.decided, report.filed, appeal.decided."
 )
 
 

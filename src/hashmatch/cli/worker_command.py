@@ -29,8 +29,9 @@ def worker_command(ctx: typer.Context) -> None:
     from hashmatch.actions.deliverer import Deliverer
     from hashmatch.actions.media_vault import load_vault
     from hashmatch.api.access_log import configure_logging
-    from hashmatch.exchange.opinions import OpinionSending
+    from hashmatch.exchange.opinions import opinion_sending
     from hashmatch.reporting.filer import Filer
+    from hashmatch.statements.sender import statement_sending
     from hashmatch.store import Database
 
     with reported_errors():
@@ -51,14 +52,19 @@ def worker_command(ctx: typer.Context) -> None:
     }
     deliverer = Deliverer(database, settings)
     filer = Filer(database, settings, vault=vault)
-    opinions = OpinionSending.from_settings(database, settings)
+    opinions = opinion_sending(database, settings)
+    statements = statement_sending(database, settings)
     try:
         deliverer.start()
         filer.start()
         opinions.start()
+        if statements is not None:
+            statements.start()
         while not stop.wait(1.0):  # woken by the handler; the timeout keeps signals prompt
             pass
     finally:
+        if statements is not None:
+            statements.stop()
         opinions.stop()
         filer.stop(timeout=settings.cybertip_timeout_seconds + 5)
         deliverer.stop(timeout=settings.webhook_timeout_seconds + 5)

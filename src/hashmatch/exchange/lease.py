@@ -18,9 +18,6 @@ is rolled back, so two fetchers never both write.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -28,17 +25,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hashmatch.errors import ExchangeBusyError, ExchangeError
+from hashmatch.rounds import holder_name
 from hashmatch.store import Database
 from hashmatch.store.exchange_models import ExchangeState
 from hashmatch.store.models import as_utc, utcnow
 
 #: How long a lease holds unless renewed (each page renews it).
 LEASE_SECONDS = 300.0
-
-
-def new_holder() -> str:
-    """This process's name as a lease holder: host, pid and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Lease:
@@ -57,7 +50,7 @@ class Lease:
         self.database = database
         self.exchange_id = exchange_id
         self.name = name
-        self.holder = holder or new_holder()
+        self.holder = holder or holder_name()
         self.seconds = seconds
         self.clock = clock
 

@@ -32,6 +32,7 @@ from lxml import etree
 
 from hashmatch.errors import ExchangeError, InvalidFieldError
 from hashmatch.net import excerpt
+from hashmatch.untrusted_xml import UntrustedXmlError, parse_untrusted
 
 NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
 REASONS_ROOT = "availableFeedbackReasons"
@@ -84,13 +85,10 @@ def feedback_xml(*, negative_reason: str | None = None) -> bytes:
 def parse_reasons(body: bytes) -> tuple[Reason, ...]:
     """The reasons in an ``availableFeedbackReasons`` answer; ExchangeError
     when the answer is not one."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
-        root = etree.fromstring(body, parser)
-    except etree.XMLSyntaxError:
-        raise _unreadable(body, "is not XML") from None
-    if root.getroottree().docinfo.doctype:
-        raise _unreadable(body, "declares a DOCTYPE")
+        root = parse_untrusted(body)
+    except UntrustedXmlError as why:
+        raise _unreadable(body, str(why)) from None
     holder = root if _local(root.tag) == REASONS_ROOT else None
     if holder is None:
         holder = next((child for child in root if _local(child.tag) == REASONS_ROOT), None)

@@ -31,10 +31,6 @@ Each round audits one ``exchange.opinions`` entry per exchange with its counts.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,6 +56,7 @@ from hashmatch.exchange.registry import get_source_type
 from hashmatch.exchange.runner import open_source
 from hashmatch.exchange.status import OPINION_STATUSES
 from hashmatch.media.download import UrlPolicy
+from hashmatch.rounds import Rounds, holder_name
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 from hashmatch.store.models import iso_utc, utcnow
@@ -82,11 +79,6 @@ def retries_of(settings: Settings) -> Retries:
         settings.exchange_opinion_backoff_seconds,
         settings.exchange_opinion_backoff_max_seconds,
     )
-
-
-def sender_name() -> str:
-    """This process's name on the opinions it leases."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)
@@ -122,7 +114,7 @@ class OpinionSender:
         self.database = database
         self.policy = policy
         self.retries = retries
-        self.name = name or sender_name()
+        self.name = name or holder_name()
         self.lease = lease
         self.exchanges = Exchanges(database)
 
@@ -361,34 +353,13 @@ def opinion_json(row: Opinion) -> dict[str, Any]:
     }
 
 
-class OpinionSending:
+def opinion_sending(database: Database, settings: Settings) -> Rounds:
     """The background sender ``serve`` (with ``deliver_in_serve``) and
     ``worker`` run: a round every few seconds, on a thread of its own."""
-
-    def __init__(self, sender: OpinionSender, *, poll_seconds: float = POLL_SECONDS) -> None:
-        self.sender = sender
-        self.poll_seconds = poll_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="hashmatch-opinions", daemon=True)
-
-    @classmethod
-    def from_settings(cls, database: Database, settings: Settings) -> OpinionSending:
-        return cls(OpinionSender.from_settings(database, settings))
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 30) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                worked = self.sender.run_once()
-            except Exception:  # a bug must not end the sending quietly
-                log.exception("sending opinions to exchanges failed")
-                worked = {}
-            if not worked and self._stopping.wait(self.poll_seconds):
-                return
+    sender = OpinionSender.from_settings(database, settings)
+    return Rounds(
+        sender.run_once,
+        name="hashmatch-opinions",
+        what="sending opinions to exchanges",
+        poll_seconds=POLL_SECONDS,
+    )

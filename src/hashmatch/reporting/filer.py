@@ -23,9 +23,9 @@ import threading
 from typing import TYPE_CHECKING
 
 from hashmatch.errors import HashmatchError
-from hashmatch.reporting.leases import holder_name
 from hashmatch.reporting.preservation import Preserve
 from hashmatch.reporting.reports import Reports
+from hashmatch.rounds import holder_name
 
 if TYPE_CHECKING:
     from hashmatch.actions.media_vault import MediaVault

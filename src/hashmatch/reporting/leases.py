@@ -17,9 +17,6 @@ database's write lock, so the select and the lease are one step.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -29,6 +26,7 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from hashmatch.errors import ReportConflictError, UnknownReportError
+from hashmatch.rounds import holder_name
 from hashmatch.store.models import utcnow
 from hashmatch.store.reporting_models import CybertipReport, EvidencePackage
 
@@ -39,11 +37,6 @@ if TYPE_CHECKING:
 ACTIVE = ("draft", "submitted", "files_uploaded")
 #: A report's holder keeps it this long past its last step.
 DEFAULT_LEASE = timedelta(minutes=10)
-
-
-def holder_name() -> str:
-    """A lease holder's name: this host, this process, and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class ReportLeases:

@@ -47,6 +47,7 @@ from hashmatch.review.queues import check_queue_name, due_times
 from hashmatch.review.reviewer import Reviewer
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import VideoSignalType
+from hashmatch.statements.build import record_review
 from hashmatch.store import Bank
 from hashmatch.store.models import utcnow
 from hashmatch.store.review_models import Opinion, ReviewDecision
@@ -158,8 +159,10 @@ class Decisions:
             details["opinions"] = _record_opinions(
                 session, item.id, submission.matches, opinion, now
             )
+        if verdict.decision == "confirm":
+            record_review(session, self.settings, item.id, submission, now)
         if verdict.allowlist_bank is not None:
-            details["allowlisted"] = self._allowlist(session, verdict.allowlist_bank, submission)
+            details["allowlisted"] = self.allowlist(session, verdict.allowlist_bank, submission)
         follow_ups = (item.follow_ups or {}).get(verdict.decision, [])
         reports = [step for step in follow_ups if step["action"] == "report"]
         if reports:
@@ -231,9 +234,9 @@ class Decisions:
         session.flush()
         return escalated.id
 
-    def _allowlist(self, session: Session, bank: str, submission: Submission) -> int | None:
+    def allowlist(self, session: Session, bank: str, submission: Submission) -> int | None:
         """Add the upload's hashes to allowlist ``bank``; the content id
-        (None: the bank has them already)."""
+        (None: the bank has them already).  Also an overturned appeal's offer."""
         kind = session.scalar(select(Bank.kind).where(Bank.name == bank))
         if kind != "allowlist":
             raise ReviewError(
@@ -241,11 +244,7 @@ class Decisions:
                 if kind is None
                 else f"bank {bank!r} is not an allowlist"
             )
-        signals = {
-            name: values[0]
-            for name, values in submission.signals.items()
-            if len(values) == 1 and not isinstance(get_signal_type(name), VideoSignalType)
-        }
+        signals = allowlist_signals(submission)
         if not signals:
             raise ReviewError("the upload has no hashes an allowlist bank can hold")
         entry = Entry(
@@ -295,6 +294,15 @@ class Decisions:
                 after={"status": "open", "note": note, **withdrawn},
             )
         return self.items.get(item_id)
+
+
+def allowlist_signals(submission: Submission) -> dict[str, str]:
+    """The upload's hashes an allowlist bank can hold (one per signal type, no video)."""
+    return {
+        name: values[0]
+        for name, values in submission.signals.items()
+        if len(values) == 1 and not isinstance(get_signal_type(name), VideoSignalType)
+    }
 
 
 def _said(verdict: Verdict) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hashmatch.review.appeals import Appeals
 from hashmatch.review.decisions import Decisions
 from hashmatch.review.items import Items
 from hashmatch.review.queues import Queues
@@ -23,3 +24,4 @@ class Review:
         self.decisions = Decisions(database, settings, self.items, banks)
         self.reveals = Reveals(database, settings, self.items)
         self.wellness = Wellness(database, settings)
+        self.appeals = Appeals(database, settings, self.decisions)

@@ -60,6 +60,9 @@ class Bank(Base):
     labels: Mapped[list[str]] = mapped_column(default=list)
     #: Signal type name -> largest matching distance, overriding the type's default.
     thresholds: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Whether images added by hashing also store their crops and small
+    #: rotations as variant signals (``media/variants.py``).
+    image_variants: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -141,7 +144,9 @@ class ContentSignal(Base):
     quality: Mapped[int | None] = mapped_column(Integer)
     frame: Mapped[int | None] = mapped_column(Integer)
     timestamp: Mapped[float | None] = mapped_column(Float)
-    #: A frame hashed from a cropped copy ("crop5"), so crops of the video match.
+    #: A hash of a cropped or rotated copy, so such copies match: a video
+    #: frame's ("crop5", with its frame number) or an image's ("crop90",
+    #: "rot-2"; no frame), which matches as its content.
     variant: Mapped[str | None] = mapped_column(String(16))
 
     content: Mapped[Content] = relationship(back_populates="signals")

@@ -135,3 +135,40 @@ class Opinion(Base):
     #: The sender holding it now, until when (a dead sender's lease lapses).
     leased_by: Mapped[str | None] = mapped_column(String(200))
     leased_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Appeal(Base):
+    """A user's appeal, forwarded by the platform, against a submission's
+    verdict or a review decision (``review/appeals.py``): worked in its own
+    queue with the review queue's claims, decided ``uphold`` or ``overturn``
+    by someone other than the reviewer who decided."""
+
+    __tablename__ = "appeals"
+    __table_args__ = (Index("ix_appeals_open", "status", "due_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("submissions.id", ondelete="CASCADE"), index=True
+    )
+    #: The review decision appealed (None: the submission's verdict).
+    review_item_id: Mapped[int | None] = mapped_column(Id, index=True)
+    content_ref: Mapped[str] = mapped_column(String(200))
+    #: What the user wrote, as the platform sent it.
+    text: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: Who made the decision under appeal: never handed the appeal while
+    #: anyone else can take it.
+    original_decider: Mapped[str | None] = mapped_column(String(200))
+    #: "open" or "decided"; "open" appeals of one decision are one at a time.
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    #: "uphold" or "overturn", once decided.
+    decision: Mapped[str | None] = mapped_column(String(16))
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(Text, default="")
+    #: What an overturn changed: the verdict before, opinions, the allowlist, a report.
+    outcome: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

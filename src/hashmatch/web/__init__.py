@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 from hashmatch.errors import HashmatchError
 from hashmatch.web import (
     account,
+    appeal_pages,
     audit_log,
     banks,
     content,
@@ -53,6 +54,7 @@ PAGES = (
     dashboard,
     review_pages,
     review_item,
+    appeal_pages,
     report_form,  # before report_pages: /ui/reports/new is not a report id
     report_pages,
     evidence_pages,

@@ -30,12 +30,12 @@ from hashmatch.api.service import Service
 from hashmatch.banks import BankInfo, check_labels
 from hashmatch.errors import HashmatchError, UnknownBankError
 from hashmatch.fieldlimits import MAX_ID
+from hashmatch.hashing import BANK_CROP_VARIANTS
 from hashmatch.hashlists import FRAMES, Entry, ListFormat
 from hashmatch.signals import get_signal_type, signal_types
 from hashmatch.signals.quality import quality_warnings
 from hashmatch.store import Bank, Content, ContentSignal, Database
 from hashmatch.store.models import as_utc, utcnow
-from hashmatch.video_matching import BANK_CROP_VARIANTS
 from hashmatch.web.access import PageRoute, Viewer, page, service_of
 from hashmatch.web.forms import FormState
 from hashmatch.web.rendering import done, render
@@ -306,7 +306,9 @@ def add_upload(
         return _add_page(request, viewer, bank, form=form, status=422)
     try:
         with received_upload(service, file) as received:
-            result = hash_received_now(received, dihedral=False, crop_variants=BANK_CROP_VARIANTS)
+            result = hash_received_now(
+                received, dihedral=False, crop_variants=BANK_CROP_VARIANTS, image_variants=True
+            )
     except ApiError as error:
         result = None
         form.errors["file"] = error.message
@@ -317,7 +319,12 @@ def add_upload(
     warnings = quality_warnings(result.quality)
     warnings += [f"{kind} not computed: {why}" for kind, why in result.not_computed.items()]
     entry = Entry(
-        dict(result.signals), extra, parsed_labels, text, frames=result.frames.get(FRAMES, [])
+        dict(result.signals),
+        extra,
+        parsed_labels,
+        text,
+        frames=result.frames.get(FRAMES, []),
+        variants=result.variants,
     )
     return _added(request, viewer, bank, form, entry, warnings)
 

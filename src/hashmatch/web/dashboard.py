@@ -165,6 +165,7 @@ def dashboard(request: Request, viewer: Viewer = Depends(page("view"))) -> Respo
         viewer,
         figures=figures(service.database),
         index=index_state(service),
+        appeals=service.review.appeals.counts(),
         # Workload, not surveillance: admins only.
         reveals=service.review.reveals.per_day(days=7) if viewer.can("admin") else None,
     )

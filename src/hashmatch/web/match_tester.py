@@ -98,7 +98,9 @@ def _try_upload(
     matcher = service.matcher()
     try:
         with received_upload(service, file) as received:
-            result = hash_received_now(received, dihedral=True)
+            result = hash_received_now(
+                received, dihedral=True, query_cleanup=service.settings.match_query_cleanup
+            )
             thumbnail = thumbnail_uri(received.path, received.limits) if result.ok else None
     except ApiError as error:
         form.errors["file"] = error.message

@@ -94,6 +94,26 @@ def _allowlist_options(request: Request) -> list[tuple[str, str]]:
     return [("", "none"), *((bank.name, bank.name) for bank in banks if bank.kind == "allowlist")]
 
 
+def shielded_media(request: Request, viewer: Viewer, item: dict[str, Any]) -> dict[str, Any]:
+    """What the shared parts of the item page (``review/_submission.html``,
+    ``_media.html``, ``_matches.html``) show of ``item``: its submission, its
+    media as the viewer's wellness settings shield it, and their reveals left."""
+    view = view_of(request, viewer)
+    kept = _kept(request, item["submission"]["submission_id"])
+    preview = (
+        shielded_preview(kept.data, blur_px=view.blur_px, **_limits(request))
+        if kept is not None
+        else None
+    )
+    return {
+        "submission": item["submission"],
+        "view": view,
+        "preview": preview,
+        "reveals_left": review_of(request).reveals.left_today(reviewer_of(viewer).name),
+        "shown_time": shown_time,
+    }
+
+
 def _item_page(
     request: Request,
     viewer: Viewer,
@@ -106,34 +126,23 @@ def _item_page(
 ) -> Response:
     review = review_of(request)
     reviewer = reviewer_of(viewer)
-    view = view_of(request, viewer)
-    kept = _kept(request, item["submission"]["submission_id"])
-    preview = (
-        shielded_preview(kept.data, blur_px=view.blur_px, **_limits(request))
-        if kept is not None
-        else None
-    )
     return render(
         request,
         "review/item.html",
         viewer,
         status=status,
         item=item,
-        submission=item["submission"],
         workable=item["status"] == "open" and item["claimed_by"] in (None, reviewer.name),
         message=message,
         form=form or FormState({"priority": str(item["priority"])}),
-        view=view,
-        preview=preview,
+        **shielded_media(request, viewer, item),
         clear=clear,
-        reveals_left=review.reveals.left_today(reviewer.name),
         classifications=CLASSIFICATIONS,
         annotations=ANNOTATIONS,
         allowlist_options=_allowlist_options(request),
         queue_names=[queue["name"] for queue in review.queues.overview(reviewer)],
         decision_buttons=DECISION_BUTTONS,
         shortcuts=SHORTCUTS,
-        shown_time=shown_time,
         report_id=report_of_item(request, item["id"]) if item["status"] == "closed" else None,
     )
 

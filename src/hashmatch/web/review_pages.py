@@ -66,6 +66,7 @@ def queues_page(request: Request, viewer: Viewer = Depends(page("review"))) -> R
         "review/queues.html",
         viewer,
         queues=review.queues.overview(reviewer),
+        appeals=review.appeals.counts(),
         reveals_left=review.reveals.left_today(reviewer.name),
         view=view_of(request, viewer),
         shown_time=shown_time,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -49,10 +50,10 @@ from hashmatch.errors import (
     UnknownContentError,
 )
 from hashmatch.fieldlimits import EXTERNAL_ID_CHARS, MAX_ID, check_json, check_text
+from hashmatch.hashing import BANK_CROP_VARIANTS
 from hashmatch.hashlists import Entry
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import FrameHash
-from hashmatch.video_matching import BANK_CROP_VARIANTS
 
 router = APIRouter(
     prefix="/c",
@@ -262,14 +263,16 @@ async def add_content(
         extras = body or submitted.fields
         metadata = await run_in_threadpool(_metadata, extras.get("metadata"))
         note = _note(extras.get("note"))
-        signals, result = await hash_submitted(submitted, types, crop_variants=BANK_CROP_VARIANTS)
+        signals, result = await hash_submitted(
+            submitted, types, crop_variants=BANK_CROP_VARIANTS, image_variants=True
+        )
     if not signals:
         raise bad_request("No signals given")
     for name, value in signals.items():
         if not value:
             raise bad_request(f"Invalid {name} signal: PDQ quality is below 50")
     frames = result.frames.get("vpdq") if "vpdq" in signals else None
-    entry = _entry(signals, note, metadata, frames)
+    entry = replace(_entry(signals, note, metadata, frames), variants=result.variants)
     added = await run_in_threadpool(_added, request, bank_name, entry)
     return with_not_computed(added, result)
 

@@ -123,6 +123,8 @@ async def hash_submitted(
     *,
     dihedral: bool = False,
     crop_variants: tuple[float, ...] = (),
+    image_variants: bool = False,
+    query_cleanup: bool = False,
 ) -> tuple[dict[str, str], FileHashes]:
     """HMA's hashes of the content (a PDQ of quality below 50 is ""), and ours.
 
@@ -135,6 +137,8 @@ async def hash_submitted(
         dihedral=dihedral,
         signal_types=tuple(SIGNAL_TYPES[name] for name in wanted),
         crop_variants=crop_variants,
+        image_variants=image_variants,
+        query_cleanup=query_cleanup,
     )
     if result.error is not None and "vpdq" in wanted and len(wanted) > 1:
         why = result.error

@@ -92,6 +92,11 @@ def _by_signal(
     )
 
 
+def _cleanup_on(request: Request) -> bool:
+    """Whether uploads are matched cleaned of a border or caption band too."""
+    return bool(request.app.state.service.settings.match_query_cleanup)
+
+
 def _counted(request: Request, matches: list[Match]) -> list[Match]:
     """One lookup answered: counted for transparency reports, its matches for metrics."""
     request.app.state.service.usage.add(LOOKUPS)
@@ -140,7 +145,9 @@ async def lookup(
     if url is not None:
         matcher = await run_in_threadpool(_matcher_for, request, banks)
         async with submitted_content(request, url, content_type) as submitted:
-            signals, result = await hash_submitted(submitted, types, dihedral=True)
+            signals, result = await hash_submitted(
+                submitted, types, dihedral=True, query_cleanup=_cleanup_on(request)
+            )
         found = await run_in_threadpool(_lookup_result, request, matcher, result, signals, banks)
         if signal_type is not None:
             return found.get(signal_type, {})
@@ -168,7 +175,9 @@ async def lookup_upload(
 ) -> dict[str, Any]:
     matcher = await run_in_threadpool(_matcher_for, request, banks)
     async with submitted_content(request, None, None) as submitted:
-        signals, result = await hash_submitted(submitted, types, dihedral=True)
+        signals, result = await hash_submitted(
+            submitted, types, dihedral=True, query_cleanup=_cleanup_on(request)
+        )
     return await run_in_threadpool(_lookup_result, request, matcher, result, signals, banks)
 
 

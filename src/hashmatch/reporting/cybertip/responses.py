@@ -25,6 +25,7 @@ from lxml import etree
 
 from hashmatch.errors import CybertipError
 from hashmatch.net import excerpt
+from hashmatch.untrusted_xml import UntrustedXmlError, parse_untrusted
 
 #: The documented answer elements.
 ANSWER_ROOTS = ("reportResponse", "reportDoneResponse")
@@ -67,13 +68,10 @@ def kind_of(code: int) -> str:
 def parse_answer(body: bytes) -> Answer:
     """The answer in ``body``; CybertipError (kind "protocol") when it is not
     one of the API's answers (empty, HTML, not XML, no numeric responseCode)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
-        root = etree.fromstring(body, parser)
-    except etree.XMLSyntaxError:
-        raise _unreadable(body, "is not XML") from None
-    if root.getroottree().docinfo.doctype:
-        raise _unreadable(body, "declares a DOCTYPE, which NCMEC's answers never do")
+        root = parse_untrusted(body)
+    except UntrustedXmlError as why:
+        raise _unreadable(body, str(why)) from None
     if root.tag not in ANSWER_ROOTS:
         raise _unreadable(body, f"has <{root.tag}>, not one of NCMEC's answers")
     code_text = _text(root, "responseCode")

@@ -51,6 +51,7 @@ from python_multipart.multipart import Field, File
 
 from hashmatch.exchange.simulators import Simulator, basic_authorized
 from hashmatch.reporting.cybertip.schema import out_of_order
+from hashmatch.untrusted_xml import UntrustedXmlError, parse_untrusted
 
 #: A report not finished is deleted this long after it was opened...
 OPEN_LIFETIME = timedelta(hours=24)
@@ -352,13 +353,10 @@ def _answer_root(path: str) -> str:
 def _parsed(body: bytes, root: str) -> etree._Element:
     """``body`` as XML whose root is ``root`` and whose children are in the
     schema's order; a refusal (4000, 4100) otherwise."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
     try:
-        element = etree.fromstring(body, parser)
-    except etree.XMLSyntaxError as error:
-        raise _RefusalError(INVALID_REQUEST, f"malformed XML: {error}") from None
-    if element.getroottree().docinfo.doctype:
-        raise _RefusalError(INVALID_REQUEST, "a DOCTYPE is not allowed")
+        element = parse_untrusted(body)
+    except UntrustedXmlError as why:
+        raise _RefusalError(INVALID_REQUEST, f"the report {why}") from None
     if etree.QName(element).localname != root:
         raise _RefusalError(INVALID_REQUEST, f"expected <{root}>, got <{element.tag}>")
     misplaced = out_of_order(element)

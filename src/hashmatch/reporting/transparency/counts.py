@@ -34,6 +34,15 @@ ACTIONS = ("block", "review", "report", "webhook")
 DECISIONS = ("confirm", "false_positive", "escalate")
 CLASSIFICATIONS = ("A1", "A2", "B1", "B2")
 CONTENT_TYPES = ("photo", "video", "file")
+#: Statements of reasons (statements/): the section, and the values of the
+#: API's automated_detection and automated_decision fields.
+STATEMENTS = "statements_of_reasons"
+AUTOMATED_DETECTIONS = ("Yes", "No")
+AUTOMATED_DECISIONS = (
+    "AUTOMATED_DECISION_FULLY",
+    "AUTOMATED_DECISION_PARTIALLY",
+    "AUTOMATED_DECISION_NOT_AUTOMATED",
+)
 #: Submission columns counted by value: where each goes in the figures.
 SUBMISSION_FIGURES = {
     "verdict": ("verdicts", "submissions"),
@@ -353,6 +362,31 @@ def _count_evidence_and_lookups(
     counts.add(lookups, "content_scanned", "lookups")
 
 
+def _count_statements(session: Session, sql: _Sql, params: dict[str, Any], counts: Counts) -> None:
+    """Statements of reasons written in the period, by what each states; and sent."""
+    stated = ("category", "automated_detection", "automated_decision")
+    said = ", ".join(sql.field("body", name) for name in stated)
+    rows = session.execute(
+        _query(
+            f"SELECT {sql.month('created_at')}, {said}, count(*) FROM statements "
+            "WHERE created_at >= :start AND created_at < :end GROUP BY 1, 2, 3, 4"
+        ),
+        params,
+    ).all()
+    counts.add(((m, "", n) for m, _, _, _, n in rows), STATEMENTS, "written")
+    counts.add(((m, c, n) for m, c, _, _, n in rows), STATEMENTS, "by_category")
+    counts.add(((m, d, n) for m, _, d, _, n in rows), STATEMENTS, "by_automated_detection")
+    counts.add(((m, d, n) for m, _, _, d, n in rows), STATEMENTS, "by_automated_decision")
+    sent = session.execute(
+        _query(
+            f"SELECT {sql.month('sent_at')}, '', count(*) FROM statements "
+            "WHERE sent_at >= :start AND sent_at < :end GROUP BY 1"
+        ),
+        params,
+    )
+    counts.add(sent, STATEMENTS, "sent")
+
+
 def count_all(database: Database, period: Period) -> Counts:
     """Everything ``period`` and the period before it count, by month."""
     sql = _Sql(database.dialect)
@@ -365,6 +399,7 @@ def count_all(database: Database, period: Period) -> Counts:
             _count_reviews(session, sql, params, counts)
             _count_reports(session, sql, params, counts)
             _count_evidence_and_lookups(session, sql, params, counts)
+            _count_statements(session, sql, params, counts)
         for part in parts:
             counts.merge(part)
     return counts

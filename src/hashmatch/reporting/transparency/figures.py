@@ -23,9 +23,12 @@ from typing import Any
 
 from hashmatch.reporting.transparency.counts import (
     ACTIONS,
+    AUTOMATED_DECISIONS,
+    AUTOMATED_DETECTIONS,
     CLASSIFICATIONS,
     CONTENT_TYPES,
     DECISIONS,
+    STATEMENTS,
     UNCLASSIFIED,
     VERDICTS,
     Counts,
@@ -102,6 +105,11 @@ LAYOUT: dict[tuple[str, str], tuple[str, ...] | None] = {
     ("evidence", "preserved"): None,
     ("evidence", "purged"): None,
     ("evidence", "held_at_end"): None,
+    (STATEMENTS, "written"): None,
+    (STATEMENTS, "sent"): None,
+    (STATEMENTS, "by_category"): (),
+    (STATEMENTS, "by_automated_detection"): AUTOMATED_DETECTIONS,
+    (STATEMENTS, "by_automated_decision"): AUTOMATED_DECISIONS,
 }
 MEDIANS = ("upload_to_verdict", "upload_to_decision", "upload_to_report")
 

@@ -36,6 +36,7 @@ SECTION_TITLES = {
     "review_decisions": "Review decisions",
     "cybertip_reports": "CyberTipline reports",
     "evidence": "Evidence preserved",
+    "statements_of_reasons": "Statements of reasons (EU DSA)",
     "medians_seconds": "Median times (seconds from upload)",
 }
 #: The monthly trend chart's series and their fills.

@@ -1,0 +1,178 @@
+"""Assemble the bank and distractor folders for ``hashmatch eval`` from
+benign pictures on a Debian machine, the same every time.
+
+    sudo apt-get install -y desktop-base gnome-backgrounds plasma-workspace-wallpapers \\
+        mate-backgrounds sway-backgrounds lomiri-wallpapers-16.04 \\
+        lomiri-wallpapers-20.04 ukui-wallpapers
+    python benchmarks/eval_sets.py /tmp/eval-sets
+    hashmatch eval --bank-images /tmp/eval-sets/bank \\
+        --distractors /tmp/eval-sets/distractors --out /tmp/eval-out
+
+Bank (one source per subfolder): the KDE Plasma wallpapers, the GNOME,
+Lomiri and UKUI backgrounds and the 61 shared sample photos
+(../shared/data/photos, the ``scratch`` package's).  Distractors: the MATE,
+sway and desktop-base backgrounds, the PDQ reference images (../shared/data/
+pdq-reference) and generated scenes (hashmatch.evaluation.scenes).  No
+distractor comes from a package the bank uses.
+
+A picture at least 1,024 px wide or high (most wallpapers) is cut into a
+grid of non-overlapping tiles (at most 4 per side, each at least 512 px),
+each tile a picture of its own: tiles show distinct regions, but share
+their wallpaper's style.
+Every picture is scaled to at most 1024 px on its long side, as platforms
+scale uploads.  A picture too flat for PDQ (quality under the least that is
+matched) or within 40 bits of one already taken, in any rotation or flip
+(the same wallpaper at another size, the reference set's edits of one
+photo), is left out: it would be a duplicate, not a distractor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from hashmatch.evaluation.scenes import scene
+from hashmatch.pdq import MIN_MATCH_QUALITY, hasher
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+BACKGROUNDS = Path("/usr/share/backgrounds")
+RASTER = (".jpg", ".jpeg", ".png", ".webp")
+LONG_SIDE = 1024
+TILE_MIN = 512
+GRID_MAX = 4
+#: Pictures closer than this to one taken already are duplicates.
+DUPLICATE_BITS = 40
+
+
+def _rasters(folder: Path, pattern: str = "**/*") -> list[Path]:
+    return sorted(p for p in folder.glob(pattern) if p.suffix.lower() in RASTER and p.is_file())
+
+
+def _largest_per_folder(paths: list[Path]) -> list[Path]:
+    """A Plasma wallpaper comes in many sizes, one file each: the largest."""
+    by_folder: dict[Path, Path] = {}
+    for path in paths:
+        best = by_folder.get(path.parent)
+        if best is None or path.stat().st_size > best.stat().st_size:
+            by_folder[path.parent] = path
+    return [by_folder[folder] for folder in sorted(by_folder)]
+
+
+def bank_sources() -> dict[str, list[Path]]:
+    # images_dark/ holds a recolour of the same wallpaper: not another picture.
+    plasma = _largest_per_folder(_rasters(Path("/usr/share/wallpapers"), "*/contents/images/*"))
+    return {
+        "kde-plasma": plasma,
+        "gnome": _rasters(BACKGROUNDS / "gnome"),
+        "lomiri-ukui": _rasters(BACKGROUNDS, "*"),
+        "scratch-photos": _rasters(SHARED / "photos"),
+    }
+
+
+def distractor_sources() -> dict[str, list[Path]]:
+    return {
+        "mate": _rasters(BACKGROUNDS / "mate"),
+        "sway": _rasters(BACKGROUNDS / "sway"),
+        "desktop-base": _rasters(Path("/usr/share/desktop-base")),
+        "pdq-reference": _rasters(SHARED / "pdq-reference"),
+    }
+
+
+def pictures(path: Path) -> Iterator[Image.Image]:
+    """The picture, or its grid of tiles when it is a large wallpaper; each
+    scaled to at most LONG_SIDE."""
+    with Image.open(path) as opened:
+        picture = opened.convert("RGBA").convert("RGB")
+    columns = min(GRID_MAX, picture.width // TILE_MIN)
+    rows = min(GRID_MAX, picture.height // TILE_MIN)
+    if columns * rows <= 1:
+        yield _scaled(picture)
+        return
+    width, height = picture.width // columns, picture.height // rows
+    for row in range(rows):
+        for column in range(columns):
+            box = (column * width, row * height, (column + 1) * width, (row + 1) * height)
+            yield _scaled(picture.crop(box))
+
+
+def _scaled(picture: Image.Image) -> Image.Image:
+    picture = picture.copy()
+    picture.thumbnail((LONG_SIDE, LONG_SIDE), Image.Resampling.LANCZOS)
+    return picture
+
+
+class Taken:
+    """The PDQ hashes of the pictures taken so far, to leave out flat ones
+    and duplicates."""
+
+    def __init__(self) -> None:
+        self.rows = np.zeros((0, 32), dtype=np.uint8)
+
+    def take(self, picture: Image.Image) -> bool:
+        turned = hasher.pdq_dihedral_from_rgb(np.asarray(picture))
+        if turned.quality < MIN_MATCH_QUALITY:
+            return False
+        bits = np.stack([np.frombuffer(bytes.fromhex(h.hex), np.uint8) for h in turned.hashes])
+        if len(self.rows):
+            xor = np.bitwise_xor(bits[:, None, :], self.rows[None, :, :])
+            if int(np.unpackbits(xor, axis=2).sum(axis=2).min()) <= DUPLICATE_BITS:
+                return False
+        self.rows = np.concatenate([self.rows, bits[:1]])
+        return True
+
+
+def write_set(folder: Path, sources: dict[str, list[Path]], taken: Taken) -> int:
+    count = 0
+    for source, paths in sources.items():
+        # Numbered: Plasma names every wallpaper's files by their size alone.
+        for index, path in enumerate(paths):
+            try:
+                found = list(pictures(path))
+            except OSError as error:
+                print(f"skipped {path}: {error}", file=sys.stderr)
+                continue
+            for number, picture in enumerate(found):
+                if taken.take(picture):
+                    target = folder / source / f"{index:04d}-{path.stem}-{number}.jpg"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    picture.save(target, quality=92)
+                    count += 1
+    return count
+
+
+def write_scenes(folder: Path, count: int, taken: Taken) -> int:
+    written = seed = 0
+    while written < count:
+        picture = scene(seed)
+        if taken.take(picture):
+            target = folder / "generated-scenes" / f"scene-{seed:05d}.jpg"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            picture.save(target, quality=92)
+            written += 1
+        seed += 1
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="Folder to write bank/ and distractors/ into.")
+    parser.add_argument(
+        "--distractors", type=int, default=1100, help="Distractors in all (scenes fill up)."
+    )
+    arguments = parser.parse_args()
+    taken = Taken()
+    banked = write_set(arguments.out / "bank", bank_sources(), taken)
+    found = write_set(arguments.out / "distractors", distractor_sources(), taken)
+    scenes = write_scenes(
+        arguments.out / "distractors", max(arguments.distractors - found, 0), taken
+    )
+    print(f"bank: {banked} pictures; distractors: {found} found + {scenes} generated scenes")
+
+
+if __name__ == "__main__":
+    main()
