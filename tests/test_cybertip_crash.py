@@ -101,7 +101,11 @@ def kill_filing_at(
     try:
         assert child.stdout is not None
         assert child.stderr is not None
-        ready, _, _ = select_module.select([child.stdout], [], [], 120)
+        # poll, not select: select() refuses descriptors past 1,024, which a
+        # long test run's process can reach
+        waiting = select_module.poll()
+        waiting.register(child.stdout, select_module.POLLIN)
+        ready = waiting.poll(120_000)
         line = child.stdout.readline().strip() if ready else "(nothing within 120 s)"
         exited = child.poll() is not None
         assert line == "stopped", f"{line}; stderr: {child.stderr.read() if exited else ''}"
