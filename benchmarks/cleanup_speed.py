@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/cleanup_speed.py [--side 1024] [--repeat 20]
 
-On the shared sample photos (../shared/data/photos) and scikit-image's
+On the shared sample photos (tests/data/photos) and scikit-image's
 sample images, scaled to ``--side`` pixels on the long side (a typical
 upload), it prints:
 
@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw, ImageFont
 from hashmatch.media.cleanup import clean_image
 from hashmatch.pdq import hasher
 
-PHOTOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "photos"
+PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "photos"
 THRESHOLD = 31
 
 

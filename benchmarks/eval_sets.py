@@ -10,8 +10,8 @@ benign pictures on a Debian machine, the same every time.
 
 Bank (one source per subfolder): the KDE Plasma wallpapers, the GNOME,
 Lomiri and UKUI backgrounds and the 61 shared sample photos
-(../shared/data/photos, the ``scratch`` package's).  Distractors: the MATE,
-sway and desktop-base backgrounds, the PDQ reference images (../shared/data/
+(tests/data/photos, the ``scratch`` package's).  Distractors: the MATE,
+sway and desktop-base backgrounds, the PDQ reference images (tests/data/
 pdq-reference) and generated scenes (hashmatch.evaluation.scenes).  No
 distractor comes from a package the bank uses.
 
@@ -39,7 +39,8 @@ from PIL import Image
 from hashmatch.evaluation.scenes import scene
 from hashmatch.pdq import MIN_MATCH_QUALITY, hasher
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: The project's own copies of the sample photos and the PDQ reference images.
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 BACKGROUNDS = Path("/usr/share/backgrounds")
 RASTER = (".jpg", ".jpeg", ".png", ".webp")
 LONG_SIDE = 1024
@@ -70,7 +71,7 @@ def bank_sources() -> dict[str, list[Path]]:
         "kde-plasma": plasma,
         "gnome": _rasters(BACKGROUNDS / "gnome"),
         "lomiri-ukui": _rasters(BACKGROUNDS, "*"),
-        "scratch-photos": _rasters(SHARED / "photos"),
+        "scratch-photos": _rasters(DATA / "photos"),
     }
 
 
@@ -79,7 +80,7 @@ def distractor_sources() -> dict[str, list[Path]]:
         "mate": _rasters(BACKGROUNDS / "mate"),
         "sway": _rasters(BACKGROUNDS / "sway"),
         "desktop-base": _rasters(Path("/usr/share/desktop-base")),
-        "pdq-reference": _rasters(SHARED / "pdq-reference"),
+        "pdq-reference": _rasters(DATA / "pdq-reference"),
     }
 
 

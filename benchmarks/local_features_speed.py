@@ -5,7 +5,7 @@
 
 Runs on one core (numba, OpenCV and faiss limited to one thread).
 
-**Data.**  The 61 photos in ``../shared/data/photos`` are split by name:
+**Data.**  The 61 photos in ``tests/data/photos`` are split by name:
 the *query* photos (every third) are added to the bank for real and queried
 through five edits (off-centre 85% crop, caption band, 5 degree rotation
 with crop, JPEG q30, 60% inside a drawn screenshot frame).  The other photos
@@ -60,7 +60,7 @@ from hashmatch.features.storage import (
 )
 from hashmatch.features.verify import inlier_count
 
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
+PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "photos"
 cv2.setNumThreads(1)
 
 

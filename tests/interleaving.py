@@ -111,3 +111,24 @@ def started(target: Callable[[], Any], name: str, results: dict[str, Any]) -> th
     thread = threading.Thread(target=run, name=name)
     thread.start()
     return thread
+
+
+def run_together(work: Callable[[str], Any], names: list[str]) -> None:
+    """``work(name)`` on one thread per name, all at once; the first
+    exception any raised is raised here once all have ended."""
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            work(name)
+        except BaseException as error:  # noqa: BLE001 - raised below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(name,), name=name) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(PATIENCE)
+    assert not any(thread.is_alive() for thread in threads), "a worker never finished"
+    if errors:
+        raise errors[0]

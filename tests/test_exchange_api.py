@@ -201,3 +201,55 @@ def test_cli_add_fetch_status_and_errors(database_url: str, tmp_path: Path) -> N
     assert "environment variable" in out
     assert cli("exchange", "delete", "known-list")[0] == 0
     assert cli("exchange", "list")[1] == ""
+
+
+def test_opinions_through_v1_and_the_cli_refuse_what_they_cannot_take(
+    client: Client, database_url: str, ncmec: NcmecSimulator
+) -> None:
+    """No opinions yet: an empty list, a retry of none; a status that does
+    not exist is a 400, an exchange that does not is a 404, and a key
+    without ``curate`` gets nothing."""
+    http, curate = client
+    http.post("/v1/banks", json={"name": "nc"}, headers=curate)
+    body = {
+        "name": "ncmec",
+        "type": "ncmec",
+        "bank": "nc",
+        "options": {"base_url": ncmec.url},
+        "credentials_env": "HASHMATCH_EXCHANGE_NCMEC",
+    }
+    assert http.post("/v1/exchanges", json=body, headers=curate).status_code == 201
+    listed = http.get("/v1/exchanges/ncmec/opinions", headers=curate)
+    assert listed.json() == {"opinions": []}
+    retried = http.post("/v1/exchanges/ncmec/opinions/retry", headers=curate)
+    assert retried.json() == {"exchange": "ncmec", "retried": 0}
+    bad = http.get("/v1/exchanges/ncmec/opinions?status=bogus", headers=curate)
+    assert bad.status_code == 400
+    assert "status must be one of pending, sent" in bad.json()["error"]["message"]
+    for hostile in ("?limit=0", "?limit=100000", "?status=" + "x" * 100):
+        assert http.get(f"/v1/exchanges/ncmec/opinions{hostile}", headers=curate).status_code == 422
+    assert http.get("/v1/exchanges/nope/opinions", headers=curate).status_code == 404
+    assert http.post("/v1/exchanges/nope/opinions/retry", headers=curate).status_code == 404
+    as_matcher = {"Authorization": curate["match"]}
+    assert http.get("/v1/exchanges/ncmec/opinions", headers=as_matcher).status_code == 403
+    status = http.get("/v1/exchanges/ncmec/status", headers=curate).json()
+    assert status["opinions"]["pending"] == 0
+
+    runner = CliRunner()
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = runner.invoke(cli_app, ["--database-url", database_url, "exchange", *args])
+        return result.exit_code, result.output
+
+    assert cli("opinions", "ncmec") == (0, "")
+    code, out = cli("opinions", "ncmec", "--status", "bogus")
+    assert code == 2
+    assert "status must be one of" in out
+    assert "Traceback" not in out
+    assert cli("opinions", "nope")[0] == 2
+    assert cli("opinions", "ncmec", "--limit", "0")[0] == 2
+    code, out = cli("send-opinions")
+    assert (code, json.loads(out)) == (0, {})
+    code, out = cli("retry-opinions", "ncmec")
+    assert (code, json.loads(out)) == (0, {"exchange": "ncmec", "retried": 0})
+    assert cli("retry-opinions", "nope")[0] == 2

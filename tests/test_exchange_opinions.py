@@ -34,7 +34,7 @@ from hashmatch.store import Database
 from hashmatch.store.models import AuditEntry, utcnow
 from hashmatch.store.review_models import Opinion
 from hashmatch.store.workflow import ReviewItem
-from tests.interleaving import PATIENCE, PausedInside, SecondWriter, started
+from tests.interleaving import PATIENCE, PausedInside, SecondWriter, run_together, started
 from tests.review_world import PHOTO
 from tests.test_review import ALICE, CONFIRM, open_world
 
@@ -400,22 +400,13 @@ def test_senders_racing_send_each_opinion_once(
         return Sent(opinion.id)
 
     scripted.answer = staticmethod(answer)
-    errors: list[BaseException] = []
 
     def work(name: str) -> None:
-        try:
-            one = sender(database, name)
-            while one.run_once(limit=7):
-                pass
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+        one = sender(database, name)
+        while one.run_once(limit=7):
+            pass
 
-    threads = [threading.Thread(target=work, args=(f"s{n}",)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(PATIENCE)
-    assert errors == []
+    run_together(work, [f"s{n}" for n in range(4)])
     assert sends == Counter(dict.fromkeys(ids, 1))
     assert {row.status for row in opinion_rows(database).values()} == {"sent"}
 

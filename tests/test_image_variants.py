@@ -38,6 +38,7 @@ from hashmatch.settings import Settings
 from hashmatch.signals.pdq import PdqSignal
 from hashmatch.store import ContentSignal, Database
 from tests.conftest import DATA
+from tests.interleaving import run_together
 
 PHOTOS = sorted((DATA / "photos").glob("*.jpg"))
 #: Banked photos; the others are the distractors.
@@ -392,21 +393,12 @@ def test_many_adds_at_once_share_variant_values_without_failing(database: Databa
     generator = random.Random(18)
     pool = [f"{generator.getrandbits(256):064x}" for _ in range(40)]
     entries = [pool_entry(number, pool, generator) for number in range(1, 41)]
-    errors: list[BaseException] = []
 
-    def add(chunk: list[Entry]) -> None:
-        try:
-            for entry in chunk:
-                assert banks.add("known", entry) is not None
-        except BaseException as error:  # noqa: BLE001 - reported by the test
-            errors.append(error)
+    def add(name: str) -> None:
+        for entry in entries[int(name) :: 4]:
+            assert banks.add("known", entry) is not None
 
-    workers = [threading.Thread(target=add, args=(entries[i::4],)) for i in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert errors == []
+    run_together(add, ["0", "1", "2", "3"])
     values = [value for _, _, value in variant_rows(database)]
     assert len(values) == len(set(values))
     used = {value for entry in entries for value in entry.variants["pdq"].values()}

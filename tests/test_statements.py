@@ -34,7 +34,7 @@ from hashmatch.statements.sender import BATCH, StatementSender
 from hashmatch.statements.simulator import TransparencyDatabaseSimulator
 from hashmatch.store import Database
 from hashmatch.store.statement_models import Statement
-from tests.interleaving import PATIENCE, PausedInside, SecondWriter, started
+from tests.interleaving import PATIENCE, PausedInside, SecondWriter, run_together, started
 from tests.review_world import ReviewWorld, review_settings
 from tests.test_review import ALICE, BOB, CONFIRM
 
@@ -387,22 +387,13 @@ def test_senders_racing_send_each_statement_once(
     """Bounded stress: 4 senders, 150 statements, leases that hold: every
     statement reaches the API exactly once and is settled as sent."""
     ids = add_statements(database, settings, 150)
-    errors: list[BaseException] = []
 
     def work(name: str) -> None:
-        try:
-            one = sender(api, database, name)
-            while one.run_once(limit=9):
-                pass
-        except BaseException as error:  # noqa: BLE001 - reported below
-            errors.append(error)
+        one = sender(api, database, name)
+        while one.run_once(limit=9):
+            pass
 
-    threads = [threading.Thread(target=work, args=(f"s{n}",)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(PATIENCE)
-    assert errors == []
+    run_together(work, [f"s{n}" for n in range(4)])
     assert sum(count for _, count in api.calls) == len(ids)  # no puid sent twice
     assert len(api.statements) == len(ids)
     assert Counter(row.status for row in rows(database).values()) == Counter({"sent": len(ids)})

@@ -51,7 +51,7 @@ class Scheduler:
         """Fetch every exchange that is due now (skipping the busy ones)."""
         results = []
         now = utcnow()
-        for status in statuses(self.fetcher.database):
+        for status in statuses(self.fetcher.database, with_opinions=False):
             if self._stopping.is_set() or not status.due(now):
                 continue
             try:

@@ -26,15 +26,15 @@ import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 from hashmatch.exchange.ncmec import ncmec_time
 from hashmatch.exchange.ncmec_feedback import NAMESPACE as NCMEC_NAMESPACE
 from hashmatch.exchange.threatexchange import REACTIONS
+from hashmatch.loopback import LoopbackServer
 
 #: When every generated NCMEC entry was last changed.
 GENERATED_AT = 1_700_000_000
@@ -66,28 +66,21 @@ def basic_authorized(credentials: str, headers: Any) -> bool:
     return bool(headers.get("Authorization") == f"Basic {expected}")
 
 
-class Simulator:
-    """A threaded HTTP server answering :meth:`answer` for every GET and
+class Simulator(LoopbackServer):
+    """A loopback server answering :meth:`answer` for every GET and
     :meth:`receive` for every POST and PUT."""
 
     #: The faults :meth:`fail_next` takes.
     faults: ClassVar[tuple[str, ...]] = FAULTS
 
     def __init__(self, credentials: str) -> None:
+        super().__init__()
         self.credentials = credentials
         #: Answer 401 as if the credentials had expired.
         self.expired = False
         self.requests: list[str] = []
         self._faults: deque[str] = deque()
-        self._stopping = threading.Event()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the simulator is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def fail_next(self, *faults: str, count: int = 1) -> None:
         """The next requests get these faults, one each, in order (the
@@ -121,47 +114,6 @@ class Simulator:
 
     def malformed(self) -> bytes:
         return b'{"truncated": '
-
-    def start(self, port: int = 0) -> Self:
-        """Serve on loopback, on ``port`` (0: any free port)."""
-        simulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                simulator._handle(self)
-
-            def do_POST(self) -> None:
-                simulator._handle(self)
-
-            def do_PUT(self) -> None:
-                simulator._handle(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        # stop() waits for the serving loop's next poll.
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         with self._lock:

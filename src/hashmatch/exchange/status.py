@@ -128,8 +128,12 @@ def opinion_counts(database: Database, sources: Sequence[str]) -> dict[str, dict
     return found
 
 
-def statuses(database: Database, name: str | None = None) -> list[ExchangeStatus]:
-    """Every exchange's status in name order (or the one named: UnknownExchangeError)."""
+def statuses(
+    database: Database, name: str | None = None, *, with_opinions: bool = True
+) -> list[ExchangeStatus]:
+    """Every exchange's status in name order (or the one named:
+    UnknownExchangeError); ``with_opinions=False`` leaves the opinion
+    counts empty (the scheduler's every-tick look needs none)."""
     query = (
         select(Exchange, ExchangeState)
         .join(ExchangeState, ExchangeState.exchange_id == Exchange.id)
@@ -141,7 +145,8 @@ def statuses(database: Database, name: str | None = None) -> list[ExchangeStatus
         rows = session.execute(query).all()
     if name is not None and not rows:
         raise UnknownExchangeError(name)
-    opinions = opinion_counts(database, [f"exchange:{exchange.name}" for exchange, _ in rows])
+    sources = [f"exchange:{exchange.name}" for exchange, _ in rows]
+    opinions = opinion_counts(database, sources if with_opinions else [])
     return [
         ExchangeStatus(
             exchange.name,
@@ -158,7 +163,7 @@ def statuses(database: Database, name: str | None = None) -> list[ExchangeStatus
             dict(state.counts),
             list(state.malformed_samples),
             int(state.fetched_total),
-            opinions[f"exchange:{exchange.name}"],
+            opinions.get(f"exchange:{exchange.name}", {}),
         )
         for exchange, state in rows
     ]

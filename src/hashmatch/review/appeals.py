@@ -46,6 +46,7 @@ from hashmatch.errors import (
 )
 from hashmatch.fieldlimits import DESCRIPTION_CHARS, MAX_ID, check_text
 from hashmatch.review.decisions import allowlist_signals
+from hashmatch.review.items import check_open_and_free
 from hashmatch.review.reviewer import Reviewer, admits
 from hashmatch.review.wellness import note_activity
 from hashmatch.statements.build import record_upheld_appeal
@@ -269,19 +270,7 @@ class Appeals:
         self, session: Session, appeal: Appeal, reviewer: Reviewer, now: datetime
     ) -> None:
         self.queues.check_admits(session, QUEUE, reviewer)
-        if appeal.status != "open":
-            raise AppealConflictError(
-                f"appeal {appeal.id} was decided already ({appeal.decision} by {appeal.decided_by})"
-            )
-        if (
-            appeal.claimed_by not in (None, reviewer.name)
-            and appeal.claimed_until is not None
-            and as_utc(appeal.claimed_until) > now
-        ):
-            raise AppealConflictError(
-                f"appeal {appeal.id} is claimed by {appeal.claimed_by} "
-                f"until {as_utc(appeal.claimed_until).isoformat()}"
-            )
+        check_open_and_free(appeal, reviewer, now, what="appeal", conflict=AppealConflictError)
         if appeal.original_decider == reviewer.name and self._others_can_take(session, reviewer):
             raise ReviewAccessError(
                 f"{reviewer.name} made the decision under appeal {appeal.id}: "

@@ -29,6 +29,7 @@ from hashmatch import audit
 from hashmatch.actions.rules import FollowUp
 from hashmatch.actions.submissions import record_of
 from hashmatch.errors import (
+    HashmatchError,
     ReviewConflictError,
     ReviewError,
     UnknownReviewItemError,
@@ -39,7 +40,7 @@ from hashmatch.review.queues import Queues, check_queue_name, due_times
 from hashmatch.review.reviewer import Reviewer
 from hashmatch.review.wellness import note_activity
 from hashmatch.store.models import as_utc, iso_utc, utcnow
-from hashmatch.store.review_models import ReviewDecision
+from hashmatch.store.review_models import Appeal, ReviewDecision
 from hashmatch.store.workflow import KeptMedia, ReviewItem, Submission, Webhook
 
 if TYPE_CHECKING:
@@ -340,18 +341,25 @@ class Items:
             return [item_json(item, submission, kept, now) for item, submission, kept in rows]
 
 
-def check_open_and_free(item: ReviewItem, reviewer: Reviewer, now: datetime) -> None:
-    """ReviewConflictError when ``item`` is decided, or claimed by someone else."""
+def check_open_and_free(
+    item: ReviewItem | Appeal,
+    reviewer: Reviewer,
+    now: datetime,
+    *,
+    what: str = "review item",
+    conflict: type[HashmatchError] = ReviewConflictError,
+) -> None:
+    """``conflict`` when ``item`` (a review item, or an appeal, which is
+    claimed and decided the same way) is decided, or claimed by someone else."""
     if item.status != "open":
-        raise ReviewConflictError(
-            f"review item {item.id} was decided already ({item.decision} by {item.decided_by})"
-        )
+        decided = f"{item.decision} by {item.decided_by}"
+        raise conflict(f"{what} {item.id} was decided already ({decided})")
     if (
         item.claimed_by not in (None, reviewer.name)
         and item.claimed_until is not None
         and as_utc(item.claimed_until) > now
     ):
-        raise ReviewConflictError(
-            f"review item {item.id} is claimed by {item.claimed_by} "
+        raise conflict(
+            f"{what} {item.id} is claimed by {item.claimed_by} "
             f"until {as_utc(item.claimed_until).isoformat()}"
         )

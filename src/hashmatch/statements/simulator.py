@@ -26,17 +26,18 @@ import threading
 import uuid
 from collections import deque
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
+from hashmatch.loopback import LoopbackServer
 from hashmatch.statements.fields import field_errors
 
 MAX_BATCH = 100
 
 
-class TransparencyDatabaseSimulator:
+class TransparencyDatabaseSimulator(LoopbackServer):
     def __init__(self, token: str) -> None:
+        super().__init__()
         self.token = token
         self.statements: dict[str, dict[str, Any]] = {}
         #: Every call's path and how many statements it carried.
@@ -44,14 +45,6 @@ class TransparencyDatabaseSimulator:
         self._faults: deque[int] = deque()
         self._refusals: deque[tuple[str, str]] = deque()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the simulator first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def fail_next(self, status: int, *, count: int = 1) -> None:
         """The next ``count`` calls get ``status`` (500, 429, ...) and create nothing."""
@@ -62,37 +55,6 @@ class TransparencyDatabaseSimulator:
         """The next call's first statement is refused on ``field``."""
         with self._lock:
             self._refusals.append((field, message))
-
-    def start(self, port: int = 0) -> Self:
-        simulator = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                simulator._handle(self)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)

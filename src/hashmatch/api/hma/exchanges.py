@@ -204,5 +204,5 @@ def delete_exchange(request: Request, name: str) -> dict[str, str]:
 )
 def exchange_status(request: Request, name: str) -> dict[str, Any]:
     _exchange(request, name)
-    [status] = statuses(request.app.state.service.database, name)
+    [status] = statuses(request.app.state.service.database, name, with_opinions=False)
     return status.to_hma_json()
