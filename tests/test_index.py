@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -123,6 +125,34 @@ def test_background_merge_keeps_every_change(monkeypatch: pytest.MonkeyPatch) ->
     found = {int(i) for row in hashes for i in index.search(row, 0)[0]}
     assert found == expected
     assert index.main[2] is not None  # merged into a main part with tables
+
+
+def test_adds_made_during_a_merge_are_merged_after_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every add lands while the first merge is held: the delta it leaves
+    behind is past the threshold, so the merge starts the next one itself."""
+    monkeypatch.setattr(live_module, "MIN_TABLE_SIZE", 100)
+    build = live_module._main_part
+    release = threading.Event()
+    first = threading.Event()
+
+    def held_build(ids: np.ndarray, hashes: np.ndarray) -> object:
+        if not first.is_set():
+            first.set()
+            release.wait(timeout=30)
+        return build(ids, hashes)
+
+    monkeypatch.setattr(live_module, "_main_part", held_build)
+    hashes = random_hashes(np.random.default_rng(4), 1000)
+    index = HammingIndex()
+    index.add(np.arange(100), hashes[:100])
+    assert first.wait(timeout=30)  # the first merge is building, held
+    index.add(np.arange(100, 1000), hashes[100:])
+    release.set()
+    index.wait_for_merge()
+    ids, _, tables = index.main
+    assert ids.shape[0] == 1000
+    assert tables is not None
+    assert index.compact
 
 
 def test_duplicate_hashes_under_one_id_and_many_ids() -> None:

@@ -215,9 +215,11 @@ class HammingIndex:
             self._parts = (merged, carried)
             self._removed_while_merging = []
             self._merging = None
+            # Adds made while this merge ran may already be past the threshold;
+            # with no later add to notice, they would stay in the delta.
+            self._maybe_merge()
 
     def wait_for_merge(self) -> None:
-        """Block until a background merge, if any, has finished (for tests and shutdown)."""
-        thread = self._merging
-        if thread is not None:
+        """Block until background merges, if any, have finished (for tests and shutdown)."""
+        while (thread := self._merging) is not None:
             thread.join()
