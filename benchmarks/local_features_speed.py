@@ -8,7 +8,9 @@ Runs on one core (numba, OpenCV and faiss limited to one thread).
 **Data.**  The 61 photos in ``tests/data/photos`` are split by name:
 the *query* photos (every third) are added to the bank for real and queried
 through five edits (off-centre 85% crop, caption band, 5 degree rotation
-with crop, JPEG q30, 60% inside a drawn screenshot frame).  The other photos
+with crop, JPEG q30, 60% inside a drawn screenshot frame).  Of the other
+photos, every fourth is held out as an *unrelated* upload (queried as an
+85% crop; it matches nothing, so both orientations are searched); the rest
 and four edited versions of each (crops and rescales) form a *pool* of real
 bank descriptors.
 
@@ -24,24 +26,34 @@ benchmark prints that rate for real unrelated photos and for the synthetic
 set side by side (``near_rate``), so the stand-in can be judged.
 
 **Output.**  Per bank size: build seconds, stored bytes per bank image,
-index memory per image, query p50/p95 ms split into feature extraction
-(both orientations), descriptor search and verification, recall of the
-edited copies and false matches; then the same descriptor searches done by
-faiss (``IndexBinaryMultiHash`` exact at the same radius, and
-``IndexBinaryFlat`` up to 10k images), in the same process.  One line per
-size::
+bytes per bank image held in memory (index tables, hashes, ids and the
+features kept for verification), query p50/p95 ms (wall clock, and CPU time: on a shared machine the
+wall clock also counts waiting for a core) through
+:meth:`LocalFeatureMatcher.query` with its stages timed inside it (feature
+extraction, descriptor vote, verification; summed over the orientations
+searched), the share of queries that needed the mirrored search, recall of
+the edited copies and false matches, the same for the unrelated uploads
+(``miss_*``); then the same descriptor sets searched exactly (every chunk
+probed to the radius) by our batch search and by faiss
+(``IndexBinaryMultiHash`` exact at the radius, the same with each table
+probed at its exact key only as our vote does, and ``IndexBinaryFlat`` up
+to 10k images), in the same process.  Two lines per size::
 
-    RESULT images=<n> bytes_per_image=<x> index_bytes_per_image=<x>
-        p50_ms=<x> p95_ms=<x> search_p50_ms=<x> ... faiss_mih_p50_ms=<x> ...
+    RESULT images=<n> bytes_per_image=<x> memory_bytes_per_image=<x>
+        p50_ms=<x> p95_ms=<x> search_p50_ms=<x> ... miss_p50_ms=<x> ...
+    SEARCH images=<n> queries=<q> exact_search_p50_ms=<x> ... faiss_mih_p50_ms=<x> ...
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -59,7 +71,9 @@ from hashmatch.features.storage import (
     encode_features,
 )
 from hashmatch.features.verify import inlier_count
+from hashmatch.index.hamming import words_from_bytes
 
+T = TypeVar("T")
 PHOTOS = Path(__file__).resolve().parents[1] / "tests" / "data" / "photos"
 cv2.setNumThreads(1)
 
@@ -177,7 +191,10 @@ def main() -> None:
     paths = sorted(PHOTOS.glob("*.jpg"))
     photos = [Image.open(p).convert("RGB") for p in paths]
     query_ids = list(range(0, len(photos), 3))[: 6 if args.quick else None]
-    pool_ids = [i for i in range(len(photos)) if i % 3]
+    others = [i for i in range(len(photos)) if i % 3]
+    # Every fourth other photo is held out of the pool: queried as an upload
+    # that matches nothing, it shares no descriptors with the synthetic bank.
+    unrelated_ids, pool_ids = others[::4], [i for i in others if i not in others[::4]]
 
     started = time.perf_counter()
     bank_blobs = {i: encode_features(extract_features(photos[i])) for i in query_ids}
@@ -191,6 +208,8 @@ def main() -> None:
     pool = np.concatenate(pool_sets)
     sources = np.concatenate(pool_sources)
     queries = [(i, name, edit(photos[i])) for i in query_ids for name, edit in EDITS.items()]
+    # What most uploads are: a miss, with both orientations searched.
+    unrelated = [off_centre(photos[i]) for i in unrelated_ids[: 6 if args.quick else None]]
     query_descriptors = np.concatenate(
         [extract_features(image).descriptors for _, _, image in queries[:10]]
     )
@@ -209,7 +228,7 @@ def main() -> None:
     )
 
     for size in sizes:
-        run_size(size, args, bank_blobs, pool, sources, queries)
+        run_size(size, args, bank_blobs, pool, sources, queries, unrelated)
 
 
 def run_size(
@@ -219,6 +238,7 @@ def run_size(
     pool: np.ndarray,
     sources: np.ndarray,
     queries: list[tuple[int, str, Image.Image]],
+    unrelated: list[Image.Image],
 ) -> None:
     rng = np.random.default_rng(size)
     fakes = size - len(bank_blobs)
@@ -240,70 +260,171 @@ def run_size(
         matcher._content_of_slot[slot] = f"synthetic-{slot}"
     matcher._next_slot = size
     build_s = time.perf_counter() - started
-    total_descriptors = sum(len(s) for s in sets)
-    index_bytes = total_descriptors * (32 + 8) + total_descriptors * 4 * 12
+    print(f"{size} images: bank built in {build_s:.1f} s, querying", flush=True)
 
-    totals, extracts, searches, verifies = [], [], [], []
-    found, false_matches = 0, 0
-    search_inputs = []
+    clock = StageClock(matcher)
+    totals, cpu, found, false_matches = [], [], 0, 0
     for content_id, _, image in queries:
-        t0 = time.perf_counter()
-        array = np.asarray(image)
-        views = [extract_features(array), extract_features(np.ascontiguousarray(array[:, ::-1]))]
-        t1 = time.perf_counter()
-        votes = [matcher._index.votes(v.descriptors, args.radius) for v in views]
-        t2 = time.perf_counter()
-        best: dict[object, int] = {}
-        for view, (vote_slots, counts) in zip(views, votes, strict=True):
-            chosen = vote_slots[counts >= matcher_module.MIN_VOTES][: matcher.candidates]
-            for slot in chosen:
-                cid = matcher._content_of_slot[int(slot)]
-                inliers = inlier_count(view, matcher._entries[cid].features)
-                if inliers >= matcher.min_inliers:
-                    best[cid] = max(inliers, best.get(cid, 0))
-        t3 = time.perf_counter()
-        totals.append((t3 - t0) * 1000)
-        extracts.append((t1 - t0) * 1000)
-        searches.append((t2 - t1) * 1000)
-        verifies.append((t3 - t2) * 1000)
-        found += content_id in best
-        false_matches += sum(1 for cid in best if cid != content_id)
-        search_inputs.append(np.concatenate([v.descriptors for v in views]))
+        started, cpu_started = time.perf_counter(), time.process_time()
+        matched = dict(matcher.query(image))
+        totals.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
+        clock.next_query()
+        found += content_id in matched
+        false_matches += sum(1 for cid in matched if cid != content_id)
+    hit_stages = clock.take()
+    misses = []
+    for image in unrelated:
+        started = time.perf_counter()
+        false_matches += len(matcher.query(image))
+        misses.append((time.perf_counter() - started) * 1000)
+        clock.next_query()
+    miss_stages = clock.take()
 
-    all_descriptors = np.concatenate(sets)
-    faiss_inputs = search_inputs[: args.faiss_queries]
-    faiss_mih = faiss_times(all_descriptors, faiss_inputs, args.radius, flat=False)
-    faiss_flat = (
-        faiss_times(all_descriptors, faiss_inputs, args.radius, flat=True)
-        if size <= 10_000
-        else None
-    )
     p50, p95 = percentiles(totals)
     line = {
         "images": size,
         "bytes_per_image": round(np.mean([len(b) for b in bank_blobs.values()])),
-        "index_bytes_per_image": round(index_bytes / size),
+        "memory_bytes_per_image": round(memory_bytes(matcher) / size),
         "build_s": round(build_s, 1),
         "p50_ms": round(p50, 1),
         "p95_ms": round(p95, 1),
-        "extract_p50_ms": round(percentiles(extracts)[0], 1),
-        "search_p50_ms": round(percentiles(searches)[0], 1),
-        "search_p95_ms": round(percentiles(searches)[1], 1),
-        "verify_p50_ms": round(percentiles(verifies)[0], 1),
+        "cpu_p50_ms": round(percentiles(cpu)[0], 1),
+        "cpu_p95_ms": round(percentiles(cpu)[1], 1),
+        "extract_p50_ms": round(percentiles(hit_stages.extract)[0], 1),
+        "search_p50_ms": round(percentiles(hit_stages.search)[0], 1),
+        "search_p95_ms": round(percentiles(hit_stages.search)[1], 1),
+        "verify_p50_ms": round(percentiles(hit_stages.verify)[0], 1),
+        "verified_p50": round(percentiles(hit_stages.verified)[0], 1),
+        "miss_verified_p50": round(percentiles(miss_stages.verified)[0], 1),
+        "mirrored_share": round(hit_stages.mirrored / len(queries), 3),
         "recall": round(found / len(queries), 3),
         "false_matches": false_matches,
+        "miss_p50_ms": round(percentiles(misses)[0], 1),
+        "miss_p95_ms": round(percentiles(misses)[1], 1),
+        "miss_search_p50_ms": round(percentiles(miss_stages.search)[0], 1),
+    }
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in line.items()), flush=True)
+
+    all_descriptors = np.concatenate(sets)
+    compare = hit_stages.searched[: args.faiss_queries]
+    exact = search_times(matcher._index, compare, args.radius)
+    faiss_mih = faiss_times(all_descriptors, compare, args.radius, flips=None)
+    faiss_chunks = faiss_times(all_descriptors, compare, args.radius, flips=0)
+    line = {
+        "images": size,
+        "queries": len(compare),
+        "exact_search_p50_ms": round(exact[0], 1),
+        "exact_search_p95_ms": round(exact[1], 1),
         "faiss_mih_p50_ms": round(faiss_mih[0], 1),
         "faiss_mih_p95_ms": round(faiss_mih[1], 1),
+        "faiss_chunks_p50_ms": round(faiss_chunks[0], 1),
+        "faiss_chunks_p95_ms": round(faiss_chunks[1], 1),
     }
-    if faiss_flat is not None:
-        line["faiss_flat_p50_ms"] = round(faiss_flat[0], 1)
-    print("RESULT " + " ".join(f"{k}={v}" for k, v in line.items()), flush=True)
+    if size <= 10_000:
+        line["faiss_flat_p50_ms"] = round(
+            faiss_times(all_descriptors, compare, args.radius, flat=True)[0], 1
+        )
+    print("SEARCH " + " ".join(f"{k}={v}" for k, v in line.items()), flush=True)
+
+
+class StageClock:
+    """Times the stages inside :meth:`LocalFeatureMatcher.query` by wrapping them.
+
+    The queries run through the real query path; per query, each stage's
+    time is the sum over the orientations searched.
+    """
+
+    def __init__(self, matcher: matcher_module.LocalFeatureMatcher) -> None:
+        self.extract: list[float] = []
+        self.search: list[float] = []
+        self.verify: list[float] = []
+        self.verified: list[int] = []
+        self.searched: list[np.ndarray] = []
+        self.mirrored = 0
+        self._current = {"extract": 0.0, "search": 0.0, "verify": 0.0}
+        self._views = 0
+        self._verified = 0
+        matcher_module.extract_features = self._timed("extract", extract_features)
+        matcher_module.inlier_count = self._timed("verify", inlier_count)
+        votes = matcher._index.votes
+
+        def timed_votes(descriptors: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
+            self._views += 1
+            self.searched.append(descriptors)
+            started = time.perf_counter()
+            result = votes(descriptors, radius)
+            self._current["search"] += (time.perf_counter() - started) * 1000
+            return result
+
+        matcher._index.votes = timed_votes  # type: ignore[method-assign]
+
+    def _timed(self, stage: str, function: Callable[..., T]) -> Callable[..., T]:
+        def timed(*args: object) -> T:
+            self._verified += stage == "verify"
+            started = time.perf_counter()
+            result = function(*args)
+            self._current[stage] += (time.perf_counter() - started) * 1000
+            return result
+
+        return timed
+
+    def next_query(self) -> None:
+        self.extract.append(self._current["extract"])
+        self.search.append(self._current["search"])
+        self.verify.append(self._current["verify"])
+        self.verified.append(self._verified)
+        self._verified = 0
+        self.mirrored += self._views > 1
+        self._current = dict.fromkeys(self._current, 0.0)
+        self._views = 0
+
+    def take(self) -> StageClock:
+        """The times so far (this object, renamed), and a fresh start for the next set."""
+        taken = copy.copy(self)
+        self.extract, self.search, self.verify, self.searched = [], [], [], []
+        self.verified = []
+        self.mirrored = 0
+        return taken
+
+
+def memory_bytes(matcher: matcher_module.LocalFeatureMatcher) -> int:
+    """Bytes of the arrays a matcher holds: the index and every image's features."""
+    ids, hashes, tables = matcher._index._index.main
+    total = ids.nbytes + hashes.nbytes + ids.shape[0]  # + one alive flag per row
+    if tables is not None:
+        total += tables.offsets.nbytes + tables.rows.nbytes
+    for entry in matcher._entries.values():
+        f = entry.features
+        total += f.points.nbytes + f.octaves.nbytes + f.angles.nbytes + f.descriptors.nbytes
+    return total
+
+
+def search_times(
+    index: DescriptorIndex, inputs: list[np.ndarray], radius: int
+) -> tuple[float, float]:
+    """p50/p95 ms of the exact batch search (every chunk probed to radius) on the same inputs."""
+    times = []
+    for descriptors in inputs:
+        started = time.perf_counter()
+        index._index.search_batch(words_from_bytes(descriptors), radius, max_probe=2)
+        times.append((time.perf_counter() - started) * 1000)
+    return percentiles(times)
 
 
 def faiss_times(
-    bank: np.ndarray, inputs: list[np.ndarray], radius: int, flat: bool
+    bank: np.ndarray,
+    inputs: list[np.ndarray],
+    radius: int,
+    flips: int | None = None,
+    flat: bool = False,
 ) -> tuple[float, float]:
-    """p50/p95 ms of faiss range searches for each query's descriptors."""
+    """p50/p95 ms of faiss range searches for each query's descriptors.
+
+    ``flips=None``: multi-hash tables with the fewest bit flips that are
+    exact at the radius; ``flips=0``: each table probed at its exact key
+    only, as our vote does.
+    """
     import faiss
 
     faiss.omp_set_num_threads(1)
@@ -312,8 +433,8 @@ def faiss_times(
     else:
         chunks = 11
         index = faiss.IndexBinaryMultiHash(256, chunks, 256 // chunks)
-        # Exact up to (nflip + 1) * chunks - 1 bits: the fewest flips for ``radius``.
-        index.nflip = -(-(radius + 1) // chunks) - 1
+        # Exact up to (nflip + 1) * chunks - 1 bits.
+        index.nflip = -(-(radius + 1) // chunks) - 1 if flips is None else flips
     index.add(np.ascontiguousarray(bank))
     times = []
     for descriptors in inputs:

@@ -45,7 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,28 @@ def database_url(engine: str, folder: Path) -> Iterator[str]:
         with admin.begin() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@contextmanager
+def given_or_fresh(engine: str, given: str | None, folder: Path) -> Iterator[str]:
+    """The database the user gave (--database-url), else a fresh one of `engine`."""
+    if given is not None:
+        yield given
+        return
+    with database_url(engine, folder) as url:
+        yield url
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """--engines and --database-url, read back by chosen_engines and given_or_fresh."""
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument(
+        "--database-url", default=None, help="An empty database to use instead (one engine)."
+    )
+
+
+def chosen_engines(args: argparse.Namespace) -> list[str]:
+    return ["given"] if args.database_url else args.engines.split(",")
 
 
 class Client:
@@ -166,6 +188,30 @@ def adder(port: int, key: str, values: list[str], stop: threading.Event, out: Ad
 
 def percentile(values: list[float], share: float) -> float:
     return float(np.percentile(np.array(values), share)) if values else float("nan")
+
+
+def print_latencies(
+    results: Mapping[Any, list[float]],
+    *,
+    column: str,
+    width: str,
+    high: int,
+    target_ms: float,
+    result: str,
+) -> None:
+    """A table of each row's p50 and p``high`` (ms) against ``target_ms``, and
+    per row the line ``RESULT <result> <column>=<row> runs=.. p50_ms=..
+    p<high>_ms=.. under_<target>ms=yes|no`` (``width``: the rows' format spec)."""
+    print(f"{column:{width}} {'p50 ms':>8} {f'p{high} ms':>8}  < {target_ms:.0f} ms")
+    for row, values in results.items():
+        p50, top = percentile(values, 50), percentile(values, high)
+        under = "yes" if top < target_ms else "no"
+        print(f"{row:{width}} {p50:>8.2f} {top:>8.2f}  {under}")
+        print(
+            f"RESULT {result} {column}={row} runs={len(values)} "
+            f"p50_ms={p50:.2f} p{high}_ms={top:.2f} under_{target_ms:.0f}ms={under}",
+            flush=True,
+        )
 
 
 def stall_phase(engine: str, port: int, key: str, n: int) -> None:

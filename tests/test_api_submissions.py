@@ -257,7 +257,9 @@ def test_the_openapi_document_describes_both_bodies(client: TestClient) -> None:
     post = document["paths"]["/v1/submissions"]["post"]
     assert set(post["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
     by_hashes = post["requestBody"]["content"]["application/json"]["schema"]
-    assert by_hashes["required"] == ["signals", "content_ref"]
+    # signals, or the Lantern-style accounts, emails, urls and text: one is enough.
+    assert by_hashes["required"] == ["content_ref"]
+    assert {"accounts", "emails", "urls", "text"} <= set(by_hashes["properties"])
     assert by_hashes["properties"]["signals"]["items"] == {"$ref": "#/components/schemas/HashQuery"}
     assert "HashQuery" in document["components"]["schemas"]
     answer = post["responses"]["200"]["content"]["application/json"]["schema"]

@@ -12,11 +12,19 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from hashmatch.features import LocalFeatureMatcher, decode_features, encode_features
+from hashmatch.features import (
+    LocalFeatureMatcher,
+    QueryFeatures,
+    decode_features,
+    encode_features,
+)
 from hashmatch.features import extract as extract_module
+from hashmatch.features import matcher as matcher_module
 from hashmatch.features.extract import WORKING_SIZE, extract_features
+from hashmatch.features.matcher import VOTE_KEYPOINTS
 from hashmatch.features.search import DescriptorIndex
 from hashmatch.features.storage import STORED_KEYPOINTS, FeatureBlobError
+from hashmatch.index import live as live_module
 
 PHOTOS = sorted((Path(__file__).parent / "data" / "photos").glob("*.jpg"))
 #: Bank photos the edits are asserted on; the others are distractors.
@@ -358,3 +366,78 @@ def test_queries_stay_correct_while_others_add_and_remove() -> None:
     thread.join()
     assert not errors
     assert len(bank) == 2  # "stable" and the last churned id
+
+
+# -- search cost ---------------------------------------------------------------
+
+
+def _count_extractions(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+
+    def counted(image: np.ndarray) -> extract_module.Features:
+        calls.append(1)
+        return extract_features(image)
+
+    monkeypatch.setattr(matcher_module, "extract_features", counted)
+    return calls
+
+
+def test_a_plain_match_skips_the_mirrored_search(
+    matcher: LocalFeatureMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_extractions(monkeypatch)
+    assert [cid for cid, _ in matcher.query(caption_band(load(BANK[1])))] == [BANK[1].stem]
+    assert len(calls) == 1
+
+
+def test_mirrored_copies_are_searched_when_the_plain_one_misses(
+    matcher: LocalFeatureMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _count_extractions(monkeypatch)
+    mirrored = ImageOps.mirror(crop_off_centre(load(BANK[2])))
+    assert [cid for cid, _ in matcher.query(mirrored)] == [BANK[2].stem]
+    assert len(calls) == 2
+    calls.clear()
+    assert matcher.query(load(DISTRACTORS[0])) == []
+    assert len(calls) == 2
+
+
+def test_matchers_share_one_extraction_of_a_query(
+    matcher: LocalFeatureMatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Banks that each use the stage search one QueryFeatures: a miss in an
+    empty matcher and a hit in the full one cost two extractions in all."""
+    calls = _count_extractions(monkeypatch)
+    views = QueryFeatures(ImageOps.mirror(crop_off_centre(load(BANK[2]))))
+    assert LocalFeatureMatcher().query(views) == []
+    assert [cid for cid, _ in matcher.query(views)] == [BANK[2].stem]
+    assert len(calls) == 2  # the picture as it is, and mirrored once
+
+
+def test_votes_count_each_query_descriptor_once_per_image() -> None:
+    image = extract_features(load(BANK[0])).head(STORED_KEYPOINTS)
+    twice = np.concatenate((image.descriptors, image.descriptors))
+    index = DescriptorIndex.build([4], [twice])
+    slots, votes = index.votes(image.descriptors[:50])
+    assert slots.tolist() == [4]
+    assert votes.tolist() == [50]
+
+
+def test_votes_through_the_index_tables_agree_with_a_scan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large bank is searched through the tables, each chunk probed at its
+    exact value: a subset of the scan's votes, with the same best image."""
+    sets = [extract_features(load(p)).head(STORED_KEYPOINTS).descriptors for p in PHOTOS[:40]]
+    scanned = DescriptorIndex.build(list(range(40)), sets)
+    monkeypatch.setattr(live_module, "MIN_TABLE_SIZE", 0)
+    tabled = DescriptorIndex.build(list(range(40)), sets)
+    assert tabled._index.main[2] is not None
+    assert scanned._index.main[2] is None
+    for number in (0, 13, 27):
+        for edit in (crop_off_centre, caption_band, jpeg_q30):
+            query = extract_features(edit(load(PHOTOS[number]))).descriptors[:VOTE_KEYPOINTS]
+            exact = dict(zip(*scanned.votes(query), strict=True))
+            fast = dict(zip(*tabled.votes(query), strict=True))
+            assert all(votes <= exact[slot] for slot, votes in fast.items())
+            assert next(iter(fast)) == next(iter(exact)) == number

@@ -16,9 +16,13 @@ from hashmatch import InvalidHashError, UnknownSignalTypeError, get_signal_type,
 from hashmatch.media import open_image
 from hashmatch.media.video import open_video
 from hashmatch.signals import BytesSignalType, ImageSignalType, SignalType
-from hashmatch.signals.base import DihedralSignalType, VideoSignalType
+from hashmatch.signals.base import DihedralSignalType, TextSearchSignalType, VideoSignalType
+from hashmatch.signals.email import EmailSignal
 from hashmatch.signals.exact import Md5Signal, Sha256Signal, digest_file
+from hashmatch.signals.keyword import KeywordSignal
 from hashmatch.signals.pdq import PdqSignal
+from hashmatch.signals.url import UrlSignal
+from hashmatch.signals.username import UsernameSignal
 from hashmatch.signals.vpdq import VpdqSignal
 from tests.conftest import DATA
 
@@ -30,8 +34,10 @@ class SignalTypeContract:
     invalid: ClassVar[list[str]]
     #: (a, b, distance) triples.
     distances: ClassVar[list[tuple[str, str, int]]]
-    #: A file and the hash this type gives it.
-    sample: ClassVar[tuple[Path, str]]
+    #: A file and the hash this type gives it (None: the type hashes no files).
+    sample: ClassVar[tuple[Path, str] | None]
+    #: Whether canonical values are lower-case (a URL's path keeps its case).
+    lower_case: ClassVar[bool] = True
 
     def test_name_is_registered(self) -> None:
         assert get_signal_type(self.signal_type.name) is signal_types()[self.signal_type.name]
@@ -44,7 +50,9 @@ class SignalTypeContract:
         for text in self.valid:
             canonical = self.signal_type.parse(text)
             assert self.signal_type.parse(canonical) == canonical
-            assert canonical == canonical.strip().lower()
+            assert canonical == canonical.strip()
+            if self.lower_case:
+                assert canonical == canonical.lower()
 
     def test_parse_refuses(self) -> None:
         for text in self.invalid:
@@ -58,6 +66,10 @@ class SignalTypeContract:
             assert self.signal_type.matches(a, b) == (distance <= self.threshold)
 
     def test_hashes_its_sample(self) -> None:
+        if self.sample is None:
+            kinds = (BytesSignalType, ImageSignalType, VideoSignalType)
+            assert not isinstance(self.signal_type, kinds)
+            return
         path, expected = self.sample
         if isinstance(self.signal_type, BytesSignalType):
             assert digest_file(path, [self.signal_type])[self.signal_type.name] == expected
@@ -143,6 +155,64 @@ class TestVpdq(SignalTypeContract):
     )
 
 
+class TestUrl(SignalTypeContract):
+    """The normalisation table is in test_lantern_signals.py."""
+
+    signal_type = UrlSignal()
+    threshold = 0
+    lower_case = False
+    valid: ClassVar = [
+        "https://example.com/",
+        "HTTPS://Example.COM:443/a/./b/../C?utm_source=x&b=2&a=1#top",
+        " http://bücher.example/%7e%c3%a9 ",
+    ]
+    invalid: ClassVar = [
+        "",
+        "example.com/x",
+        "javascript:alert(1)",
+        "http://",
+        "http://exa mple.com/",
+        "http://x.com/\x00",
+        "http://x.com:99999/",
+        "https://example.com/" + "a" * 200,
+    ]
+    distances: ClassVar = [
+        ("https://example.com/a", "https://example.com/a", 0),
+        ("https://example.com/a", "https://example.com/A", 1),
+    ]
+    sample: ClassVar = None
+
+
+class TestEmail(SignalTypeContract):
+    signal_type = EmailSignal()
+    threshold = 0
+    valid: ClassVar = ["anna@example.com", " Anna@Example.COM. ", "J.Doe+x@gmail.com"]
+    invalid: ClassVar = ["", "anna", "@example.com", "anna@", "a b@example.com", "anna@localhost"]
+    distances: ClassVar = [("anna@example.com", "anna@example.com", 0), ("a@b.co", "b@b.co", 1)]
+    sample: ClassVar = None
+
+
+class TestUsername(SignalTypeContract):
+    signal_type = UsernameSignal()
+    threshold = 0
+    valid: ClassVar = ["twitter:jane", "Instagram:@Jane_Doe", "forum.example:\uff2a"]
+    invalid: ClassVar = ["", "jane", ":jane", "twitter:", "twitter:@", "a b:jane", "x:\x07"]
+    distances: ClassVar = [("twitter:jane", "twitter:jane", 0), ("twitter:jane", "kik:jane", 1)]
+    sample: ClassVar = None
+
+
+class TestKeyword(SignalTypeContract):
+    signal_type = KeywordSignal()
+    threshold = 0
+    valid: ClassVar = ["trade", "  Trade\tPICS ", "\uff46\uff4f\uff4f bar"]
+    invalid: ClassVar = ["", "   ", "!!!", "a" * 200, "x\x00y"]
+    distances: ClassVar = [("trade pics", "trade pics", 0), ("trade", "pics", 1)]
+    sample: ClassVar = None
+
+    def test_searches_texts(self) -> None:
+        assert isinstance(self.signal_type, TextSearchSignalType)
+
+
 def test_every_installed_type_has_a_contract() -> None:
     covered = {cls.signal_type.name for cls in SignalTypeContract.__subclasses__()}
     assert covered == set(signal_types())
@@ -150,7 +220,9 @@ def test_every_installed_type_has_a_contract() -> None:
 
 def test_unknown_type_names_the_known_ones() -> None:
     with pytest.raises(
-        UnknownSignalTypeError, match="unknown signal type 'vpdqx'; known: md5, pdq, sha256, vpdq"
+        UnknownSignalTypeError,
+        match="unknown signal type 'vpdqx'; known: email, keyword, md5, pdq, sha256, url, "
+        "username, vpdq",
     ):
         get_signal_type("vpdqx")
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from hashmatch.errors import ConfigurationError
 from hashmatch.store import Database
 from hashmatch.store.database import normalise_url
+from hashmatch.store.models import ApiKey
 
 TABLES = {"alembic_version", "banks", "changes", "content_signals", "contents", "instance"}
 
@@ -117,3 +118,22 @@ def test_sqlite_writers_wait_their_turn_on_the_file_lock(tmp_path: Path) -> None
     writer.join(30)  # closing the file released the lock
     assert done.is_set()
     database.close()
+
+
+def test_an_orm_row_never_takes_the_id_of_a_deleted_newest_row(database: Database) -> None:
+    """SQLite's rowid would hand out max(id) + 1 again; ids people were given
+    (of keys, appeals, review items ...) must not come back."""
+
+    def new_key(name: str) -> int:
+        with database.transaction() as session:
+            row = ApiKey(name=name, prefix=name, secret_hash="x" * 64, scopes=["match"])
+            session.add(row)
+            session.flush()
+            return row.id
+
+    first = new_key("first")
+    newest = new_key("second")
+    with database.transaction() as session:
+        session.delete(session.get(ApiKey, newest))
+    again = new_key("third")
+    assert again > newest > first

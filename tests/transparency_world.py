@@ -260,6 +260,14 @@ EXPECTED: dict[str, dict[str, Any]] = {
             "AUTOMATED_DECISION_PARTIALLY": figure(0, 0, None),
         },
     },
+    # No appeals here: tests/test_transparency_complaints.py counts them.
+    "complaints": {
+        "received": figure(0, 0, None),
+        "decided": figure(0, 0, None),
+        "upheld": figure(0, 0, None),
+        "overturned": figure(0, 0, None),
+        "median_hours_to_decide": figure(None, None, None),
+    },
     "medians_seconds": {
         # verdicts: 5, 7, 9 (s4 has no upload time) against 10, 20
         "upload_to_verdict": figure(7, 15, -53.3),

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from hashmatch.audit import record
 from hashmatch.errors import ApiKeyError
@@ -37,7 +38,18 @@ from hashmatch.store.models import as_utc, utcnow
 
 log = logging.getLogger("hashmatch.apikeys")
 
-SCOPES = ("hash", "match", "curate", "submit", "review", "report", "evidence", "audit", "admin")
+SCOPES = (
+    "hash",
+    "match",
+    "curate",
+    "submit",
+    "review",
+    "report",
+    "evidence",
+    "audit",
+    "hub",
+    "admin",
+)
 _KEY = re.compile(r"^hm_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{20,100})$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 #: last_used_at is written at most this often per key (not on every request).
@@ -148,6 +160,29 @@ class _LastUseWriter:
             thread.join(timeout)
 
 
+def create_key(session: Session, name: str, scopes: Iterable[str]) -> tuple[str, KeyInfo]:
+    """A new key in the caller's transaction (so another change, such as a
+    hub member's approval, commits with it): the secret and its record."""
+    scopes = tuple(sorted(set(scopes)))
+    if not _NAME.match(name):
+        raise ApiKeyError(f"invalid key name {name!r}: letters, digits, '_', '.', '-'")
+    unknown = set(scopes) - set(SCOPES)
+    if not scopes or unknown:
+        raise ApiKeyError(
+            f"scopes must be some of {', '.join(SCOPES)}, got {', '.join(scopes) or 'none'}"
+        )
+    prefix = secrets.token_hex(6)
+    secret = f"hm_{prefix}_{secrets.token_urlsafe(32)}"
+    if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
+        raise ApiKeyError(f"an API key named {name!r} already exists")
+    row = ApiKey(name=name, prefix=prefix, secret_hash=_digest(secret), scopes=list(scopes))
+    session.add(row)
+    session.flush()
+    info = _info(row)
+    record(session, "key.create", f"key:{name}", after=_audited(info))
+    return secret, info
+
+
 class ApiKeys:
     """Key operations on one database.
 
@@ -165,25 +200,8 @@ class ApiKeys:
 
     def create(self, name: str, scopes: Iterable[str]) -> tuple[str, KeyInfo]:
         """A new key: the secret (shown once, never stored) and its record."""
-        scopes = tuple(sorted(set(scopes)))
-        if not _NAME.match(name):
-            raise ApiKeyError(f"invalid key name {name!r}: letters, digits, '_', '.', '-'")
-        unknown = set(scopes) - set(SCOPES)
-        if not scopes or unknown:
-            raise ApiKeyError(
-                f"scopes must be some of {', '.join(SCOPES)}, got {', '.join(scopes) or 'none'}"
-            )
-        prefix = secrets.token_hex(6)
-        secret = f"hm_{prefix}_{secrets.token_urlsafe(32)}"
         with self.database.transaction() as session:
-            if session.scalar(select(ApiKey.id).where(ApiKey.name == name)) is not None:
-                raise ApiKeyError(f"an API key named {name!r} already exists")
-            row = ApiKey(name=name, prefix=prefix, secret_hash=_digest(secret), scopes=list(scopes))
-            session.add(row)
-            session.flush()
-            info = _info(row)
-            record(session, "key.create", f"key:{name}", after=_audited(info))
-            return secret, info
+            return create_key(session, name, scopes)
 
     def all(self) -> list[KeyInfo]:
         with self.database.reading() as session:

@@ -43,11 +43,35 @@
     ├── TransparencyError         a transparency period or format that is not understood
     ├── StatementError            a DSA statement of reasons that cannot be read or changed
     │   └── UnknownStatementError  no statement with that id
+    ├── PlatformUserError         a platform user's history asked for in a way not understood
+    │   └── UnknownPlatformUserError  nothing is known about that user_ref
     ├── EvaluationError           an eval folder or transform that cannot be used (names it)
     ├── ExchangeError             an exchange that cannot be fetched or changed as asked
     │   ├── UnknownExchangeError  no exchange by that name
     │   ├── ExchangeExistsError   an exchange by that name already exists
     │   └── ExchangeBusyError     another process is fetching that exchange now
+    ├── HubError                  a coalition hub object, key or signature that cannot be used
+    │   ├── HubKeyError           a public or private key that is not an Ed25519 key we read
+    │   ├── CanonicalJsonError    JSON that RFC 8785 cannot canonicalise (NaN, ints past 2^53)
+    │   ├── StixError             a STIX object that is malformed or not one hashmatch shares
+    │   ├── CollectionError       a hub TAXII collection that cannot be used or changed as asked
+    │   │   ├── UnknownCollectionError  no collection with that id (or title)
+    │   │   ├── UnknownHubObjectError   no object with that id in the collection
+    │   │   └── CollectionAccessError   no read or write grant on the collection
+    │   └── SignatureError        a signed object that does not verify
+    │       ├── MalformedSignatureError  no signature, or not a detached compact JWS
+    │       ├── UnsupportedAlgorithmError  a JWS header whose alg is not EdDSA
+    │       ├── UnknownSigningKeyError   a kid nobody registered
+    │       ├── RevokedSigningKeyError   a kid whose key was revoked
+    │       ├── WrongPublisherError      a key used for another member's object
+    │       ├── AlteredObjectError       the object changed after it was signed
+    │       └── BadSignatureError        the signature itself does not verify
+    ├── MembershipError           a hub application or member that cannot be changed as asked
+    │   ├── UnknownApplicationError  no application with that id (or not that status token)
+    │   ├── UnknownMemberError    no hub member with that id, or none holds that API key
+    │   ├── UnknownMemberKeyError  the member has no signing key with that key id
+    │   ├── MembershipConflictError  decided already, criteria unchecked, or the wrong state
+    │   └── MembershipAccessError  a suspended or lapsed member (the message says why)
     ├── MediaKeyError             the media encryption key is missing or unusable
     │   └── EvidenceKeyError      the evidence master key is missing or unusable
     ├── FetchError                a URL whose content could not be downloaded
@@ -355,6 +379,22 @@ class UnknownStatementError(StatementError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class PlatformUserError(HashmatchError, ValueError):
+    """A platform user's history asked for with a bad cursor, kind or limit."""
+
+
+class UnknownPlatformUserError(PlatformUserError, KeyError):
+    def __init__(self, user_ref: str) -> None:
+        super().__init__(f"nothing is known about platform user {user_ref!r}")
+        self.user_ref = user_ref
+
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        return type(self), (self.user_ref,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class TransparencyError(HashmatchError, ValueError):
     """A transparency period or output format that is not understood."""
 
@@ -387,6 +427,111 @@ class ExchangeExistsError(ExchangeError):
 
 class ExchangeBusyError(ExchangeError):
     """Another fetch of the exchange holds its lease; the message names it and until when."""
+
+
+class HubError(HashmatchError, ValueError):
+    """A coalition hub object, key or signature that cannot be used (hashmatch/hub/)."""
+
+
+class HubKeyError(HubError):
+    """Text that is not an Ed25519 key in a form we read (PEM, base64url, JWK)."""
+
+
+class CanonicalJsonError(HubError):
+    """A value with no RFC 8785 canonical form: NaN, infinities, integers past +-(2**53 - 1)."""
+
+
+class StixError(HubError):
+    """A STIX object that is malformed, or not one hashmatch shares; the message names the field."""
+
+
+class CollectionError(HubError):
+    """A hub TAXII collection that cannot be used or changed as asked."""
+
+
+class UnknownCollectionError(CollectionError, KeyError):
+    """No hub collection with that id (or title)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownHubObjectError(CollectionError, KeyError):
+    """No STIX object with that id in the collection."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class CollectionAccessError(CollectionError):
+    """The member holds no read (or write) grant on the collection."""
+
+
+class SignatureError(HubError):
+    """A signed hub object that must be refused; each subclass says why."""
+
+
+class MalformedSignatureError(SignatureError):
+    """No signature property, or one that is not a detached compact JWS."""
+
+
+class UnsupportedAlgorithmError(SignatureError):
+    """A JWS header naming an algorithm other than EdDSA."""
+
+
+class UnknownSigningKeyError(SignatureError):
+    """A JWS key id that no member registered."""
+
+
+class RevokedSigningKeyError(SignatureError):
+    """A JWS key id whose key was revoked."""
+
+
+class WrongPublisherError(SignatureError):
+    """A member's key on an object that names another publisher."""
+
+
+class AlteredObjectError(SignatureError):
+    """The object's canonical JSON is not what was signed: it changed after signing."""
+
+
+class BadSignatureError(SignatureError):
+    """The signature does not verify under the named key."""
+
+
+class MembershipError(HashmatchError, ValueError):
+    """A hub application or member that cannot be changed as asked (hashmatch/hub/)."""
+
+
+class UnknownApplicationError(MembershipError, KeyError):
+    """No application with that id; also what a wrong status token gets, so a
+    token guesser learns nothing about which ids exist."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownMemberError(MembershipError, KeyError):
+    """No hub member with that id, or none that holds the API key asking."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownMemberKeyError(MembershipError, KeyError):
+    """The member has no signing key with that key id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class MembershipConflictError(MembershipError):
+    """Decided already, a criterion not checked yet, or a member in a state
+    that does not allow the change."""
+
+
+class MembershipAccessError(MembershipError):
+    """A suspended or lapsed member asked for what only active members get."""
 
 
 class MediaKeyError(ConfigurationError):

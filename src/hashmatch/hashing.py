@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hashmatch.errors import EmptyFileError, HashmatchError, UnsupportedMediaError
 from hashmatch.media import DecodeLimits, OpenedImage, open_image
 from hashmatch.media.cleanup import clean_image
@@ -67,6 +69,12 @@ class HashRequest:
     #: Image: also hash the image with a uniform border or a caption band cut
     #: off (:mod:`hashmatch.media.cleanup`), as an extra PDQ query hash.
     query_cleanup: bool = False
+    #: Image: also extract its local features (:mod:`hashmatch.features`) as
+    #: the blob a bank that stores them keeps, for the second stage.
+    local_features: bool = False
+    #: Image: also keep its grayscale pixels for a query of the second stage
+    #: (``FileHashes.feature_pixels``; never in the JSON record).
+    feature_query: bool = False
 
     def resolved(self) -> list[SignalType]:
         """The signal type objects, raising UnknownSignalTypeError for bad names."""
@@ -110,6 +118,11 @@ class FileHashes:
     variants: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Image signals: the hash after query clean-up, when it removed something.
     cleaned: dict[str, CleanedHash] = field(default_factory=dict)
+    #: Image: its local features as stored in a bank (``HashRequest.local_features``).
+    features: bytes | None = None
+    #: Image: grayscale pixels for the second stage's query
+    #: (``HashRequest.feature_query``); held until the file is matched.
+    feature_pixels: np.ndarray | None = field(default=None, repr=False)
     #: Video: size, frame rate, duration and rotation, as the header says.
     video: dict[str, Any] | None = None
     #: Perceptual types asked for that this file did not give, and why
@@ -221,10 +234,10 @@ def _check_perceptual(
 def _hash_image(
     result: FileHashes, signal: ImageSignalType, opened: OpenedImage, request: HashRequest
 ) -> None:
-    if request.image_variants and isinstance(signal, PdqSignal):
+    if (request.image_variants or request.local_features) and isinstance(signal, PdqSignal):
         _hash_pdq_with_variants(result, signal, opened, request)
         return
-    if request.query_cleanup and isinstance(signal, PdqSignal):
+    if (request.query_cleanup or request.feature_query) and isinstance(signal, PdqSignal):
         _hash_pdq_with_cleanup(result, signal, opened, request)
         return
     if request.dihedral and isinstance(signal, DihedralSignalType):
@@ -256,23 +269,35 @@ def _exact_pdq(result: FileHashes, signal: PdqSignal, rgb: Any, request: HashReq
 def _hash_pdq_with_variants(
     result: FileHashes, signal: PdqSignal, opened: OpenedImage, request: HashRequest
 ) -> None:
-    """PDQ and its stored variants' hashes from one decode (never the fast
-    one: a bank's hashes are exact)."""
+    """PDQ, its stored variants' hashes and its local features, as asked,
+    from one decode (never the fast one: a bank's hashes are exact)."""
     rgb = opened.rgb()
     value = _exact_pdq(result, signal, rgb, request)
-    variants = pdq_variants(rgb, value)
+    variants = pdq_variants(rgb, value) if request.image_variants else {}
     if variants:
         result.variants[signal.name] = variants
+    if request.local_features:
+        # OpenCV takes a quarter of a second to load: only when asked.
+        from hashmatch.features import encode_features, extract_features
+
+        result.features = encode_features(extract_features(rgb))
 
 
 def _hash_pdq_with_cleanup(
     result: FileHashes, signal: PdqSignal, opened: OpenedImage, request: HashRequest
 ) -> None:
     """PDQ of a query image and, when clean-up removes a border or a caption
-    band, of the cleaned image too: one decode for both (never the fast one)."""
+    band, of the cleaned image too, and the pixels the second stage queries
+    with, as asked: one decode for all (never the fast one)."""
     rgb = opened.rgb()
     value = _exact_pdq(result, signal, rgb, request)
-    cleanup = clean_image(rgb)
+    if request.feature_query:
+        # OpenCV takes a quarter of a second to load: only when asked.
+        from hashmatch.features.extract import working_gray
+
+        # What the stage extracts from (idempotent): at most a megabyte held.
+        result.feature_pixels = working_gray(rgb)
+    cleanup = clean_image(rgb) if request.query_cleanup else None
     if cleanup is not None:
         cleaned = hasher.pdq_from_rgb(cleanup.pixels)
         if cleaned.hash.hex != value:

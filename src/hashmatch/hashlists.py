@@ -94,6 +94,9 @@ class Entry:
     #: ``media/variants.py``), by signal type and variant name.  Computed
     #: from pixels when a file is added; never read from or written to a list.
     variants: dict[str, dict[str, str]] = field(default_factory=dict, compare=False)
+    #: An image's local features (``hashmatch.features`` blob), stored when
+    #: the bank uses the second stage.  From pixels too, never from a list.
+    features: bytes | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {"signals": dict(sorted(self.signals.items()))}

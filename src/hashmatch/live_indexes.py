@@ -4,13 +4,16 @@
     indexes.refresh()                      # apply what was logged since
     ids, distances = indexes.search_hamming("pdq", value, radius=31)
     ids = indexes.search_exact("md5", value)
+    ids = indexes.search_text("keyword", text)
 
 The signal type decides its index: a :class:`~hashmatch.signals.base.HammingSignalType`
 goes into the Hamming range index of its ``space`` (PDQ and vPDQ share one),
-any other type into an exact map.  Indexes load from the database, or from a
-snapshot of each Hamming space plus the changes logged after it, and then
-follow the log (:mod:`hashmatch.store.changelog`): it never skips an entry,
-and ids are never reused, so applying "add, then remove" per window is exact.
+a :class:`~hashmatch.signals.base.TextSearchSignalType` into a phrase index
+(:class:`~hashmatch.index.PhraseIndex`), any other type into an exact map.
+Indexes load from the database, or from a snapshot of each Hamming space
+plus the changes logged after it, and then follow the log
+(:mod:`hashmatch.store.changelog`): it never skips an entry, and ids are
+never reused, so applying "add, then remove" per window is exact.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hashmatch.errors import UnknownSignalTypeError
-from hashmatch.index import ExactIndex, HammingIndex, snapshot, words_from_hex
+from hashmatch.index import ExactIndex, HammingIndex, PhraseIndex, snapshot, words_from_hex
 from hashmatch.index.hamming import empty, release_free_memory
-from hashmatch.signals import get_signal_type, signal_types
+from hashmatch.signals import get_signal_type, is_text_search, signal_types
 from hashmatch.signals.base import MAX_HAMMING_BITS, HammingSignalType
 from hashmatch.store import ContentSignal, Database
 from hashmatch.store.changelog import changes_between, latest_seq
@@ -90,7 +93,7 @@ class _Space:
 
 
 class LiveIndexes:
-    """Every bank signal in memory: Hamming spaces and exact maps."""
+    """Every bank signal in memory: Hamming spaces, exact maps and phrase indexes."""
 
     def __init__(self, database: Database, snapshot_dir: Path | None = None) -> None:
         self.database = database
@@ -98,6 +101,7 @@ class LiveIndexes:
         self._lock = threading.Lock()
         self._spaces: dict[str, _Space] = {}
         self._exact: dict[str, ExactIndex] = {}
+        self._text: dict[str, PhraseIndex] = {}
         self._seq = 0
         #: Signals changed since the snapshot was written (or loaded).
         self.changes_since_snapshot = 0
@@ -132,7 +136,7 @@ class LiveIndexes:
                 HammingIndex(np.array(ids, dtype=np.int64), index_words(values))
             )
         for signal_type, entries in exact.items():
-            self._exact_index(signal_type).add(entries)
+            self._keyed_index(signal_type).add(entries)
 
     def _load_with_snapshots(self, folder: Path) -> None:
         database_id = self.database_id
@@ -191,20 +195,23 @@ class LiveIndexes:
     def _apply(self, added: Sequence[Any], removed: list[int]) -> None:
         """Add, then remove: ids are never reused, so the order is safe."""
         by_space: dict[str, list[Any]] = {}
+        by_type: dict[str, list[tuple[int, str]]] = {}
         for row in added:
             space = space_of(row[1])
             if space is None:
-                self._exact_index(row[1]).add([(row[0], row[2])])
+                by_type.setdefault(row[1], []).append((row[0], row[2]))
             else:
                 by_space.setdefault(space, []).append(row)
         for space, rows in by_space.items():
             self._add_hamming(self._space(space).index, rows)
+        for signal_type, entries in by_type.items():  # one automaton build per type
+            self._keyed_index(signal_type).add(entries)
         if removed:
             gone = np.array(removed, dtype=np.int64)
             for entry in self._spaces.values():
                 entry.index.remove(gone)
-            for index in self._exact.values():
-                index.remove(removed)
+            for keyed in self._keyed().values():
+                keyed.remove(removed)
 
     @staticmethod
     def _add_hamming(index: HammingIndex, rows: Iterable[Any]) -> None:
@@ -218,7 +225,14 @@ class LiveIndexes:
     def _space(self, space: str) -> _Space:
         return self._spaces.setdefault(space, _Space())
 
-    def _exact_index(self, signal_type: str) -> ExactIndex:
+    def _keyed(self) -> dict[str, ExactIndex | PhraseIndex]:
+        """The exact maps and phrase indexes, by signal type."""
+        return {**self._exact, **self._text}
+
+    def _keyed_index(self, signal_type: str) -> ExactIndex | PhraseIndex:
+        """The exact map, or the phrase index, of a type not searched by distance."""
+        if is_text_search(signal_type):
+            return self._text.setdefault(signal_type, PhraseIndex())
         return self._exact.setdefault(signal_type, ExactIndex())
 
     # -- searching ---------------------------------------------------------------
@@ -234,6 +248,11 @@ class LiveIndexes:
         index = self._exact.get(signal_type)
         return set() if index is None else index.search(value)
 
+    def search_text(self, signal_type: str, text: str) -> set[int]:
+        """Signal ids of every banked phrase of a type found in ``text`` (folded)."""
+        index = self._text.get(signal_type)
+        return set() if index is None else index.search(text)
+
     def hamming_index(self, space: str) -> HammingIndex | None:
         """A Hamming space's index (None while the space is empty)."""
         entry = self._spaces.get(space)
@@ -243,9 +262,9 @@ class LiveIndexes:
         return sum(len(entry.index) for entry in self._spaces.values())
 
     def sizes(self) -> dict[str, int]:
-        """Signals in the indexes, per Hamming space and exact type."""
+        """Signals in the indexes, per Hamming space, exact type and phrase type."""
         hamming = {space: len(entry.index) for space, entry in self._spaces.items()}
-        return {**hamming, **{name: len(index) for name, index in self._exact.items()}}
+        return {**hamming, **{name: len(index) for name, index in self._keyed().items()}}
 
     # -- snapshots ---------------------------------------------------------------
 

@@ -67,6 +67,10 @@ class Match:
     #: removed) matched, with what was removed in ``cleanup``.
     query: str | None = None
     cleanup: dict[str, Any] | None = None
+    #: "local_features" for the second stage (with its verified ``inliers``);
+    #: None for the hash indexes' matches (the JSON names the signal type).
+    stage: str | None = None
+    inliers: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         record = {
@@ -81,7 +85,10 @@ class Match:
             "source": self.source,
             "source_metadata": self.source_metadata,
             "suppressed": self.suppressed,
+            "stage": self.stage or self.signal_type,
         }
+        if self.inliers is not None:
+            record["inliers"] = self.inliers
         if self.suppressed:
             record["suppressed_by"] = self.suppressed_by
         if self.video is not None:
@@ -193,16 +200,9 @@ class BankRules:
         allowlisted: list[str] = []
         for hit in hits:
             row = details.get(hit.signal_id)
-            if row is None:
-                continue  # removed since the index saw it
-            if hit.distance > threshold(row.thresholds, row.stored_type):
-                continue
+            if row is None or not _counts(hit, row, now, include_disabled):
+                continue  # removed since the index saw it, or too far, or disabled
             image_variant = row.variant if row.frame is None else None
-            if image_variant is not None and hit.transform not in (None, ORIGINAL):
-                continue
-            disabled = row.disabled_until is not None and as_utc(row.disabled_until) > now
-            if not include_disabled and (not row.bank_enabled or disabled):
-                continue
             if row.kind == "allowlist":
                 allowlisted.append(row.bank)
                 continue
@@ -231,6 +231,33 @@ class BankRules:
             matches = [replace(match, suppressed=True, suppressed_by=names) for match in matches]
         return sorted(matches, key=lambda m: (m.distance, m.bank, m.content_id, m.signal_type))
 
+    @staticmethod
+    def allowlists(hits: list[Hit], details: dict[int, Any]) -> list[str]:
+        """The allowlist banks that hits match under the banks' rules."""
+        now = utcnow()
+        return sorted(
+            {
+                row.bank
+                for hit in hits
+                if (row := details.get(hit.signal_id)) is not None
+                and row.kind == "allowlist"
+                and _counts(hit, row, now, include_disabled=False)
+            }
+        )
+
+
+def _counts(hit: Hit, row: Any, now: Any, include_disabled: bool) -> bool:
+    """Whether a hit passes its bank's threshold and switches (an image's
+    variant through the query as it is only; disabled banks and content
+    only when asked)."""
+    if hit.distance > threshold(row.thresholds, row.stored_type):
+        return False
+    image_variant = row.variant if row.frame is None else None
+    if image_variant is not None and hit.transform not in (None, ORIGINAL):
+        return False
+    disabled = row.disabled_until is not None and as_utc(row.disabled_until) > now
+    return include_disabled or (row.bank_enabled and not disabled)
+
 
 def own_hash_first(matches: list[Match]) -> list[Match]:
     """One match per bank image and signal type: its own hash's when that
@@ -253,6 +280,20 @@ def _rank(match: Match) -> tuple[bool, int]:
     return (match.variant is not None, match.distance)
 
 
+# The content and bank columns a match is judged and described by; the
+# local-feature matcher selects the same ones.
+MATCH_DETAIL_COLUMNS = (
+    Content.id.label("content_id"),
+    Content.disabled_until,
+    Content.labels.label("content_labels"),
+    Content.external_id,
+    Content.source,
+    Content.source_metadata,
+    Bank.name.label("bank"),
+    Bank.enabled.label("bank_enabled"),
+    Bank.kind,
+    Bank.labels.label("bank_labels"),
+)
 _HIT_DETAILS = (
     select(
         ContentSignal.id.label("signal_id"),
@@ -260,16 +301,7 @@ _HIT_DETAILS = (
         ContentSignal.frame,
         ContentSignal.variant,
         ContentSignal.timestamp,
-        Content.id.label("content_id"),
-        Content.disabled_until,
-        Content.labels.label("content_labels"),
-        Content.external_id,
-        Content.source,
-        Content.source_metadata,
-        Bank.name.label("bank"),
-        Bank.enabled.label("bank_enabled"),
-        Bank.kind,
-        Bank.labels.label("bank_labels"),
+        *MATCH_DETAIL_COLUMNS,
         Bank.thresholds,
     )
     .join(Content, Content.id == ContentSignal.content_id)

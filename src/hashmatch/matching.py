@@ -11,11 +11,15 @@ A matcher puts three parts together, each usable alone:
   is matchable after the next refresh without a rebuild;
 * :class:`~hashmatch.match_policy.BankRules`, the banks' thresholds and the
   rules (disabled content, allowlists) that turn index hits into matches;
-* :mod:`hashmatch.video_matching`, shares and segments for video.
+* :mod:`hashmatch.video_matching`, shares and segments for video;
+* :class:`~hashmatch.feature_banks.FeatureBanks`, the second stage (local
+  features) of the banks that use it, following the same log, and
+  :mod:`hashmatch.feature_matching`, its rules.
 
 Every signal type is searched as its type says: a Hamming type by distance,
 through its rotations and flips when the query has them, unless the hash's
-quality is under the type's floor; any other type byte for byte.
+quality is under the type's floor; a text-search type (keywords) by the
+banked phrases its query text contains; any other type byte for byte.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hashmatch.feature_banks import FeatureBanks
+from hashmatch.feature_matching import with_local_features
 from hashmatch.hashing import FileHashes, HashRequest, hash_file
 from hashmatch.live_indexes import LiveIndexes, hamming_type, space_of
 from hashmatch.match_policy import BankRules, Hit, Match, best_per_signal
-from hashmatch.signals import get_signal_type
+from hashmatch.signals import get_signal_type, is_text_search
 from hashmatch.signals.base import DihedralSignalType, FrameHash
 from hashmatch.store import ContentSignal, Database
 from hashmatch.video_matching import collapse_frames, match_video, video_shares
@@ -49,12 +55,14 @@ class Matcher:
         self.database = database
         self.indexes = LiveIndexes(database, snapshot_dir)
         self.rules = BankRules(database)
+        self.features = FeatureBanks(database)
 
     # -- the indexes -------------------------------------------------------------
 
     def refresh(self) -> int:
-        """Apply changes logged since the last refresh; how many signals changed."""
-        return self.indexes.refresh()
+        """Apply changes logged since the last refresh; how many signals
+        (and second-stage bank images) changed."""
+        return self.indexes.refresh() + self.features.refresh()
 
     @property
     def seq(self) -> int:
@@ -92,8 +100,9 @@ class Matcher:
     ) -> list[Match]:
         """Matches of given hashes (canonical strings).  A Hamming type's list
         holds one hash, or its rotated and flipped hashes named by
-        ``transforms[type]``.  ``include_disabled`` also returns disabled
-        content and banks (HMA's raw lookup)."""
+        ``transforms[type]``; a text-search type's list holds texts (as
+        :func:`~hashmatch.signals.parse_query` gives them).  ``include_disabled``
+        also returns disabled content and banks (HMA's raw lookup)."""
         hits = self._hits(signals, transforms or {})
         only = set(banks) if banks else None
         matches = self.rules.matches(
@@ -158,9 +167,13 @@ class Matcher:
         for signal_type, values in signals.items():
             space = space_of(signal_type)
             if space is None:
+                search = (
+                    self.indexes.search_text
+                    if is_text_search(signal_type)
+                    else self.indexes.search_exact
+                )
                 for value in values:
-                    found = self.indexes.search_exact(signal_type, value)
-                    hits.extend(Hit(i, signal_type, 0, None) for i in found)
+                    hits.extend(Hit(i, signal_type, 0, None) for i in search(signal_type, value))
                 continue
             radius = self.rules.radius(space)
             names = transforms.get(signal_type) or ["original"] * len(values)
@@ -175,9 +188,10 @@ class Matcher:
     def match_file(
         self, path: str | os.PathLike[str], request: HashRequest | None = None
     ) -> tuple[FileHashes, list[Match]]:
-        """Hash a file (with its rotations and flips, and cleaned of a border or
-        caption band) and match it."""
-        result = hash_file(path, request or HashRequest(dihedral=True, query_cleanup=True))
+        """Hash a file (with its rotations and flips, cleaned of a border or
+        caption band, and by local features where a bank uses them) and match it."""
+        asked = request or HashRequest(dihedral=True, query_cleanup=True)
+        result = hash_file(path, replace(asked, feature_query=bool(self.features)))
         return result, self.match_result(result)
 
     def match_result(
@@ -186,24 +200,18 @@ class Matcher:
         """Matches of a hashed file; a file that failed to hash matches nothing."""
         if not result.ok:
             return []
-        query: dict[str, list[str]] = {}
-        transforms: dict[str, list[str]] = {}
-        for name, value in result.signals.items():
-            signal_type = hamming_type(name)
-            if signal_type is None:
-                query[name] = [value]
-            elif result.quality.get(name, signal_type.min_match_quality) >= (
-                signal_type.min_match_quality
-            ):
-                dihedral = result.dihedral.get(name)
-                query[name] = dihedral or [value]
-                if dihedral:
-                    transforms[name] = _transform_names(name)
+        query, transforms = _query(result)
         matches = self.match_hashes(query, banks=banks, transforms=transforms)
         matches += self._cleaned_matches(result, matches, banks)
+        matches = with_local_features(self, result, matches, banks)
         for name, frames in result.frames.items():
             matches += match_video(self, name, frames, banks=banks)
         return matches
+
+    def allowlisted(self, result: FileHashes) -> list[str]:
+        """The allowlist banks a hashed file's own hashes match."""
+        hits = self._hits(*_query(result))
+        return self.rules.allowlists(hits, self.rules.hit_details(hits))
 
     def _cleaned_matches(
         self, result: FileHashes, found: list[Match], banks: Iterable[str] | None
@@ -232,3 +240,23 @@ def _transform_names(signal_type: str) -> list[str]:
         if isinstance(candidate, DihedralSignalType):
             return list(candidate.transforms)
     return []
+
+
+def _query(result: FileHashes) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """A hashed file's hashes to search, and their transforms' names: a
+    Hamming type's through its rotations and flips when hashed with them,
+    unless its quality is under the type's floor."""
+    query: dict[str, list[str]] = {}
+    transforms: dict[str, list[str]] = {}
+    for name, value in result.signals.items():
+        signal_type = hamming_type(name)
+        if signal_type is None:
+            query[name] = [value]
+        elif result.quality.get(name, signal_type.min_match_quality) >= (
+            signal_type.min_match_quality
+        ):
+            dihedral = result.dihedral.get(name)
+            query[name] = dihedral or [value]
+            if dihedral:
+                transforms[name] = _transform_names(name)
+    return query, transforms

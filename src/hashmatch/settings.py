@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         description="A submission repeating a `content_ref` or `Idempotency-Key` within this "
         "many hours gets the first one's answer, and no action runs twice.",
     )
+    submission_retention_days: float = Field(
+        0.0,
+        ge=0,
+        description="Submissions older than this many days are deleted with their matches, "
+        "review items, appeals, events and statements, unless a CyberTipline report holds "
+        "them or a review, report request or appeal is still open (audited); 0: kept.",
+    )
     submission_metadata_bytes: int = Field(
         16 * 1024, ge=2, description="Largest `metadata` object a submission may carry (JSON)."
     )
@@ -435,6 +442,41 @@ class Settings(BaseSettings):
     )
     dsa_backoff_seconds: float = Field(
         60.0, gt=0, description="Wait before a statement's first retry; doubled each time."
+    )
+
+    # -- coalition hub (docs/hub.md) ------------------------------------------------
+    hub_enabled: bool = Field(
+        False,
+        description="Run as the coalition hub: `hashmatch serve` adds the hub's routes "
+        "(/v1/hub), pages and membership jobs.",
+    )
+    hub_dues_grace_days: int = Field(
+        30,
+        ge=0,
+        description="Days after a member's dues fall due, unpaid, before its sharing "
+        "access lapses.",
+    )
+    hub_applications_per_hour: int = Field(
+        10,
+        ge=1,
+        description="Applications to join the hub one client address may send per hour "
+        "(the one route that takes no API key).",
+    )
+    hub_lapse_check_minutes: float = Field(
+        60.0,
+        gt=0,
+        description="How often `hashmatch serve` checks members for unpaid dues and "
+        "overdue re-attestation (hub_enabled).",
+    )
+    hub_share_confirmed: bool = Field(
+        False,
+        description="Share the hashes of uploads a reviewer confirms with the hub, through "
+        "the taxii exchange (`hashmatch hub share-confirmed`; docs/hub-member.md).",
+    )
+    hub_share_labels: list[str] = Field(
+        default_factory=lambda: ["A1", "A2"],
+        description="The classifications (A1, A2, B1, B2) whose confirmed decisions "
+        "hub_share_confirmed shares.",
     )
 
     @field_validator("url_allowed_hosts")

@@ -29,12 +29,15 @@ from sqlalchemy.orm import Session
 from hashmatch.actions.rules import (
     Decision,
     RuleSpec,
+    UserCounts,
     content_type_of,
     evaluate,
+    history_windows,
     parse_rule,
     rule_order,
     webhooks_named,
 )
+from hashmatch.actions.user_history import count_user_history
 from hashmatch.audit import record
 from hashmatch.errors import (
     RuleError,
@@ -176,7 +179,8 @@ class Rules:
 
     def test_submission(self, submission_id: int, rule: RuleSpec | None = None) -> dict[str, Any]:
         """What the enabled rules (or ``rule`` alone, stored or not) decide
-        for a stored submission's matches, as JSON."""
+        for a stored submission's matches, as JSON; the user's counts as
+        they were when it was taken."""
         with self.database.reading() as session:
             submission = session.get(Submission, submission_id)
             if submission is None:
@@ -185,34 +189,62 @@ class Rules:
             content_type = submission.content_type
             if content_type == "hashes":
                 content_type = content_type_of(submission.signals)
-        return self._tried(rule, matches, content_type)
+            user_ref, taken_at = submission.user_ref, as_utc(submission.created_at)
+        return self._tried(rule, matches, content_type, user_ref, taken_at)
 
     def test_hashes(
-        self, matcher: Matcher, hashes: Sequence[tuple[str, str]], rule: RuleSpec | None = None
+        self,
+        matcher: Matcher,
+        hashes: Sequence[tuple[str, str]],
+        rule: RuleSpec | None = None,
+        user_ref: str | None = None,
     ) -> dict[str, Any]:
-        """As :meth:`test_submission`, for the matches of (signal type, hash) pairs."""
+        """As :meth:`test_submission`, for the matches of (signal type, hash)
+        pairs uploaded now by ``user_ref`` (None: a user with no history)."""
         parsed = [(kind, get_signal_type(kind).parse(value)) for kind, value in hashes]
         found = matcher.match_many(parsed)
         matches = [match.to_json() for matches in found for match in matches]
-        return self._tried(rule, matches, content_type_of(kind for kind, _ in parsed))
+        content_type = content_type_of(kind for kind, _ in parsed)
+        return self._tried(rule, matches, content_type, user_ref, utcnow())
 
     def decide(
-        self, rules: Sequence[RuleSpec], matches: Sequence[dict[str, Any]], content_type: str
+        self,
+        rules: Sequence[RuleSpec],
+        matches: Sequence[dict[str, Any]],
+        content_type: str,
+        user_counts: UserCounts | None = None,
     ) -> Decision:
         """:func:`evaluate`, with the banks' kinds as the database has them now."""
         with self.database.reading() as session:
             kinds = dict(session.execute(select(Bank.name, Bank.kind)).all())
-        return evaluate(rules, matches, content_type=content_type, bank_kinds=kinds)
+        return evaluate(
+            rules, matches, content_type=content_type, bank_kinds=kinds, user_counts=user_counts
+        )
 
     def _tried(
-        self, rule: RuleSpec | None, matches: list[dict[str, Any]], content_type: str
+        self,
+        rule: RuleSpec | None,
+        matches: list[dict[str, Any]],
+        content_type: str,
+        user_ref: str | None,
+        now: datetime,
     ) -> dict[str, Any]:
         if rule is not None:
             with self.database.reading() as session:
                 _check_references(session, rule)
         rules = [rule] if rule is not None else self.enabled()
-        decision = self.decide(rules, matches, content_type)
-        return {**decision.to_json(), "content_type": content_type, "matches": matches}
+        counts = count_user_history(self.database, user_ref, history_windows(rules), now=now)
+        decision = self.decide(rules, matches, content_type, counts)
+        return {
+            **decision.to_json(),
+            "content_type": content_type,
+            "matches": matches,
+            "user_ref": user_ref,
+            "user_history": [
+                {"count": kind, "within_days": days, "value": value}
+                for (kind, days), value in sorted(counts.items())
+            ],
+        }
 
 
 def _row(session: Session, name: str, *, lock: bool = False) -> Rule:

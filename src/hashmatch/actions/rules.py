@@ -7,7 +7,10 @@
     decision.verdict  # "block"
 
 A rule fires when enough of the matches (``Match.to_json()`` dicts) satisfy
-every key of its ``when``; a key left out allows anything.  The verdict is
+every key of its ``when``, and the user's counts satisfy each of its
+``user_history`` conditions; a key left out allows anything.  ``evaluate``
+reads nothing: the caller passes the user's counts (``UserCounts``) for the
+windows the rules ask about (``history_windows``).  The verdict is
 the strongest that a fired action asks for (block > review > allow), so it
 does not depend on the order of the rules; the order (priority, then name)
 only decides which rule's action is kept when two ask for the same thing.
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -38,6 +41,26 @@ MAX_ITEMS = 1000
 MAX_ACTIONS = 50
 #: What the database's integer columns hold (rule and review priorities, distances).
 _INT32 = 2**31 - 1
+#: What a ``user_history`` condition can count of the user's earlier records
+#: (docs/rules.md says what each is).
+HistoryKind = Literal[
+    "submissions",
+    "matches",
+    "block_verdicts",
+    "confirmed_decisions",
+    "reports",
+    "upheld_appeals",
+]
+HISTORY_KINDS: tuple[str, ...] = get_args(HistoryKind)
+#: The longest window a history condition looks back over (ten years).
+MAX_WINDOW_DAYS = 3650
+#: History conditions in one rule.
+MAX_HISTORY_CONDITIONS = 20
+
+#: (what is counted, window in days): one of the user's counts.
+HistoryWindow = tuple[str, int]
+#: The user's counts by window; a window left out counts 0.
+UserCounts = Mapping[HistoryWindow, int]
 
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -80,6 +103,26 @@ WebhookName = Annotated[str, AfterValidator(_one_line("webhook", 100))]
 Priority = Annotated[int, Field(ge=-_INT32, le=_INT32)]
 
 
+class HistoryCondition(BaseModel):
+    """At least ``at_least`` of the user's earlier records of one kind in
+    the last ``within_days`` days."""
+
+    model_config = _STRICT
+
+    count: HistoryKind = Field(
+        ..., description="What is counted: " + ", ".join(HISTORY_KINDS) + "."
+    )
+    within_days: int = Field(..., ge=1, le=MAX_WINDOW_DAYS, description="The window, in days.")
+    at_least: int = Field(..., ge=1, le=_INT32, description="The fewest that satisfy it.")
+
+    @property
+    def window(self) -> HistoryWindow:
+        return self.count, self.within_days
+
+    def holds(self, counts: UserCounts) -> bool:
+        return counts.get(self.window, 0) >= self.at_least
+
+
 class RuleCondition(BaseModel):
     """Which matches count; every key is optional (absent: any)."""
 
@@ -108,6 +151,14 @@ class RuleCondition(BaseModel):
     include_suppressed: bool = Field(
         False, description="Count matches that an allowlist suppressed (by default they do not)."
     )
+    user_history: (
+        Annotated[list[HistoryCondition], Field(min_length=1, max_length=MAX_HISTORY_CONDITIONS)]
+        | None
+    ) = Field(
+        None,
+        description="Fire only when the submission's user has at least this many earlier "
+        "records of each kind in the window (not per match).",
+    )
 
     def counts(self, match: Mapping[str, Any], content_type: str, bank_kind: str | None) -> bool:
         """Whether one match satisfies every key."""
@@ -130,6 +181,16 @@ class RuleCondition(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_defaults=True)
+
+
+def history_windows(rules: Iterable[RuleSpec]) -> set[HistoryWindow]:
+    """The user's counts that the enabled ``rules`` look at."""
+    return {
+        condition.window
+        for rule in rules
+        if rule.enabled
+        for condition in rule.when.user_history or ()
+    }
 
 
 class FollowUp(BaseModel):
@@ -312,9 +373,13 @@ def _fires(
     matches: Sequence[Mapping[str, Any]],
     content_type: str,
     bank_kind: Callable[[str], str | None],
+    user_counts: UserCounts,
 ) -> bool:
-    """Whether an enabled rule has enough matches that satisfy its condition."""
+    """Whether an enabled rule's history conditions hold and it has enough
+    matches that satisfy its condition."""
     if not rule.enabled:
+        return False
+    if not all(condition.holds(user_counts) for condition in rule.when.user_history or ()):
         return False
     needed = rule.when.min_matches or 1
     counted = 0
@@ -332,15 +397,18 @@ def evaluate(
     *,
     content_type: str,
     bank_kinds: Mapping[str, str],
+    user_counts: UserCounts | None = None,
 ) -> Decision:
     """The decision of ``rules`` over ``matches`` (``Match.to_json()`` dicts)
     of a submission of ``content_type``; ``bank_kinds``: bank name -> kind
-    (a bank it lacks, one deleted since, has no kind)."""
+    (a bank it lacks, one deleted since, has no kind); ``user_counts``: the
+    user's earlier records per window (None, or a window left out: 0)."""
+    counts: UserCounts = user_counts or {}
     fired: list[str] = []
     actions: list[FiredAction] = []
     taken: set[tuple[str, str | None]] = set()
     for rule in sorted(rules, key=rule_order):
-        if not _fires(rule, matches, content_type, bank_kinds.get):
+        if not _fires(rule, matches, content_type, bank_kinds.get, counts):
             continue
         fired.append(rule.name)
         for action in rule.then:

@@ -35,7 +35,14 @@ from sqlalchemy.orm import Session
 from hashmatch.actions import outbox
 from hashmatch.actions.media_vault import MediaVault
 from hashmatch.actions.rule_store import Rules
-from hashmatch.actions.rules import Decision, RuleSpec, content_type_of, evaluate
+from hashmatch.actions.rules import (
+    Decision,
+    RuleSpec,
+    content_type_of,
+    evaluate,
+    history_windows,
+)
+from hashmatch.actions.user_history import count_user_history
 from hashmatch.audit import current_actor
 from hashmatch.errors import (
     InvalidFieldError,
@@ -48,9 +55,10 @@ from hashmatch.errors import (
 from hashmatch.fieldlimits import MAX_ID, check_json, check_text
 from hashmatch.hashing import FileHashes
 from hashmatch.review.queues import due_times
-from hashmatch.signals import get_signal_type
+from hashmatch.signals import is_text_search, parse_query
 from hashmatch.statements.build import record_verdict
 from hashmatch.store import Bank, Database
+from hashmatch.store.ids import reserve_ids
 from hashmatch.store.models import as_utc, utcnow
 from hashmatch.store.workflow import KeptMedia, ReportRequest, ReviewItem, Submission
 
@@ -216,23 +224,33 @@ class Submissions:
     # -- taking submissions --------------------------------------------------------
 
     def submit_hashes(
-        self, matcher: Matcher, refs: References, hashes: Sequence[tuple[str, str]]
+        self,
+        matcher: Matcher,
+        refs: References,
+        hashes: Sequence[tuple[str, str]],
+        *,
+        fields: Sequence[str] = (),
     ) -> Submitted:
         """A submission given as (signal type, hash) pairs, parsed here
-        (SubmissionError naming a bad one)."""
+        (SubmissionError naming a bad one: by its field in ``fields``, where
+        given, else as ``signals[i]``).  A keyword type's value is a text (a
+        message, a caption): it is searched for banked phrases, and not kept
+        with the submission (its matches say what it held)."""
         if not hashes:
             raise SubmissionError("signals: give at least one {signal_type, signal}")
         signals: dict[str, list[str]] = {}
         for index, (kind, value) in enumerate(hashes):
             try:
-                parsed = get_signal_type(kind).parse(value)
+                parsed = parse_query(kind, value)
             except (InvalidHashError, UnknownSignalTypeError) as error:
-                raise SubmissionError(f"signals[{index}]: {error}") from None
+                field = fields[index] if index < len(fields) else f"signals[{index}]"
+                raise SubmissionError(f"{field}: {error}") from None
             values = signals.setdefault(kind, [])
             if parsed not in values:
                 values.append(parsed)
         matches = [match.to_json() for match in matcher.match_hashes(signals)]
-        return self.submit(refs, content_type_of(signals), signals, matches)
+        kept = {kind: values for kind, values in signals.items() if not is_text_search(kind)}
+        return self.submit(refs, content_type_of(kept), kept, matches)
 
     def submit_file(
         self, matcher: Matcher, refs: References, result: FileHashes, path: Path, filename: str
@@ -263,7 +281,17 @@ class Submissions:
                 "keep_media: no media key is configured (media_key_file or media_key_command)"
             )
         rules, kinds = self._rules_and_kinds()
-        decision = evaluate(rules, matches, content_type=content_type, bank_kinds=kinds)
+        # Read before the transaction, as the rules are: a submission of the
+        # same user that has not committed yet is not counted (docs/rules.md).
+        windows = history_windows(rules)
+        counts = (
+            count_user_history(self.database, refs.user_ref, windows, now=utcnow())
+            if windows and refs.user_ref is not None
+            else None
+        )
+        decision = evaluate(
+            rules, matches, content_type=content_type, bank_kinds=kinds, user_counts=counts
+        )
         needs_media = any(a.action.action in ("review", "report") for a in decision.actions)
         kept = (
             (self.vault, media.read())
@@ -300,9 +328,10 @@ class Submissions:
                 {**fired.to_json(), "status": STATUS_OF[fired.action.action]}
                 for fired in draft.decision.actions
             ]
-            submission_id: int = session.execute(
-                insert(SUBMISSIONS)
-                .values(
+            [submission_id] = reserve_ids(session.connection(), SUBMISSIONS, 1)
+            session.execute(
+                insert(SUBMISSIONS).values(
+                    id=submission_id,
                     content_ref=refs.content_ref,
                     dedupe_key=refs.dedupe_key,
                     user_ref=refs.user_ref,
@@ -316,9 +345,8 @@ class Submissions:
                     actions=actions,
                     actor=current_actor().name,
                     created_at=now,
-                )
-                .returning(SUBMISSIONS.c.id)  # the unique index decides a race here
-            ).scalar_one()
+                )  # the unique index decides a race here
+            )
             _queue_follow_ups(
                 session, submission_id, draft.decision, now, self.settings.review_sla_minutes
             )
@@ -472,10 +500,13 @@ def _queue_follow_ups(
         for fired in decision.actions
         if fired.action.action == "report"
     ]
-    if reviews:
-        session.execute(insert(REVIEW_ITEMS), reviews)
-    if reports:
-        session.execute(insert(REPORT_REQUESTS), reports)
+    connection = session.connection()
+    for table, rows in ((REVIEW_ITEMS, reviews), (REPORT_REQUESTS, reports)):
+        if rows:
+            fresh = reserve_ids(connection, table, len(rows))
+            session.execute(
+                insert(table), [{**row, "id": id_} for row, id_ in zip(rows, fresh, strict=True)]
+            )
 
 
 def _announce(

@@ -15,6 +15,8 @@
 * The delivery log keeps ``delivery_log_days``.
 * Evidence past its retention with no legal hold is purged (audited);
   ``reporting/evidence.py``.
+* Submissions past ``submission_retention_days`` (when set) are deleted with
+  what hangs off them, unless still needed (``platform_users/retention.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from hashmatch import audit
 from hashmatch.actions.outbox import prune_delivery_log
+from hashmatch.platform_users.retention import purge_expired_submissions
 from hashmatch.reporting.evidence import Evidence
 from hashmatch.store.models import utcnow
 from hashmatch.store.reporting_models import CybertipFile, CybertipReport, EvidencePackage
@@ -53,6 +56,11 @@ def run_upkeep(database: Database, settings: Settings) -> dict[str, int]:
             database, timedelta(days=settings.delivery_log_days)
         ),
         "evidence_purged": len(Evidence(database, settings).purge_due()),
+        "submissions_purged": (
+            purge_expired_submissions(database, timedelta(days=settings.submission_retention_days))
+            if settings.submission_retention_days > 0
+            else 0
+        ),
     }
 
 

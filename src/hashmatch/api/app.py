@@ -31,9 +31,11 @@ from hashmatch.api import (
     evidence,
     exchanges,
     hma,
+    platform_users,
     reports,
     review,
     rules,
+    statements,
     status,
     submissions,
     transparency,
@@ -93,12 +95,29 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(review.router)
     app.include_router(appeals.router)
+    app.include_router(platform_users.router)
     app.include_router(reports.router)
     app.include_router(evidence.router)
     app.include_router(audit.router)
     app.include_router(transparency.router)
+    app.include_router(statements.router)
     app.include_router(exchanges.router)
     app.include_router(hma.router)
+    if settings.hub_enabled:
+        from hashmatch.api import hub
+        from hashmatch.web import hub_pages
+
+        hub.install(app, settings)
+        from hashmatch.api import hub_collections, taxii
+
+        taxii.install(app)
+        app.include_router(hub_collections.router)
+        app.include_router(hub_pages.router)
+        from hashmatch.api import hub_reports
+        from hashmatch.web import hub_report_pages
+
+        app.include_router(hub_reports.router)
+        app.include_router(hub_report_pages.router)
     # Imported here: the UI's page modules import the API's service, so
     # `import hashmatch.web.<page>` must not need this module first.
     from hashmatch.web import install as install_web_ui

@@ -93,6 +93,8 @@ async def hash_received(
     crop_variants: tuple[float, ...] = (),
     image_variants: bool = False,
     query_cleanup: bool = False,
+    local_features: bool = False,
+    feature_query: bool = False,
 ) -> FileHashes:
     """Hash a received file (off the event loop) under the server's limits;
     what went wrong is in the result, naming the file as the client did."""
@@ -104,6 +106,8 @@ async def hash_received(
         crop_variants=crop_variants,
         image_variants=image_variants,
         query_cleanup=query_cleanup,
+        local_features=local_features,
+        feature_query=feature_query,
     )
 
 
@@ -115,6 +119,8 @@ def hash_received_now(
     crop_variants: tuple[float, ...] = (),
     image_variants: bool = False,
     query_cleanup: bool = False,
+    local_features: bool = False,
+    feature_query: bool = False,
 ) -> FileHashes:
     """As :func:`hash_received`, in this thread (call it in the thread pool)."""
     request = HashRequest(
@@ -123,6 +129,8 @@ def hash_received_now(
         crop_variants=crop_variants,
         image_variants=image_variants,
         query_cleanup=query_cleanup,
+        local_features=local_features,
+        feature_query=feature_query,
         limits=received.limits,
         video_limits=received.video_limits,
     )
@@ -145,6 +153,8 @@ async def hashed(
     signal_types: tuple[str, ...] = (),
     crop_variants: tuple[float, ...] = (),
     query_cleanup: bool = False,
+    local_features: bool = False,
+    feature_query: bool = False,
 ) -> FileHashes:
     """As :func:`hash_received`; a file that cannot be hashed is a 400."""
     result = await hash_received(
@@ -153,6 +163,7 @@ async def hashed(
         signal_types=signal_types,
         crop_variants=crop_variants,
         query_cleanup=query_cleanup,
+        feature_query=feature_query,
     )
     if result.error is not None:
         raise ApiError(400, "bad_media", result.error)

@@ -85,6 +85,11 @@ def _banks(request: Request) -> Banks:
 
 
 IMAGE_VARIANTS = "Images added by hashing also store their crops and small rotations"
+LOCAL_FEATURES = (
+    "Images added by hashing also store their local features, and image lookups run the "
+    "second stage (local features) in this bank"
+)
+MIN_INLIERS = "Verified inliers a local-features match needs (8-200"
 
 
 class BankCreate(BaseModel):
@@ -97,6 +102,8 @@ class BankCreate(BaseModel):
     image_variants: bool | None = Field(
         None, description=f"{IMAGE_VARIANTS} (default: on for match banks, off for allowlists)."
     )
+    local_features: bool = Field(False, description=f"{LOCAL_FEATURES} (default: off).")
+    min_inliers: int | None = Field(None, description=f"{MIN_INLIERS}; default: the library's).")
 
 
 class BankUpdate(BaseModel):
@@ -106,6 +113,8 @@ class BankUpdate(BaseModel):
     labels: Labels | None = None
     thresholds: dict[str, int] | None = None
     image_variants: bool | None = Field(None, description=f"{IMAGE_VARIANTS} (from now on).")
+    local_features: bool | None = Field(None, description=f"{LOCAL_FEATURES} (from now on).")
+    min_inliers: int | None = Field(None, description=f"{MIN_INLIERS}; 0: the default).")
 
 
 class ContentCreate(BaseModel):

@@ -4,7 +4,8 @@ Shape: ``{"error": {"code": "<machine-readable>", "message": "<for people>",
 "request_id": "<as in the log>"}}``; on the HMA-compatible routes (``/h``,
 ``/m``, ``/c``) it is HMA's own ``{"message": "..."}``, and its request
 validation errors are pydantic's list, as HMA sends them (there the request
-id is in the ``X-Request-ID`` header only, as on every response).  Library
+id is in the ``X-Request-ID`` header only, as on every response); on the
+hub's TAXII routes (``/taxii2/``) it is TAXII 2.1's error message.  Library
 errors map to 4xx by type; anything unexpected is a 500 whose body says
 nothing about the internals (the traceback goes to the server log).  A 405
 names the methods the path takes (``Allow``).  api/responses.py documents
@@ -32,6 +33,9 @@ from hashmatch.errors import (
     AppealError,
     BankError,
     BankExistsError,
+    CanonicalJsonError,
+    CollectionAccessError,
+    CollectionError,
     CybertipError,
     DownloadTooLargeError,
     EvidenceError,
@@ -41,11 +45,16 @@ from hashmatch.errors import (
     FetchError,
     FileTooLargeError,
     HashmatchError,
+    HubKeyError,
     ImageTooLargeError,
     ImportFormatError,
     InvalidFieldError,
     InvalidHashError,
     MediaError,
+    MembershipAccessError,
+    MembershipConflictError,
+    MembershipError,
+    PlatformUserError,
     ReportConflictError,
     ReportingError,
     RevealCapError,
@@ -54,19 +63,29 @@ from hashmatch.errors import (
     ReviewError,
     RuleError,
     RuleExistsError,
+    SignatureError,
+    StatementError,
+    StixError,
     SubmissionError,
     TransparencyError,
     UnknownAppealError,
+    UnknownApplicationError,
     UnknownBankError,
+    UnknownCollectionError,
     UnknownContentError,
     UnknownDeliveryError,
     UnknownEvidenceError,
     UnknownExchangeError,
     UnknownHoldError,
+    UnknownHubObjectError,
+    UnknownMemberError,
+    UnknownMemberKeyError,
+    UnknownPlatformUserError,
     UnknownReportError,
     UnknownReviewItemError,
     UnknownRuleError,
     UnknownSignalTypeError,
+    UnknownStatementError,
     UnknownSubmissionError,
     UnknownWebhookError,
     UrlNotAllowedError,
@@ -124,6 +143,8 @@ _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
     (ReviewAccessError, 403, "queue_not_allowed"),
     (RevealCapError, 429, "reveal_cap_reached"),
     (ReviewError, 400, "invalid_review"),
+    (UnknownStatementError, 404, "unknown_statement"),
+    (StatementError, 409, "statement_conflict"),
     (UnknownReportError, 404, "unknown_report"),
     (ReportConflictError, 409, "report_conflict"),
     (CybertipError, 502, "cybertip_error"),
@@ -132,10 +153,26 @@ _BY_TYPE: list[tuple[type[HashmatchError], int, str]] = [
     (UnknownHoldError, 404, "unknown_hold"),
     (EvidenceError, 400, "evidence_error"),
     (TransparencyError, 400, "invalid_period"),
+    (UnknownPlatformUserError, 404, "unknown_platform_user"),
+    (PlatformUserError, 400, "invalid_history_request"),
     (UnknownExchangeError, 404, "unknown_exchange"),
     (ExchangeExistsError, 409, "exchange_exists"),
     (ExchangeBusyError, 409, "exchange_busy"),
     (ExchangeError, 400, "exchange_error"),
+    (UnknownApplicationError, 404, "unknown_application"),
+    (UnknownMemberError, 404, "unknown_member"),
+    (UnknownMemberKeyError, 404, "unknown_member_key"),
+    (MembershipConflictError, 409, "membership_conflict"),
+    (MembershipAccessError, 403, "membership_inactive"),
+    (MembershipError, 400, "invalid_membership_request"),
+    (UnknownCollectionError, 404, "unknown_collection"),
+    (UnknownHubObjectError, 404, "unknown_object"),
+    (CollectionAccessError, 403, "collection_not_allowed"),
+    (CollectionError, 400, "invalid_collection_request"),
+    (SignatureError, 422, "bad_signature"),
+    (StixError, 400, "invalid_stix"),
+    (HubKeyError, 400, "invalid_key"),
+    (CanonicalJsonError, 400, "invalid_json"),
     (HashmatchError, 400, "bad_request"),
 ]
 
@@ -147,6 +184,22 @@ HMA_PREFIXES = ("/h/", "/m/", "/c/")
 def error_body(code: str, message: str, request: str) -> dict[str, dict[str, str]]:
     """hashmatch's error shape; ``request`` is the request's id."""
     return {"error": {"code": code, "message": message, "request_id": request}}
+
+
+#: The hub's TAXII 2.1 routes (api/taxii.py) answer in TAXII's error shape, in its media type.
+TAXII_PREFIX = "/taxii2/"
+TAXII_MEDIA_TYPE = "application/taxii+json;version=2.1"
+
+
+def taxii_error_body(status: int, code: str, message: str, request: str) -> dict[str, str]:
+    """TAXII 2.1's error message (section 3.6.1): title, description, http_status."""
+    return {
+        "title": code.replace("_", " "),
+        "description": message,
+        "error_code": code,
+        "error_id": request,
+        "http_status": str(status),
+    }
 
 
 def _is_hma(request: Request) -> bool:
@@ -163,6 +216,13 @@ def error_response(
 ) -> JSONResponse:
     message = _printable(message)
     given = request_id(request.scope)
+    if request.url.path.startswith(TAXII_PREFIX):
+        return JSONResponse(
+            taxii_error_body(status, code, message, given),
+            status,
+            headers={**(headers or {}), HEADER: given},
+            media_type=TAXII_MEDIA_TYPE,
+        )
     body: dict[str, Any] = (
         {"message": message} if _is_hma(request) else error_body(code, message, given)
     )

@@ -122,6 +122,13 @@ class Match(TypedDict):
             Field(description='What was cut off: {"border": [t, r, b, l]}, {"caption": "bottom"}.'),
         ]
     ]
+    stage: Annotated[
+        str,
+        Field(description='The index that found it: its signal type, or "local_features".'),
+    ]
+    inliers: NotRequired[
+        Annotated[int, Field(description="local_features: keypoints verified on one transform.")]
+    ]
 
 
 @EXACT
@@ -165,6 +172,14 @@ class Bank(TypedDict):
         bool, Field(description="Images added by hashing store crops and rotations too.")
     ]
     variant_hashes: Annotated[int, Field(description="Variant hashes the bank's images hold.")]
+    local_features: Annotated[
+        bool, Field(description="Images store local features; lookups run the second stage.")
+    ]
+    min_inliers: Annotated[
+        int | None, Field(description="Inliers a local-features match needs (null: default).")
+    ]
+    feature_images: Annotated[int, Field(description="Images with stored local features.")]
+    feature_bytes: Annotated[int, Field(description="Bytes of those features, in all.")]
 
 
 @EXACT
@@ -252,10 +267,21 @@ class Live(TypedDict):
 
 
 @EXACT
+class LocalFeatureBank(TypedDict):
+    images: Annotated[int, Field(description="Bank images loaded.")]
+    queries: Annotated[int, Field(description="Image queries this worker answered.")]
+    mean_query_ms: Annotated[float | None, Field(description="Their mean time.")]
+
+
+@EXACT
 class IndexState(TypedDict):
     pdq_hashes: int
     seq: Annotated[int, Field(description="The last change-log entry applied.")]
     sizes: Annotated[dict[str, int], Field(description="Signals per index.")]
+    local_features: Annotated[
+        dict[str, LocalFeatureBank],
+        Field(description="The second stage in this worker, per bank that uses it."),
+    ]
 
 
 @EXACT

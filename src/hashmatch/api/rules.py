@@ -16,6 +16,7 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 
 from hashmatch.actions.rule_store import Rules
 from hashmatch.actions.rules import RuleSpec
+from hashmatch.actions.submissions import REF_CHARS
 from hashmatch.api.auth import require
 from hashmatch.api.errors import ApiError
 from hashmatch.api.response_models import EXACT, Match
@@ -23,7 +24,7 @@ from hashmatch.api.responses import KEYED, error_responses
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.service import Service
 from hashmatch.api.v1 import HashQuery
-from hashmatch.fieldlimits import MAX_ID
+from hashmatch.fieldlimits import MAX_ID, check_text
 
 router = APIRouter(
     prefix="/v1",
@@ -84,12 +85,24 @@ class FiredAction(Action):
 
 
 @EXACT
+class UserCount(TypedDict):
+    count: Annotated[str, Field(description="What was counted (docs/rules.md).")]
+    within_days: int
+    value: Annotated[int, Field(description="The user's earlier records in the window.")]
+
+
+@EXACT
 class Decision(TypedDict):
     verdict: Literal["allow", "review", "block"]
     fired_rules: Annotated[list[str], Field(description="In the order they ran.")]
     actions: Annotated[list[FiredAction], Field(description="Each taken once.")]
     content_type: str
     matches: list[Match]
+    user_ref: Annotated[str | None, Field(description="Whose history was counted.")]
+    user_history: Annotated[
+        list[UserCount],
+        Field(description="The counts the rules' user_history conditions looked at."),
+    ]
 
 
 class RuleTest(BaseModel):
@@ -101,11 +114,18 @@ class RuleTest(BaseModel):
     rule: RuleSpec | None = Field(None, description="A rule to try (it need not be stored).")
     submission_id: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
     hashes: Annotated[list[HashQuery], Field(min_length=1)] | None = None
+    user_ref: Annotated[str, Field(min_length=1, max_length=REF_CHARS)] | None = Field(
+        None, description="hashes: the user uploading them now (their history is counted)."
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
         if (self.submission_id is None) == (self.hashes is None):
             raise ValueError("give either submission_id or hashes")
+        if self.submission_id is not None and self.user_ref is not None:
+            raise ValueError("user_ref goes with hashes: a submission has its own")
+        if self.user_ref is not None:
+            check_text("user_ref", self.user_ref, max_chars=REF_CHARS, one_line=True)
         return self
 
 
@@ -146,7 +166,7 @@ def test_rules(request: Request, body: RuleTest) -> dict[str, Any]:
             413, "batch_too_large", f"at most {service.settings.max_batch} hashes per request"
         )
     pairs = [(query.signal_type, query.signal) for query in hashes]
-    return rules.test_hashes(service.matcher(), pairs, body.rule)
+    return rules.test_hashes(service.matcher(), pairs, body.rule, body.user_ref)
 
 
 @router.get(

@@ -28,6 +28,8 @@ from hashmatch.banks.add_queue import AddQueue
 from hashmatch.errors import UnknownBankError
 from hashmatch.exchange import Fetcher, Scheduler
 from hashmatch.exchange.opinions import opinion_sending
+from hashmatch.hub.dues import lapse_checking
+from hashmatch.hub.membership import Membership
 from hashmatch.index.warmup import warm_up as warm_up_index
 from hashmatch.matching import Matcher
 from hashmatch.media.download import UrlPolicy
@@ -93,6 +95,13 @@ class Service:
         self.exchange_scheduler = Scheduler(
             Fetcher(database, self.url_policy), on_change=self.refresh_soon
         )
+        #: The hub's membership and its lapse check (docs/hub.md), when hub_enabled.
+        self.hub = Membership(database, settings) if settings.hub_enabled else None
+        self.hub_lapse_check = (
+            lapse_checking(self.hub.dues, every_minutes=settings.hub_lapse_check_minutes)
+            if self.hub is not None
+            else None
+        )
         #: Lookups answered, counted for transparency reports (written in batches).
         self.usage = UsageCounter(database)
         self.rate_limiter = (
@@ -132,6 +141,12 @@ class Service:
             self.opinions.start()
         if self.statements is not None:
             self.statements.start()
+        if self.hub_lapse_check is not None:
+            self.hub_lapse_check.start()
+        if self.hub is not None:  # the default TAXII collections, made once (docs/hub-taxii.md)
+            from hashmatch.hub.collections import Collections
+
+            Collections(self.database).ensure_defaults()
 
     def _load(self) -> None:
         try:
@@ -202,6 +217,8 @@ class Service:
             self.opinions.stop()
         if self.statements is not None:
             self.statements.stop()
+        if self.hub_lapse_check is not None:
+            self.hub_lapse_check.stop()
         self.imports.close()
         self.wait_until_loaded(timeout=60)
         if self._follower.is_alive():

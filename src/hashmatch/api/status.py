@@ -87,7 +87,12 @@ def ready(request: Request, _key: Any = Depends(require_hma(None))) -> Any:
     return {
         "status": "ready",
         "worker": os.getpid(),
-        "index": {"pdq_hashes": len(matcher), "seq": matcher.seq, "sizes": matcher.sizes()},
+        "index": {
+            "pdq_hashes": len(matcher),
+            "seq": matcher.seq,
+            "sizes": matcher.sizes(),
+            "local_features": matcher.features.status(),
+        },
     }
 
 

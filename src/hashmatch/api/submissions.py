@@ -4,7 +4,9 @@ get its verdict; read submissions back.  Every route needs the ``submit`` scope.
 ``POST /v1/submissions`` takes either a multipart upload (the file in
 ``file``, the references as form fields, ``metadata`` as a JSON string) or a
 JSON document with the upload's ``signals`` (as ``POST /v1/lookup`` takes
-them).  The Content-Type decides which.  The answer is a contract
+them) and, as Lantern-style signals, the uploader's ``accounts`` and
+``emails``, the ``urls`` and the message ``text``.  The Content-Type decides
+which.  The answer is a contract
 (docs/submissions.md): ``{"submission_id", "verdict", "matches", "actions"}``.
 A retry with the same ``content_ref`` (or ``Idempotency-Key`` header) within
 the window gets the first answer and sets nothing going again.
@@ -32,8 +34,9 @@ from hashmatch.api.responses import KEYED, error_responses
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.rules import FollowUpAction
 from hashmatch.api.service import Service
-from hashmatch.api.v1 import HashQuery
+from hashmatch.api.v1 import QUERY_CHARS, HashQuery
 from hashmatch.fieldlimits import MAX_ID
+from hashmatch.signals import names
 
 router = APIRouter(
     prefix="/v1",
@@ -119,7 +122,25 @@ class SubmittedHashes(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    signals: list[HashQuery] = Field(..., description="As POST /v1/lookup's hashes.")
+    signals: list[HashQuery] = Field(
+        default_factory=list, description="As POST /v1/lookup's hashes."
+    )
+    accounts: list[Annotated[str, Field(max_length=1_000)]] = Field(
+        default_factory=list,
+        description="The uploader's accounts, platform:handle (username signals).",
+    )
+    emails: list[Annotated[str, Field(max_length=1_000)]] = Field(
+        default_factory=list, description="The uploader's email addresses (email signals)."
+    )
+    urls: list[Annotated[str, Field(max_length=QUERY_CHARS)]] = Field(
+        default_factory=list, description="URLs the upload holds or links to (url signals)."
+    )
+    text: str | None = Field(
+        None,
+        max_length=QUERY_CHARS,
+        description="The message or caption: banked keywords are found in it (it is not "
+        "stored; the matches say which phrases it held).",
+    )
     content_ref: str = Field(..., description="The platform's id for the upload.")
     user_ref: str | None = Field(None, description="The platform's id for the uploader.")
     uploaded_at: str | None = Field(None, description="When it was uploaded (RFC 3339).")
@@ -207,7 +228,8 @@ def _by_hashes(service: Service, raw: bytes, idempotency_key: str | None) -> Sub
         body = SubmittedHashes.model_validate_json(raw)
     except ValidationError as error:
         raise _invalid(error) from None
-    if len(body.signals) > service.settings.max_batch:
+    hashes, fields = _given_signals(body)
+    if len(hashes) > service.settings.max_batch:
         raise ApiError(
             413, "batch_too_large", f"at most {service.settings.max_batch} signals per submission"
         )
@@ -220,8 +242,25 @@ def _by_hashes(service: Service, raw: bytes, idempotency_key: str | None) -> Sub
         idempotency_key=idempotency_key,
         keep_media=body.keep_media,
     )
+    return service.submissions.submit_hashes(service.matcher(), refs, hashes, fields=fields)
+
+
+#: The body's fields that carry one signal type each (Lantern-style signals).
+TYPED_FIELDS = (("accounts", names.USERNAME), ("emails", names.EMAIL), ("urls", names.URL))
+
+
+def _given_signals(body: SubmittedHashes) -> tuple[list[tuple[str, str]], list[str]]:
+    """Every (signal type, value) the body gives, and the field each came from."""
     hashes = [(query.signal_type, query.signal) for query in body.signals]
-    return service.submissions.submit_hashes(service.matcher(), refs, hashes)
+    fields = [f"signals[{index}]" for index in range(len(hashes))]
+    for field, signal_type in TYPED_FIELDS:
+        for index, value in enumerate(getattr(body, field)):
+            hashes.append((signal_type, value))
+            fields.append(f"{field}[{index}]")
+    if body.text is not None:
+        hashes.append((names.KEYWORD, body.text))
+        fields.append("text")
+    return hashes, fields
 
 
 def _form_text(form: FormData, name: str) -> str | None:
@@ -276,7 +315,10 @@ async def _by_upload(request: Request, idempotency_key: str | None) -> Submitted
         matcher = await run_in_threadpool(service.matcher)
         async with received_file(service, upload=uploads[0]) as received:
             result = await hashed(
-                received, dihedral=True, query_cleanup=service.settings.match_query_cleanup
+                received,
+                dihedral=True,
+                query_cleanup=service.settings.match_query_cleanup,
+                feature_query=bool(matcher.features),
             )
             return await run_in_threadpool(
                 service.submissions.submit_file,

@@ -79,11 +79,14 @@ def transparency_report(
     database: Database = service.database
     name = service.settings.transparency_instance_name or None
     report = transparency(database, chosen, instance_name=name)
+    return report_response(
+        render(report, output_format), output_format, download_name(report, output_format)
+    )
+
+
+def report_response(body: str, output_format: str, filename: str) -> Response:
+    """A report rendered as ``output_format``; CSV and HTML name a file to save it as."""
     headers = {}
     if output_format != "json":
-        headers["Content-Disposition"] = (
-            f'inline; filename="{download_name(report, output_format)}"'
-        )
-    return Response(
-        render(report, output_format), media_type=MEDIA_TYPES[output_format], headers=headers
-    )
+        headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return Response(body, media_type=MEDIA_TYPES[output_format], headers=headers)

@@ -24,13 +24,15 @@ from hashmatch.errors import UnknownBankError
 from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match
 from hashmatch.reporting.transparency.counts import LOOKUPS
-from hashmatch.signals import get_signal_type
+from hashmatch.signals import TextSearchSignalType, parse_query
 
 router = APIRouter(prefix="/v1", route_class=GuardedRoute, responses=error_responses(*KEYED, 422))
 
 URL_HELP = "Fetch the content from this URL instead (setting url_fetch; see docs/settings.md)."
 DIHEDRAL_HELP = "Also return the 8 rotated/flipped PDQ hashes."
 BANK_HELP = "Only these banks (404 if one does not exist)."
+#: The longest signal a query gives: a keyword query is a message's text.
+QUERY_CHARS = TextSearchSignalType.max_text_chars
 
 
 def _service(request: Request) -> Service:
@@ -74,6 +76,7 @@ async def _match(
             received,
             dihedral=True,
             query_cleanup=_service(request).settings.match_query_cleanup,
+            feature_query=bool(matcher.features),
         )
     matches = await run_in_threadpool(matcher.match_result, result, banks=bank)
     _count(request, matches)
@@ -122,12 +125,18 @@ async def hash_url(
 )
 def lookup(
     request: Request,
-    signal_type: str = Query(..., description="pdq, md5 or sha256"),
-    signal: str = Query(..., description="The hash, in the type's text form."),
+    signal_type: str = Query(
+        ..., description="pdq, md5, sha256, url, email, username, keyword, ..."
+    ),
+    signal: str = Query(
+        ...,
+        max_length=QUERY_CHARS,
+        description="The hash, in the type's text form (keyword: the text to search).",
+    ),
     bank: list[str] | None = Query(None, description=BANK_HELP),
     _key: Any = Depends(require("match")),
 ) -> dict[str, Any]:
-    value = get_signal_type(signal_type).parse(signal)
+    value = parse_query(signal_type, signal)
     _check_banks(_service(request), bank)
     matcher = _service(request).matcher()
     matches = matcher.match_hashes({signal_type: [value]}, banks=bank)
@@ -137,7 +146,12 @@ def lookup(
 
 class HashQuery(BaseModel):
     signal_type: str = Field(..., max_length=32)
-    signal: str = Field(..., max_length=256)
+    signal: str = Field(
+        ...,
+        max_length=QUERY_CHARS,
+        description="The hash in its type's text form; url, email and username: the "
+        "address or account as written; keyword: a text, in which every banked phrase is found.",
+    )
 
 
 class BatchLookup(BaseModel):
@@ -159,7 +173,7 @@ def lookup_batch(
         raise ApiError(
             413, "batch_too_large", f"at most {service.settings.max_batch} hashes per request"
         )
-    parsed = [(q.signal_type, get_signal_type(q.signal_type).parse(q.signal)) for q in body.hashes]
+    parsed = [(q.signal_type, parse_query(q.signal_type, q.signal)) for q in body.hashes]
     _check_banks(service, body.banks)
     found = service.matcher().match_many(parsed, banks=body.banks)
     for matches in found:

@@ -29,6 +29,7 @@ from hashmatch.banks.checks import (
     check_entries,
     check_kind,
     check_labels,
+    check_min_inliers,
     check_name,
     check_thresholds,
     valid_ids,
@@ -48,7 +49,7 @@ from hashmatch.signals.base import FrameHash
 from hashmatch.signals.quality import count_low_quality
 from hashmatch.store import Bank, Content, ContentSignal, Database
 from hashmatch.store.changelog import latest_seq
-from hashmatch.store.models import UNIQUE_SIGNALS, as_utc, iso_utc
+from hashmatch.store.models import UNIQUE_SIGNALS, ContentFeatures, as_utc, iso_utc
 
 #: Imports of at least this many contents refresh the planner's statistics.
 STATISTICS_AFTER = 10_000
@@ -66,6 +67,9 @@ OWN_OR_FRAME = or_(ContentSignal.variant.is_(None), ContentSignal.signal_type ==
 class BankCounts(NamedTuple):
     contents: int
     variant_hashes: int
+    #: Local-features rows and their bytes (the second stage's cost).
+    feature_images: int = 0
+    feature_bytes: int = 0
 
 
 class NewContent(NamedTuple):
@@ -97,11 +101,17 @@ class Banks:
         thresholds: dict[str, int] | None = None,
         enabled: bool = True,
         image_variants: bool | None = None,
+        local_features: bool = False,
+        min_inliers: int | None = None,
     ) -> BankInfo:
         """A new bank; ``image_variants`` defaults to on for a match bank and
-        off for an allowlist (which should suppress only what it holds)."""
+        off for an allowlist (which should suppress only what it holds).
+        ``local_features``: images added store their local features and
+        queries run the second stage here; ``min_inliers`` (None: the
+        library's default) is how many verified inliers such a match needs."""
         check_name(name)
         check_kind(kind)
+        check_min_inliers(min_inliers)
         with self.database.transaction() as session:
             if session.scalar(select(Bank.id).where(Bank.name == name)) is not None:
                 raise BankExistsError(f"a bank named {name!r} already exists")
@@ -113,6 +123,8 @@ class Banks:
                 thresholds=check_thresholds(thresholds or {}),
                 enabled=enabled,
                 image_variants=kind == "match" if image_variants is None else image_variants,
+                local_features=local_features,
+                min_inliers=min_inliers,
             )
             session.add(bank)
             session.flush()
@@ -150,9 +162,15 @@ class Banks:
         thresholds: dict[str, int] | None = None,
         kind: str | None = None,
         image_variants: bool | None = None,
+        local_features: bool | None = None,
+        min_inliers: int | None = None,
     ) -> BankInfo:
+        """Change what is given (None: unchanged); ``min_inliers=0`` goes back
+        to the library's default."""
         if kind is not None:
             check_kind(kind)
+        if min_inliers:
+            check_min_inliers(min_inliers)
         with self.database.transaction() as session:
             bank = self._bank(session, name, lock=True)
             before = _bank_state(bank)
@@ -169,6 +187,10 @@ class Banks:
                 bank.kind = kind
             if image_variants is not None:
                 bank.image_variants = image_variants
+            if local_features is not None:
+                bank.local_features = local_features
+            if min_inliers is not None:
+                bank.min_inliers = min_inliers or None
             if labels is not None:
                 bank.labels = check_labels(labels)
             if thresholds is not None:
@@ -540,7 +562,14 @@ class Banks:
                 ContentSignal.variant.is_not(None),
             )
         )
-        return BankCounts(int(contents or 0), int(variants or 0))
+        features = session.execute(
+            select(func.count(), func.coalesce(func.sum(func.length(ContentFeatures.features)), 0))
+            .select_from(ContentFeatures)
+            .where(ContentFeatures.bank_id == bank.id)
+        ).one()
+        return BankCounts(
+            int(contents or 0), int(variants or 0), int(features[0]), int(features[1])
+        )
 
     def _info(self, session: Session, bank: Bank, counts: BankCounts | None = None) -> BankInfo:
         if counts is None:
@@ -556,6 +585,10 @@ class Banks:
             as_utc(bank.created_at),
             bank.image_variants,
             counts.variant_hashes,
+            bank.local_features,
+            bank.min_inliers,
+            counts.feature_images,
+            counts.feature_bytes,
         )
 
 
@@ -570,6 +603,8 @@ def _bank_state(bank: Bank) -> dict[str, Any]:
         "labels": list(bank.labels),
         "thresholds": dict(bank.thresholds),
         "image_variants": bank.image_variants,
+        "local_features": bank.local_features,
+        "min_inliers": bank.min_inliers,
     }
 
 

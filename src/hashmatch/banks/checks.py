@@ -79,6 +79,25 @@ def check_thresholds(thresholds: dict[str, int]) -> dict[str, int]:
     return out
 
 
+#: The fewest verified inliers a bank may ask of a local-features match: the
+#: worst unrelated pair measured reached 4 (docs/robust-matching.md).
+LOWEST_MIN_INLIERS = 8
+#: The most it may ask: a bank image stores at most 200 keypoints.
+HIGHEST_MIN_INLIERS = 200
+
+
+def check_min_inliers(value: int | None) -> int | None:
+    """A bank's minimum inlier count for local-features matches (None: the default)."""
+    if value is not None and (
+        not _whole(value) or not LOWEST_MIN_INLIERS <= value <= HIGHEST_MIN_INLIERS
+    ):
+        raise BankError(
+            f"min_inliers must be a whole number {LOWEST_MIN_INLIERS}-{HIGHEST_MIN_INLIERS} "
+            f"(unrelated images reach a few inliers), got {value!r}"
+        )
+    return value
+
+
 def check_description(description: str) -> str:
     return check_text("description", description, max_chars=DESCRIPTION_CHARS)
 

@@ -27,6 +27,13 @@ class BankInfo:
     #: Variant hashes stored for the bank's images (not contents: they
     #: match as their image), to see what the variants cost.
     variant_hashes: int = 0
+    #: Whether images added store local features, and queries run the second stage here.
+    local_features: bool = False
+    #: Verified inliers a local-features match needs (None: the library's default).
+    min_inliers: int | None = None
+    #: Images with stored local features, and their bytes (the second stage's cost).
+    feature_images: int = 0
+    feature_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +47,10 @@ class BankInfo:
             "created_at": self.created_at.isoformat(),
             "image_variants": self.image_variants,
             "variant_hashes": self.variant_hashes,
+            "local_features": self.local_features,
+            "min_inliers": self.min_inliers,
+            "feature_images": self.feature_images,
+            "feature_bytes": self.feature_bytes,
         }
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, text
+from sqlalchemy import Table, bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from hashmatch.hashlists import FRAMES, Entry
@@ -27,7 +27,7 @@ from hashmatch.store import Bank, Content, ContentSignal
 from hashmatch.store.bulk import bulk_insert
 from hashmatch.store.changelog import record
 from hashmatch.store.ids import reserve_ids
-from hashmatch.store.models import UNIQUE_SIGNALS, utcnow
+from hashmatch.store.models import UNIQUE_SIGNALS, ContentFeatures, utcnow
 
 CONTENTS = cast(Table, Content.__table__)
 SIGNALS = cast(Table, ContentSignal.__table__)
@@ -123,6 +123,7 @@ def insert_entries(
         added, signals = _insert(session, bank_id, batch, source, batch_variants)
         content_ids += added
         signal_ids += signals
+    _insert_features(session, bank_id, content_ids, entries)
     return content_ids, signal_ids
 
 
@@ -165,6 +166,35 @@ def _storable_variants(
 
 
 _STORES_VARIANTS = select(Bank.image_variants).where(Bank.id == bindparam("bank"))
+
+
+def _insert_features(
+    session: Session, bank_id: int, content_ids: list[int], entries: list[Entry]
+) -> None:
+    """Store the entries' local features when the bank uses the second stage,
+    in the transaction that adds their signals: a process that learns of the
+    signals from the change log finds the features beside them."""
+    if not any(entry.features is not None for entry in entries):
+        return
+    # Here only with features: OpenCV (a quarter of a second) is loaded then.
+    from hashmatch.features import decode_features
+
+    rows = [
+        {
+            "content_id": content_id,
+            "bank_id": bank_id,
+            "features": entry.features,
+            "keypoints": len(decode_features(entry.features)),
+            "created_at": utcnow(),
+        }
+        for content_id, entry in zip(content_ids, entries, strict=True)
+        if entry.features is not None
+    ]
+    if rows and session.connection().execute(_STORES_FEATURES, {"bank": bank_id}).scalar():
+        session.connection().execute(insert(ContentFeatures), rows)
+
+
+_STORES_FEATURES = select(Bank.local_features).where(Bank.id == bindparam("bank"))
 
 
 def _insert(

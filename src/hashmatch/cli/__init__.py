@@ -36,7 +36,12 @@ from hashmatch.cli.context import RootOptions
 from hashmatch.cli.cybertip_command import cybertip_app
 from hashmatch.cli.evidence_command import evidence_app
 from hashmatch.cli.exchange_command import exchange_app
+from hashmatch.cli.hub_collections_command import register as register_hub_collections
+from hashmatch.cli.hub_command import hub_app
+from hashmatch.cli.hub_report_command import install as install_hub_reports
+from hashmatch.cli.hub_share_command import register as register_hub_share
 from hashmatch.cli.keys_command import keys_app
+from hashmatch.cli.platform_users_command import platform_users_app
 from hashmatch.cli.report_command import report_app
 from hashmatch.cli.review_command import review_app
 from hashmatch.cli.rules_command import rules_app
@@ -86,10 +91,15 @@ app.add_typer(media_key_app, name="media-key")
 app.add_typer(users_app, name="users")
 app.add_typer(review_app, name="review")
 app.add_typer(appeals_app, name="appeals")
+app.add_typer(platform_users_app, name="platform-users")
 app.add_typer(report_app, name="report")
 app.add_typer(cybertip_app, name="cybertip")
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(statements_app, name="statements")
+register_hub_share(hub_app)
+register_hub_collections(hub_app)
+install_hub_reports(hub_app)
+app.add_typer(hub_app, name="hub")
 
 
 def _version(value: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -15,7 +16,7 @@ from hashmatch.cli.context import open_database
 from hashmatch.cli.errors import EXIT_FAILED, EXIT_USAGE, reported_errors
 from hashmatch.cli.progress import kernel_notice, say
 from hashmatch.hashlists import FRAMES, Entry, ListFormat, read_file, write_entries
-from hashmatch.signals import get_signal_type
+from hashmatch.signals import get_signal_type, parse_query
 
 if TYPE_CHECKING:
     from hashmatch.banks import Banks
@@ -55,16 +56,22 @@ def parse_thresholds(values: list[str]) -> dict[str, int]:
     return out
 
 
-def parse_hash(text: str) -> tuple[str, str]:
-    """``"pdq:<hex>"`` -> ``("pdq", "<canonical hex>")``."""
+def parse_hash(text: str, *, query: bool = False) -> tuple[str, str]:
+    """``"pdq:<hex>"`` -> ``("pdq", "<canonical hex>")``; ``query``: what a
+    lookup searches for (a keyword query is a text, not one phrase)."""
     name, sep, value = text.partition(":")
     if not sep:
         raise typer.BadParameter(f"expected TYPE:HASH, got {text!r}", param_hint="--hash")
     with reported_errors():
-        return name, get_signal_type(name).parse(value)
+        return name, parse_query(name, value) if query else get_signal_type(name).parse(value)
 
 
 VARIANTS_HELP = "Store crops and small rotations of images added by hashing, so such copies match"
+FEATURES_HELP = (
+    "Store the local features of images added by hashing and run the second stage "
+    "(local features) on image lookups in this bank"
+)
+INLIERS_HELP = "Verified inliers a local-features match needs, 8-200"
 
 
 @bank_app.command("create")
@@ -91,6 +98,12 @@ def create(
         "--image-variants/--no-image-variants",
         help=f"{VARIANTS_HELP} (default: on for match banks, off for allowlists).",
     ),
+    local_features: bool = typer.Option(
+        False, "--local-features/--no-local-features", help=f"{FEATURES_HELP} (default: off)."
+    ),
+    min_inliers: int | None = typer.Option(
+        None, "--min-inliers", help=f"{INLIERS_HELP} (default: the library's)."
+    ),
 ) -> None:
     """Create a bank and print it as JSON."""
     banks = _banks(ctx)
@@ -103,6 +116,8 @@ def create(
             thresholds=parse_thresholds(threshold),
             enabled=not disabled,
             image_variants=image_variants,
+            local_features=local_features,
+            min_inliers=min_inliers,
         )
     _print_json(info.to_json())
 
@@ -165,9 +180,18 @@ def update(
         "--image-variants/--no-image-variants",
         help=f"{VARIANTS_HELP} (images added from now on).",
     ),
+    local_features: bool | None = typer.Option(
+        None,
+        "--local-features/--no-local-features",
+        help=f"{FEATURES_HELP} (images added from now on).",
+    ),
+    min_inliers: int | None = typer.Option(
+        None, "--min-inliers", help=f"{INLIERS_HELP}; 0: the library's default."
+    ),
 ) -> None:
-    """Change a bank's name, description, labels, thresholds, enabled flag or
-    whether images added store variants."""
+    """Change a bank's name, description, labels, thresholds, enabled flag,
+    whether images added store variants or local features, or its minimum
+    inliers."""
     banks = _banks(ctx)
     with reported_errors():
         info = banks.update(
@@ -178,6 +202,8 @@ def update(
             labels=label or None,
             thresholds=parse_thresholds(threshold) or None,
             image_variants=image_variants,
+            local_features=local_features,
+            min_inliers=min_inliers,
         )
     _print_json(info.to_json())
 
@@ -220,8 +246,9 @@ def add(
     """Add content by hashing files, or by hashes given on the command line.
 
     An image added to a bank that stores image variants also stores the
-    hashes of its crops and small rotations (hashes given with --hash have
-    no pixels, hence no variants).
+    hashes of its crops and small rotations, and to a bank that uses local
+    features, its features (hashes given with --hash have no pixels, hence
+    neither).
 
     Prints one JSON line per content: its id, or "skipped" if the bank has it,
     and "warnings": what the bank cannot do with it (a picture too flat for
@@ -232,13 +259,17 @@ def add(
     from hashmatch.signals.quality import quality_warnings
 
     banks = _banks(ctx)
+    request = BANK_REQUEST
+    if paths:
+        with reported_errors():
+            request = replace(BANK_REQUEST, local_features=banks.get(name).local_features)
     entries: list[tuple[str, Entry, list[str]]] = []
     if hashes:
         entry = Entry(dict(parse_hash(h) for h in hashes), external_id, label, note)
         entries.append(("--hash", entry, []))
     with kernel_notice():
         for path in paths or []:
-            result = hash_file(path, BANK_REQUEST)
+            result = hash_file(path, request)
             if not result.ok:
                 say(f"error: {result.error}")
                 raise typer.Exit(EXIT_FAILED)
@@ -250,6 +281,7 @@ def add(
                 note,
                 frames=frames,
                 variants=result.variants,
+                features=result.features,
             )
             warnings = quality_warnings(result.quality)
             warnings += [f"{kind} not computed: {why}" for kind, why in result.not_computed.items()]

@@ -24,15 +24,26 @@ def demo_command(
 
     console = Console(width=None if Console().is_terminal else 140)
     console.print(
-        f"Bank {BANK_NAME!r}: {BANK_SIZE} sample photos (PDQ, MD5, SHA-256 each).\n"
+        f"Bank {BANK_NAME!r}: {BANK_SIZE} sample photos (PDQ, MD5, SHA-256, stored crops and "
+        "rotations, and local features each).\n"
         f"Uploads: two edited copies of each, and unrelated photos, matched with "
-        f"the 8 rotations and flips of each upload. Match: PDQ distance <= {PDQ_THRESHOLD}.\n",
+        f"the 8 rotations and flips of each upload and of its copy cleaned of a border or "
+        f"caption band (match: PDQ distance <= {PDQ_THRESHOLD}), then by local features "
+        "(match: enough keypoints agreeing on one geometric transform).\n",
         highlight=False,
     )
     with tempfile.TemporaryDirectory(prefix="hashmatch-demo-") as scratch, kernel_notice():
         rows = run_demo(workdir or Path(scratch))
     table = Table()
-    for column in ("upload", "made from", "edit", "matched bank photo", "distance", "as"):
+    for column in (
+        "upload",
+        "made from",
+        "edit",
+        "matched bank photo",
+        "distance",
+        "as",
+        "found by",
+    ):
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -42,6 +53,7 @@ def demo_command(
             row.best_match or "[dim]no match[/dim]",
             "" if row.distance is None else str(row.distance),
             row.transform or "",
+            row.found_by or "",
         )
     console.print(table)
     copies = [row for row in rows if row.made_from is not None]
@@ -55,14 +67,14 @@ def demo_command(
     )
     if found < len(copies):
         console.print(
-            "PDQ is built for re-encoding, resizing, colour changes and rotations; "
-            "it does not survive cropping away much of a picture.",
+            "PDQ is built for re-encoding, resizing, colour changes and rotations; stored "
+            "crops, clean-up and local features take it further, not to every edit.",
             highlight=False,
         )
     command = program()
     console.print(
         "\nThe same with your own pictures:\n"
-        f"  {command} bank create known\n"
+        f"  {command} bank create known --local-features\n"
         f"  {command} bank add known photo1.jpg photo2.jpg   (or: bank import known list.csv)\n"
         f"  {command} match uploads/",
         highlight=False,

@@ -32,6 +32,12 @@ def eval_command(
         None, "--limit", min=0, help="Match at most N more queries this run (resume later)."
     ),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Pictures edited and hashed at once."),
+    local_features: bool = typer.Option(
+        False,
+        "--local-features/--no-local-features",
+        help="Bank with local features and run that second stage on every query "
+        "(fixed when --out is first banked).",
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print the table as JSON instead of Markdown."
     ),
@@ -72,7 +78,8 @@ def eval_command(
             )
     if len(kept) < len(unrelated):
         say(f"left out {len(unrelated) - len(kept)} distractor(s) from the bank's sources")
-    evaluation = Evaluation(out, bank, kept, edits, jobs=jobs)
+    with reported_errors():
+        evaluation = Evaluation(out, bank, kept, edits, jobs=jobs, local_features=local_features)
     try:
         with kernel_notice():
             to_bank = evaluation.to_bank()

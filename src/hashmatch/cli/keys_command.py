@@ -36,7 +36,7 @@ def create(
         "--scope",
         "-s",
         help="Comma-separated scopes: hash, match, curate, submit, review, report, evidence, "
-        "audit, admin.",
+        "audit, hub, admin.",
     ),
 ) -> None:
     """Create a key and print it: the key alone on stdout, once, so that

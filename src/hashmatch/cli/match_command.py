@@ -27,7 +27,9 @@ def match_command(
         None, exists=True, metavar="PATH", help="Files and folders (recursive)."
     ),
     hashes: list[str] = typer.Option(
-        [], "--hash", help="Match a TYPE:HASH instead of files (repeat)."
+        [],
+        "--hash",
+        help="Match a TYPE:HASH instead of files (repeat; keyword:TEXT finds banked phrases).",
     ),
     bank: list[str] = typer.Option(
         [], "--bank", "-b", help="Only report matches in this bank (repeat)."
@@ -60,7 +62,7 @@ def match_command(
 
     if not paths and not hashes:
         raise typer.BadParameter("give files or folders, or --hash TYPE:HASH")
-    queries = [parse_hash(text) for text in hashes]
+    queries = [parse_hash(text, query=True) for text in hashes]
     database = open_database(ctx)
     with reported_errors():
         for name in bank:
@@ -77,7 +79,10 @@ def match_command(
     files = list(iter_files(paths or []))
     started = time.perf_counter()
     request = HashRequest(
-        dihedral=True, fast=fast, query_cleanup=settings_of(ctx).match_query_cleanup
+        dihedral=True,
+        fast=fast,
+        query_cleanup=settings_of(ctx).match_query_cleanup,
+        feature_query=bool(matcher.features),
     )
     results = tracked(
         hash_files(files, request, jobs=jobs or default_jobs()),

@@ -13,6 +13,7 @@ from hashmatch.cli.bank_command import parse_hash
 from hashmatch.cli.context import open_database, settings_of
 from hashmatch.cli.errors import reported_errors
 from hashmatch.errors import RuleError
+from hashmatch.fieldlimits import check_text
 
 if TYPE_CHECKING:
     from hashmatch.actions.rule_store import Rules
@@ -124,15 +125,21 @@ def try_rules(
     file: Path | None = typer.Option(
         None, "--file", "-f", help="Try this rule alone (it need not be stored); - reads stdin."
     ),
+    user: str | None = typer.Option(
+        None, "--user", help="With --hash: the platform user uploading them (history counted)."
+    ),
 ) -> None:
     """Try the rules on a stored submission or on hashes; nothing is acted on.
 
     Prints what the enabled rules (or the rule in --file alone, stored or
     not) would decide, as JSON: {"verdict", "fired_rules", "actions",
-    "content_type", "matches"}.
+    "content_type", "matches", "user_ref", "user_history"}; user_history
+    holds the user's counts that the rules' conditions looked at.
     """
     if (submission is None) == (not hashes):
         raise typer.BadParameter("give either --submission ID or --hash TYPE:HASH")
+    if user is not None and submission is not None:
+        raise typer.BadParameter("--user goes with --hash: a submission has its own user")
     queries = [parse_hash(text) for text in hashes]
     rules = _rules(ctx)
     with reported_errors():
@@ -143,4 +150,8 @@ def try_rules(
         from hashmatch.matching import Matcher
 
         matcher = Matcher(rules.database, settings_of(ctx).snapshot_dir)
-        _print_json(rules.test_hashes(matcher, queries, rule))
+        if user is not None:
+            from hashmatch.actions.submissions import REF_CHARS
+
+            check_text("--user", user, max_chars=REF_CHARS, one_line=True)
+        _print_json(rules.test_hashes(matcher, queries, rule, user))

@@ -1,5 +1,5 @@
 """``hashmatch statements ...``: the DSA statements of reasons, listed,
-shown, sent now and retried (docs/statements.md).
+shown, sent now, and one or every failed one sent again (docs/statements.md).
 
 Lists print a table, or JSON lines with ``--json``; ``send`` and ``retry``
 print their counts, as JSON with ``--json``.  The API token is read from
@@ -19,7 +19,7 @@ from hashmatch.fieldlimits import MAX_ID
 
 statements_app = typer.Typer(
     help="Statements of reasons for the EU DSA Transparency Database: list, show, send, "
-    "retry (docs/statements.md).",
+    "resend, retry (docs/statements.md).",
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -31,14 +31,31 @@ def list_command(
     status: str | None = typer.Option(
         None, "--status", help="Only pending, sent, failed or not_sent statements."
     ),
+    kind: str | None = typer.Option(
+        None, "--decision-kind", help="Only those explaining a verdict, review or appeal."
+    ),
+    since: str | None = typer.Option(
+        None, "--since", help="Only those written at this time or later (RFC 3339)."
+    ),
+    before: int | None = typer.Option(
+        None, "--before", min=0, max=MAX_ID, help="Only ids below this one (the next page)."
+    ),
     limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
     """List statements, newest first."""
+    from hashmatch.actions.submissions import parse_moment
     from hashmatch.statements.records import list_statements
 
     with reported_errors():
-        found = list_statements(open_database(ctx), status=status, limit=limit)
+        found = list_statements(
+            open_database(ctx),
+            status=status,
+            decision_kind=kind,
+            since=parse_moment("--since", since) if since is not None else None,
+            before=before,
+            limit=limit,
+        )
     if as_json:
         for statement in found:
             typer.echo(json.dumps(statement))
@@ -100,6 +117,21 @@ def send_command(
         typer.echo(json.dumps(totals))
     else:
         typer.echo(", ".join(f"{outcome}: {number}" for outcome, number in totals.items()))
+
+
+@statements_app.command("resend")
+def resend_command(
+    ctx: typer.Context,
+    statement_id: int = typer.Argument(
+        ..., metavar="ID", min=1, max=MAX_ID, help="The failed statement's id."
+    ),
+) -> None:
+    """Send one failed statement again: pending, tries reset; printed as JSON."""
+    from hashmatch.statements.records import resend
+
+    with reported_errors():
+        found = resend(open_database(ctx), statement_id)
+    typer.echo(json.dumps(found, indent=2))
 
 
 @statements_app.command("retry")

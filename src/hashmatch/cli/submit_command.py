@@ -97,6 +97,7 @@ def submit_files_command(
     request = HashRequest(
         dihedral=True,
         query_cleanup=settings.match_query_cleanup,
+        feature_query=bool(matcher.features),
         limits=DecodeLimits.from_settings(settings),
         video_limits=VideoLimits.from_settings(settings),
     )

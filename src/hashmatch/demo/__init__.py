@@ -1,26 +1,30 @@
 """The demo: a bank of bundled photos, edited copies of them, and the matches.
 
-Six photos go into a bank (in a SQLite database in the work folder), exactly
-as ``hashmatch bank add`` puts them there.  Each is copied twice with an
-ordinary edit (resizing, recompression, cropping, a rotation, ...) into an
-uploads folder, beside four other photos that stand for unrelated uploads.
-Every upload is then matched as ``hashmatch match`` does: PDQ with the 8
-rotations and flips of the upload, MD5 and SHA-256.  All pictures are benign
-sample photos.
+Six photos go into a bank that uses local features (in a SQLite database in
+the work folder), exactly as ``hashmatch bank add`` puts them there: their
+hashes, their stored crops and rotations, and their local features.  Each is
+copied twice with an ordinary edit (resizing, recompression, cropping, a
+rotation, a border, a caption, ...) into an uploads folder, beside four other
+photos that stand for unrelated uploads.  Every upload is then matched as
+``hashmatch match`` does: PDQ with the 8 rotations and flips of the upload and
+of its copy cleaned of a border or caption band, MD5 and SHA-256, and the
+second stage, local features.  All pictures are benign sample photos.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
 from hashmatch.banks import Banks
-from hashmatch.hashing import HashRequest, hash_file
+from hashmatch.evaluation.transforms import TRANSFORMS
+from hashmatch.hashing import BANK_REQUEST, hash_file
 from hashmatch.hashlists import Entry
+from hashmatch.match_policy import Match
 from hashmatch.matching import Matcher
 from hashmatch.signals import names
 from hashmatch.signals.pdq import PdqSignal
@@ -49,6 +53,10 @@ EDITS: dict[str, Edit] = {
     "rotated 90 degrees": lambda im: im.transpose(Image.Transpose.ROTATE_90),
     "mirrored": ImageOps.mirror,
     "blurred": lambda im: im.filter(ImageFilter.GaussianBlur(2)),
+    "white border (10%)": TRANSFORMS["border_white_10"].apply,
+    "caption band (bottom 12%)": TRANSFORMS["caption_bottom_12"].apply,
+    "off-centre crop (85%)": TRANSFORMS["window_85_offset"].apply,
+    "rotated 5 degrees": TRANSFORMS["rotate_5"].apply,
 }
 BANK_SIZE = 6
 BANK_NAME = "demo-known"
@@ -64,6 +72,9 @@ class DemoRow:
     best_match: str | None
     distance: int | None
     transform: str | None
+    #: How it was found: "pdq", "pdq of a stored variant (crop90)", "pdq
+    #: after clean-up (border)", "local features (87 inliers)".
+    found_by: str | None = None
 
     @property
     def matched(self) -> bool:
@@ -99,15 +110,24 @@ def run_demo(workdir: Path) -> list[DemoRow]:
     database = Database.open(f"sqlite:///{workdir / 'demo.db'}")
     try:
         banks = Banks(database)
-        banks.create(BANK_NAME, description="Bundled sample photos", labels=["demo"])
+        banks.create(
+            BANK_NAME, description="Bundled sample photos", labels=["demo"], local_features=True
+        )
+        request = replace(BANK_REQUEST, local_features=True)
         for photo in photos[:BANK_SIZE]:
-            signals = hash_file(photo, HashRequest()).signals
-            banks.add(BANK_NAME, Entry(dict(signals), external_id=photo.name), source="demo")
+            result = hash_file(photo, request)
+            entry = Entry(
+                dict(result.signals),
+                external_id=photo.name,
+                variants=result.variants,
+                features=result.features,
+            )
+            banks.add(BANK_NAME, entry, source="demo")
         matcher = Matcher(database)
         rows = []
         for query, made_from, edit in make_queries(photos, workdir / "uploads"):
             matches = [m for m in matcher.match_file(query)[1] if m.signal_type == names.PDQ]
-            best = min(matches, key=lambda m: m.distance, default=None)
+            best = min(matches, key=_rank, default=None)
             rows.append(
                 DemoRow(
                     query.name,
@@ -116,8 +136,24 @@ def run_demo(workdir: Path) -> list[DemoRow]:
                     best.external_id if best else None,
                     best.distance if best else None,
                     best.transform if best else None,
+                    _found_by(best) if best else None,
                 )
             )
         return rows
     finally:
         database.close()
+
+
+def _rank(match: Match) -> tuple[bool, int]:
+    """PDQ's matches first, closest first; then the second stage's."""
+    return (match.stage is not None, match.distance)
+
+
+def _found_by(match: Match) -> str:
+    if match.stage is not None:
+        return f"local features ({match.inliers} inliers)"
+    if match.query == "cleaned":
+        return f"pdq after clean-up ({', '.join(sorted(match.cleanup or {}))})"
+    if match.variant is not None:
+        return f"pdq of a stored variant ({match.variant})"
+    return "pdq"

@@ -12,7 +12,8 @@ images are hashed as ``hashmatch bank add`` hashes them (so stored variants
 come along when the bank keeps them) and added with :meth:`Banks.add` to a
 bank in a throw-away SQLite database in the output folder; queries are
 hashed as ``hashmatch match`` hashes them and matched by :class:`Matcher`
-(so query clean-up and later stages count as soon as they are on).  Only
+(so query clean-up counts, and local features when the bank uses them:
+``local_features``, fixed for an output folder when its bank is created).  Only
 the distances recorded beside each verdict, for the recall-vs-threshold
 plots, are computed here: the matcher reports matches, not near misses.
 
@@ -30,7 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -38,7 +39,7 @@ import numpy as np
 from PIL import Image
 
 from hashmatch.banks import Banks
-from hashmatch.errors import BankExistsError, HashmatchError
+from hashmatch.errors import BankExistsError, EvaluationError, HashmatchError
 from hashmatch.evaluation.sets import SourceImage
 from hashmatch.evaluation.transforms import Transform
 from hashmatch.hashing import BANK_REQUEST, FileHashes, HashRequest, hash_file
@@ -176,6 +177,7 @@ class Evaluation:
         transforms: list[Transform],
         *,
         jobs: int = 1,
+        local_features: bool = False,
     ) -> None:
         self.out = out
         self.bank_images = bank
@@ -186,7 +188,21 @@ class Evaluation:
         self.database = Database.open(f"sqlite:///{out / DATABASE_FILE}")
         self.banks = Banks(self.database)
         with contextlib.suppress(BankExistsError):  # an earlier run's: resumed
-            self.banks.create(BANK_NAME, description="hashmatch eval: the bank images")
+            self.banks.create(
+                BANK_NAME,
+                description="hashmatch eval: the bank images",
+                local_features=local_features,
+            )
+        if self.banks.get(BANK_NAME).local_features != local_features:
+            self.database.close()
+            said = "with" if not local_features else "without"
+            raise EvaluationError(
+                f"{out} was banked {said} local features: resume it as it was, "
+                "or give another --out"
+            )
+        #: How bank images and queries are hashed (local features as the bank uses them).
+        self.bank_request = replace(BANK_REQUEST, local_features=local_features)
+        self.query_request = replace(QUERY_REQUEST, feature_query=local_features)
 
     def close(self) -> None:
         self.database.close()
@@ -205,7 +221,9 @@ class Evaluation:
         log = _Appender(self.out / BANKED_FILE)
         try:
             for image, (result, _) in zip(
-                images, _parallel(images, _bank_hash, self.jobs), strict=True
+                images,
+                _parallel(images, lambda image: _bank_hash(image, self.bank_request), self.jobs),
+                strict=True,
             ):
                 record: dict[str, Any] = {"key": image.key, "source": image.source}
                 if result.ok:
@@ -216,6 +234,7 @@ class Evaluation:
                         "",
                         frames=result.frames.get(FRAMES, []),
                         variants=result.variants,
+                        features=result.features,
                     )
                     self.banks.add(BANK_NAME, entry, source="eval")
                     record["pdq"] = _pdq_hashes(result)
@@ -254,7 +273,9 @@ class Evaluation:
         scratch = tempfile.TemporaryDirectory(dir=self.out, prefix=SCRATCH_PREFIX)
         try:
             work = _parallel(
-                queries, lambda query: _query_hash(query, Path(scratch.name)), self.jobs
+                queries,
+                lambda query: _query_hash(query, Path(scratch.name), self.query_request),
+                self.jobs,
             )
             for query, (result, hash_ms) in zip(queries, work, strict=True):
                 record = _verdict(query, result, hash_ms, matcher, hashes)
@@ -303,16 +324,16 @@ def _how(match: dict[str, Any]) -> str:
     return ":".join(part for part in parts if part)
 
 
-def _bank_hash(image: SourceImage) -> tuple[FileHashes, float]:
-    return _timed(lambda: hash_file(image.path, BANK_REQUEST))
+def _bank_hash(image: SourceImage, request: HashRequest) -> tuple[FileHashes, float]:
+    return _timed(lambda: hash_file(image.path, request))
 
 
-def _query_hash(query: Query, scratch: Path) -> tuple[FileHashes, float]:
+def _query_hash(query: Query, scratch: Path, request: HashRequest) -> tuple[FileHashes, float]:
     """The query's hashes as ``hashmatch match`` computes them from a file,
     and the milliseconds that took (the edit is made before the clock
     starts)."""
     if query.transform is None:
-        return _timed(lambda: hash_file(query.image.path, QUERY_REQUEST))
+        return _timed(lambda: hash_file(query.image.path, request))
     try:
         with open_image(query.image.path) as opened:
             picture = Image.fromarray(opened.rgb())
@@ -324,7 +345,7 @@ def _query_hash(query: Query, scratch: Path) -> tuple[FileHashes, float]:
     path = scratch / f"{query.transform.name}-{abs(hash(query.image.key))}.bmp"
     edited.convert("RGB").save(path)
     try:
-        return _timed(lambda: hash_file(path, QUERY_REQUEST))
+        return _timed(lambda: hash_file(path, request))
     finally:
         path.unlink(missing_ok=True)
 

@@ -108,6 +108,17 @@ class PageClient:
     ) -> bytes:
         """The body of a 2xx answer to ``method url`` with ``body``; errors
         as :meth:`get`'s."""
+        return self.exchange(method, url, body, headers)[0]
+
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[bytes, http.client.HTTPMessage]:
+        """As :meth:`send`, with the answer's headers (TAXII puts its paging
+        dates there)."""
         try:
             return self._request(method, url, body, dict(headers or {}))
         except HttpStatusError as error:
@@ -122,7 +133,9 @@ class PageClient:
         except (ValueError, RecursionError):
             raise ExchangeError(f"{self.redact(url)}: the page is not JSON") from None
 
-    def _request(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> bytes:
+    def _request(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[bytes, http.client.HTTPMessage]:
         deadline = time.monotonic() + self.page_timeout
         target = http_target(url)
         if not self.policy.allows(target.host, target.port):
@@ -153,7 +166,7 @@ class PageClient:
                 response.status,
                 answer[:ERROR_BODY_BYTES],
             )
-        return answer
+        return answer, response.headers
 
     def _read(self, response: http.client.HTTPResponse, url: str, deadline: float) -> bytes:
         chunks: list[bytes] = []

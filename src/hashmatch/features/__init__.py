@@ -10,12 +10,13 @@ transform.  :class:`~.matcher.LocalFeatureMatcher` ties them together.
 """
 
 from hashmatch.features.extract import Features, extract_features
-from hashmatch.features.matcher import LocalFeatureMatcher
+from hashmatch.features.matcher import LocalFeatureMatcher, QueryFeatures
 from hashmatch.features.storage import decode_features, encode_features
 
 __all__ = [
     "Features",
     "LocalFeatureMatcher",
+    "QueryFeatures",
     "decode_features",
     "encode_features",
     "extract_features",

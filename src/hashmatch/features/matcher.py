@@ -5,10 +5,13 @@
     matcher.add_stored("photo-1", blob)       # e.g. after a restart
     matcher.query(edited_copy)                # [("photo-1", 87)]
 
-A query is searched as it is and mirrored (ORB descriptors are not
-mirror-invariant).  Each orientation's best-voted bank images are verified
-geometrically; a bank image is reported with its best inlier count when that
-reaches ``min_inliers``.  Thread-safe: queries run alongside adds and removals.
+A query is searched as it is and, only when that finds nothing, mirrored
+(ORB descriptors are not mirror-invariant; a mirrored re-share is rarer than
+the others and a second extraction and search would double every query).
+The first :data:`VOTE_KEYPOINTS` query descriptors (spread over the image)
+vote; the best-voted bank images are verified geometrically against all of
+them, and one is reported with its inlier count when that reaches
+``min_inliers``.  Thread-safe: queries run alongside adds and removals.
 """
 
 from __future__ import annotations
@@ -34,12 +37,31 @@ MIN_INLIERS = 24
 CANDIDATES = 12
 #: Votes a bank image needs before it is worth verifying.
 MIN_VOTES = 6
+#: Query descriptors that vote (the search's cost is proportional to them).
+VOTE_KEYPOINTS = 250
 
 
 @dataclass(frozen=True)
 class _Entry:
     slot: int
     features: Features
+
+
+class QueryFeatures:
+    """A query picture's features, extracted once for every matcher it is
+    searched in: the picture as it is now, the mirrored one only when a
+    matcher first asks for it."""
+
+    def __init__(self, image: Image.Image | np.ndarray) -> None:
+        self._array = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image
+        self.plain = extract_features(self._array)
+        self._mirrored: Features | None = None
+
+    @property
+    def mirrored(self) -> Features:
+        if self._mirrored is None:  # two threads may both extract: same result
+            self._mirrored = extract_features(np.ascontiguousarray(self._array[:, ::-1]))
+        return self._mirrored
 
 
 class LocalFeatureMatcher:
@@ -99,19 +121,19 @@ class LocalFeatureMatcher:
         del self._content_of_slot[entry.slot]
         return True
 
-    def query(self, image: Image.Image | np.ndarray) -> list[tuple[Hashable, int]]:
-        """Bank images that match, with verified inliers, most first."""
-        array = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image
-        best: dict[Hashable, int] = {}
-        for view in (array, array[:, ::-1]):
-            for content_id, inliers in self._verified(extract_features(np.ascontiguousarray(view))):
-                best[content_id] = max(inliers, best.get(content_id, 0))
-        return sorted(best.items(), key=lambda item: -item[1])
+    def query(self, image: Image.Image | np.ndarray | QueryFeatures) -> list[tuple[Hashable, int]]:
+        """Bank images that match, with verified inliers, most first.  Several
+        matchers can share one :class:`QueryFeatures` (one extraction)."""
+        views = image if isinstance(image, QueryFeatures) else QueryFeatures(image)
+        found = self._verified(views.plain)
+        if not found:
+            found = self._verified(views.mirrored)
+        return sorted(found, key=lambda item: -item[1])
 
     def _verified(self, features: Features) -> list[tuple[Hashable, int]]:
         if not len(features):
             return []
-        slots, votes = self._index.votes(features.descriptors, self.search_radius)
+        slots, votes = self._index.votes(features.descriptors[:VOTE_KEYPOINTS], self.search_radius)
         found = []
         for slot in slots[votes >= MIN_VOTES][: self.candidates]:
             content_id = self._content_of_slot.get(int(slot))

@@ -105,3 +105,27 @@ def scan(
                 rows.append(row)
                 distances.append(found)
     return np.array(rows, dtype=np.int64), np.array(distances, dtype=np.int32)
+
+
+@jit
+def scan_batch(
+    hashes: np.ndarray, alive: np.ndarray, queries: np.ndarray, radius: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`scan` for every row of ``queries``: (query numbers, rows, distances)."""
+    numbers = []
+    rows = []
+    distances = []
+    for number in range(queries.shape[0]):
+        query = queries[number]
+        for row in range(hashes.shape[0]):
+            if alive[row]:
+                found = distance(hashes, row, query)
+                if found <= radius:
+                    numbers.append(number)
+                    rows.append(row)
+                    distances.append(found)
+    return (
+        np.array(numbers, dtype=np.int64),
+        np.array(rows, dtype=np.int64),
+        np.array(distances, dtype=np.int32),
+    )

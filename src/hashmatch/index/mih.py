@@ -111,6 +111,50 @@ def _bound(bounds: np.ndarray, b: int, chunk: int, offsets: np.ndarray, at: int)
 
 
 @jit
+def _probe_count(layout: np.ndarray, radii: np.ndarray) -> int:
+    """Buckets one query probes with these per-chunk radii."""
+    probes = 0
+    for c in range(layout.shape[0]):
+        if radii[c] >= 0:
+            width = layout[c, 1]
+            probes += 1 + (width if radii[c] >= 1 else 0)
+            probes += width * (width - 1) // 2 if radii[c] >= 2 else 0
+    return int(probes)
+
+
+@jit
+def _probe_bounds(
+    bounds: np.ndarray,
+    b: int,
+    queries: np.ndarray,
+    q: int,
+    layout: np.ndarray,
+    bases: np.ndarray,
+    offsets: np.ndarray,
+    radii: np.ndarray,
+) -> int:
+    """Write the bounds of every bucket ``queries[q]`` probes from ``bounds[b]`` on."""
+    for c in range(layout.shape[0]):
+        probe = radii[c]
+        if probe < 0:
+            continue
+        width = layout[c, 1]
+        base = bases[c]
+        key = _chunk(queries, q, layout[c, 0], width)
+        b = _bound(bounds, b, c, offsets, base + key)
+        if probe < 1:
+            continue
+        for i in range(width):
+            key1 = key ^ (1 << i)
+            b = _bound(bounds, b, c, offsets, base + key1)
+            if probe < 2:
+                continue
+            for j in range(i + 1, width):
+                b = _bound(bounds, b, c, offsets, base + (key1 ^ (1 << j)))
+    return b
+
+
+@jit
 def search_one(
     hashes: np.ndarray,
     alive: np.ndarray,
@@ -135,33 +179,10 @@ def search_one(
     de-duplicated at the end, so concurrent queries share no state.
     """
     radii = _probe_radii(layout.shape[0], radius)
-    query_row = query.reshape((1, WORDS))
     # Phase 1: bucket bounds for every probe key of every chunk.
-    probes = 0
-    for c in range(layout.shape[0]):
-        if radii[c] >= 0:
-            width = layout[c, 1]
-            probes += 1 + (width if radii[c] >= 1 else 0)
-            probes += width * (width - 1) // 2 if radii[c] >= 2 else 0
+    probes = _probe_count(layout, radii)
     bounds = np.empty((probes, 3), dtype=np.int64)
-    b = 0
-    for c in range(layout.shape[0]):
-        probe = radii[c]
-        if probe < 0:
-            continue
-        width = layout[c, 1]
-        base = bases[c]
-        key = _chunk(query_row, 0, layout[c, 0], width)
-        b = _bound(bounds, b, c, offsets, base + key)
-        if probe < 1:
-            continue
-        for i in range(width):
-            key1 = key ^ (1 << i)
-            b = _bound(bounds, b, c, offsets, base + key1)
-            if probe < 2:
-                continue
-            for j in range(i + 1, width):
-                b = _bound(bounds, b, c, offsets, base + (key1 ^ (1 << j)))
+    _probe_bounds(bounds, 0, query.reshape((1, WORDS)), 0, layout, bases, offsets, radii)
     # Phase 2: the candidate rows in those buckets.
     total = 0
     for b in range(probes):
@@ -196,6 +217,70 @@ def _unique(rows: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.nda
         keep[i] = rows[order[i]] != rows[order[i - 1]]
     chosen = order[keep]
     return rows[chosen], distances[chosen]
+
+
+@jit
+def search_batch(
+    hashes: np.ndarray,
+    alive: np.ndarray,
+    layout: np.ndarray,
+    bases: np.ndarray,
+    offsets: np.ndarray,
+    rows: np.ndarray,
+    queries: np.ndarray,
+    radius: int,
+    max_probe: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`search_one` for every row of an (n, 4) ``queries`` array in one call.
+
+    Returns (query numbers, rows, distances), sorted by query, then row.
+    Each phase runs over all the queries' probes at once, so the CPU
+    overlaps far more memory reads than one query's few buckets allow.
+
+    Every chunk's probe radius is capped at ``max_probe``: at 2 the search
+    is exact (as :func:`search_one`); below that it is exact up to
+    ``(max_probe + 1) * chunks - 1`` bits and, beyond, finds a pair only when
+    one of its chunks is within ``max_probe`` bits.  At 0 a query reads one
+    bucket per chunk instead of up to ``1 + width`` (the second stage's
+    descriptor vote, where a near-complete answer is enough).
+    """
+    radii = _probe_radii(layout.shape[0], radius)
+    for c in range(radii.shape[0]):
+        radii[c] = min(radii[c], max_probe)
+    per_query = _probe_count(layout, radii)
+    bounds = np.empty((queries.shape[0] * per_query, 3), dtype=np.int64)
+    for q in range(queries.shape[0]):
+        _probe_bounds(bounds, q * per_query, queries, q, layout, bases, offsets, radii)
+    total = 0
+    for b in range(bounds.shape[0]):
+        total += bounds[b, 2] - bounds[b, 1]
+    candidates = np.empty(total, dtype=np.int64)
+    owners = np.empty(total, dtype=np.int64)
+    n = 0
+    for b in range(bounds.shape[0]):
+        c = bounds[b, 0]
+        for position in range(bounds[b, 1], bounds[b, 2]):
+            candidates[n] = rows[c, position]
+            owners[n] = b // per_query
+            n += 1
+    keys = np.empty(total, dtype=np.int64)
+    found_distances = np.empty(total, dtype=np.int32)
+    found = 0
+    stride = max(hashes.shape[0], 1)
+    for n in range(total):
+        row = candidates[n]
+        bits = distance(hashes, row, queries[owners[n]])
+        if bits <= radius and alive[row]:
+            keys[found] = owners[n] * stride + row
+            found_distances[found] = bits
+            found += 1
+    # A row can come up through several chunks: keep it once per query.
+    order = np.argsort(keys[:found])
+    keep = np.ones(found, dtype=np.bool_)
+    for i in range(1, found):
+        keep[i] = keys[order[i]] != keys[order[i - 1]]
+    chosen = order[keep]
+    return keys[chosen] // stride, keys[chosen] % stride, found_distances[chosen]
 
 
 @dataclass
@@ -234,6 +319,21 @@ class MultiIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         return search_one(
             self.hashes, alive, self.layout, self.bases, self.offsets, self.rows, query, radius
+        )
+
+    def search_batch(
+        self, alive: np.ndarray, queries: np.ndarray, radius: int, max_probe: int = 2
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return search_batch(
+            self.hashes,
+            alive,
+            self.layout,
+            self.bases,
+            self.offsets,
+            self.rows,
+            queries,
+            radius,
+            max_probe,
         )
 
     @property

@@ -31,3 +31,4 @@ def warm_up() -> None:
         for index in (built, mapped):
             index.search(hashes[0], 31)
             index.search(hashes[0], 64)  # past the tables' radius: a scan
+            index.search_batch(hashes[:2], 24, max_probe=0)  # the local-features vote

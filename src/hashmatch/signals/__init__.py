@@ -6,8 +6,9 @@ from hashmatch.signals.base import (
     ImageSignalType,
     SignalType,
     SignalValue,
+    TextSearchSignalType,
 )
-from hashmatch.signals.registry import get_signal_type, signal_types
+from hashmatch.signals.registry import get_signal_type, is_text_search, parse_query, signal_types
 
 __all__ = [
     "BytesSignalType",
@@ -15,6 +16,9 @@ __all__ = [
     "ImageSignalType",
     "SignalType",
     "SignalValue",
+    "TextSearchSignalType",
     "get_signal_type",
+    "is_text_search",
+    "parse_query",
     "signal_types",
 ]

@@ -11,7 +11,9 @@ capability, checked with ``isinstance``:
 
 How a type is matched is a capability too: a :class:`HammingSignalType`
 (PDQ, vPDQ, or a plugin's own perceptual hash) is searched by Hamming
-distance in a range index; any other type is matched byte for byte.
+distance in a range index; a :class:`TextSearchSignalType` (keywords) finds
+every banked phrase inside a query text; any other type is matched byte for
+byte.
 
 A new type is a subclass registered under the ``hashmatch.signal_types``
 entry point group, exactly as the built-in ones are::
@@ -103,6 +105,31 @@ class HammingSignalType(SignalType):
 
     def distance(self, a: str, b: str) -> int:
         return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+class TextSearchSignalType(SignalType):
+    """Capability: a bank holds phrases (``parse`` normalises one) and a query
+    is a text: every banked phrase that occurs in it, at word boundaries,
+    matches, all found in one pass (an Aho-Corasick automaton,
+    :class:`~hashmatch.index.text.PhraseIndex`)::
+
+        class HashtagSignal(TextSearchSignalType):
+            name = "hashtag"
+            default_threshold = 0
+
+            def parse(self, text: str) -> str: ...           # one phrase
+            def normalise_text(self, text: str) -> str: ...  # a query, folded alike
+    """
+
+    #: The longest query text taken.
+    max_text_chars: ClassVar[int] = 100_000
+
+    @abstractmethod
+    def normalise_text(self, text: str) -> str:
+        """A query text folded as phrases are, or InvalidHashError."""
+
+    def distance(self, a: str, b: str) -> int:
+        return 0 if a == b else 1
 
 
 class Digest(Protocol):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from hashmatch.errors import UnknownSignalTypeError
-from hashmatch.signals.base import SignalType
+from hashmatch.signals.base import SignalType, TextSearchSignalType
 
 ENTRY_POINT_GROUP = "hashmatch.signal_types"
 
@@ -40,3 +40,19 @@ def get_signal_type(name: str) -> SignalType:
         return types[name]
     except KeyError:
         raise UnknownSignalTypeError(name, list(types)) from None
+
+
+def is_text_search(name: str) -> bool:
+    """Whether the type called ``name`` finds banked phrases inside a query text
+    (False for a name no installed type has)."""
+    types = signal_types()
+    return name in types and isinstance(types[name], TextSearchSignalType)
+
+
+def parse_query(name: str, text: str) -> str:
+    """What a lookup searches for: a text-search type's query text, folded
+    (a message in which keywords are found), any other type's parsed hash."""
+    signal_type = get_signal_type(name)
+    if isinstance(signal_type, TextSearchSignalType):
+        return signal_type.normalise_text(text)
+    return signal_type.parse(text)

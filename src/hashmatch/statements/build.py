@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 
 from hashmatch.statements import fields
+from hashmatch.store.ids import reserve_ids
 from hashmatch.store.models import as_utc, utcnow
 from hashmatch.store.statement_models import Statement
 
@@ -125,9 +126,10 @@ def record(
         return None
     body = build(PlatformFacts.from_settings(settings), restriction)
     fields.check_statement(body)
-    statement_id: int = session.execute(
-        insert(Statement)
-        .values(
+    [statement_id] = reserve_ids(session.connection(), cast(Table, Statement.__table__), 1)
+    session.execute(
+        insert(Statement).values(
+            id=statement_id,
             decision_kind=restriction.kind,
             decision_id=restriction.decision_id,
             submission_id=submission_id,
@@ -137,8 +139,7 @@ def record(
             attempts=0,
             created_at=utcnow(),
         )
-        .returning(Statement.id)
-    ).scalar_one()
+    )
     return statement_id
 
 

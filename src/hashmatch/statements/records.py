@@ -2,20 +2,26 @@
 
 list_statements(database, status="failed")   # newest first, as JSON
 get_statement(database, 7)                   # one, with the statement sent
+resend(database, 7)                          # one failed statement pending again
 retry_failed(database)                       # how many are pending again
+
+A failed statement is put back with one conditional update (``WHERE
+status = 'failed'``): of two resends at once, one does it and the other is
+told the statement is no longer failed.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
 from hashmatch import audit
-from hashmatch.errors import InvalidFieldError, UnknownStatementError
+from hashmatch.errors import InvalidFieldError, StatementError, UnknownStatementError
 from hashmatch.store import Database
 from hashmatch.store.models import iso_utc
-from hashmatch.store.statement_models import STATEMENT_STATUSES, Statement
+from hashmatch.store.statement_models import DECISION_KINDS, STATEMENT_STATUSES, Statement
 
 
 def statement_json(row: Statement, *, body: bool = False) -> dict[str, Any]:
@@ -39,15 +45,31 @@ def statement_json(row: Statement, *, body: bool = False) -> dict[str, Any]:
 
 
 def list_statements(
-    database: Database, *, status: str | None = None, limit: int = 100
+    database: Database,
+    *,
+    status: str | None = None,
+    decision_kind: str | None = None,
+    since: datetime | None = None,
+    before: int | None = None,
+    limit: int = 100,
 ) -> list[dict[str, Any]]:
-    """Statements, newest first (InvalidFieldError for an unknown status)."""
+    """Statements, newest first: of one status and decision kind, written
+    at ``since`` or later, with ids below ``before`` (the next page).
+    InvalidFieldError for an unknown status or decision kind."""
     query = select(Statement)
-    if status is not None:
-        if status not in STATEMENT_STATUSES:
-            known = ", ".join(STATEMENT_STATUSES)
-            raise InvalidFieldError(f"status must be one of {known}, not {status!r}")
-        query = query.where(Statement.status == status)
+    for name, value, known, column in (
+        ("status", status, STATEMENT_STATUSES, Statement.status),
+        ("decision_kind", decision_kind, DECISION_KINDS, Statement.decision_kind),
+    ):
+        if value is None:
+            continue
+        if value not in known:
+            raise InvalidFieldError(f"{name} must be one of {', '.join(known)}, not {value!r}")
+        query = query.where(column == value)
+    if since is not None:
+        query = query.where(Statement.created_at >= since)
+    if before is not None:
+        query = query.where(Statement.id < before)
     with database.reading() as session:
         rows = session.scalars(query.order_by(Statement.id.desc()).limit(limit)).all()
         return [statement_json(row) for row in rows]
@@ -59,6 +81,33 @@ def get_statement(database: Database, statement_id: int) -> dict[str, Any]:
         if row is None:
             raise UnknownStatementError(f"no statement of reasons {statement_id}")
         return statement_json(row, body=True)
+
+
+def resend(database: Database, statement_id: int) -> dict[str, Any]:
+    """A failed statement back to pending, tries reset, audited; the
+    statement after.  UnknownStatementError, or StatementError when it is
+    not failed (pending, sent, not sent, or resent by someone else first)."""
+    with database.transaction() as session:
+        result = session.execute(
+            update(Statement)
+            .where(Statement.id == statement_id, Statement.status == "failed")
+            .values(status="pending", attempts=0, next_attempt_at=None)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            row = session.get(Statement, statement_id)
+            if row is None:
+                raise UnknownStatementError(f"no statement of reasons {statement_id}")
+            raise StatementError(
+                f"statement {statement_id} is {row.status}: only a failed one is sent again"
+            )
+        audit.record(
+            session,
+            "statement.resend",
+            f"statement:{statement_id}",
+            before={"status": "failed"},
+            after={"status": "pending"},
+        )
+    return get_statement(database, statement_id)
 
 
 def retry_failed(database: Database) -> int:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hashmatch.errors import ConfigurationError
 from hashmatch.store.changelog import LOG_WRITTEN
+from hashmatch.store.ids import give_fresh_ids
 from hashmatch.store.models import Instance
 
 #: How long a SQLite writer waits for another one to finish.
@@ -111,6 +112,8 @@ class Database:
             else None
         )
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        if engine.dialect.name == "sqlite":
+            event.listen(self._sessions, "before_flush", give_fresh_ids)
         self._read_sessions = sessionmaker(
             engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )

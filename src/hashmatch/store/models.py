@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     text,
@@ -63,6 +64,11 @@ class Bank(Base):
     #: Whether images added by hashing also store their crops and small
     #: rotations as variant signals (``media/variants.py``).
     image_variants: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Whether images added by hashing also store their local features
+    #: (``content_features``) and queries run the second stage here.
+    local_features: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Verified inliers a local-features match needs; None: the library default.
+    min_inliers: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -150,6 +156,24 @@ class ContentSignal(Base):
     variant: Mapped[str | None] = mapped_column(String(16))
 
     content: Mapped[Content] = relationship(back_populates="signals")
+
+
+class ContentFeatures(Base):
+    """One bank image's local features (``hashmatch.features``), at most 8 KB.
+
+    Stored in the transaction that adds the image's signals, so a process that
+    learns of the signals from the change log finds the features too.
+    """
+
+    __tablename__ = "content_features"
+
+    content_id: Mapped[int] = mapped_column(
+        ForeignKey("contents.id", ondelete="CASCADE"), primary_key=True
+    )
+    bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
+    features: Mapped[bytes] = mapped_column(LargeBinary)
+    keypoints: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Change(Base):

@@ -87,6 +87,8 @@ class Submission(Base):
             sqlite_where=text("dedupe_key IS NOT NULL"),
             postgresql_where=text("dedupe_key IS NOT NULL"),
         ),
+        # A platform user's history, newest first (platform_users/history.py).
+        Index("ix_submissions_user_history", "user_ref", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -94,7 +96,7 @@ class Submission(Base):
     content_ref: Mapped[str] = mapped_column(String(200), index=True)
     #: "ref:<content_ref>" or "key:<Idempotency-Key>"; NULL once the window passed.
     dedupe_key: Mapped[str | None] = mapped_column(String(300))
-    user_ref: Mapped[str | None] = mapped_column(String(200), index=True)
+    user_ref: Mapped[str | None] = mapped_column(String(200))
     uploaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     content_url: Mapped[str | None] = mapped_column(Text)
     #: The platform's own metadata (a JSON object, capped in size).

@@ -307,7 +307,11 @@ def add_upload(
     try:
         with received_upload(service, file) as received:
             result = hash_received_now(
-                received, dihedral=False, crop_variants=BANK_CROP_VARIANTS, image_variants=True
+                received,
+                dihedral=False,
+                crop_variants=BANK_CROP_VARIANTS,
+                image_variants=True,
+                local_features=bank.local_features,
             )
     except ApiError as error:
         result = None
@@ -325,6 +329,7 @@ def add_upload(
         text,
         frames=result.frames.get(FRAMES, []),
         variants=result.variants,
+        features=result.features,
     )
     return _added(request, viewer, bank, form, entry, warnings)
 

@@ -99,7 +99,10 @@ def _try_upload(
     try:
         with received_upload(service, file) as received:
             result = hash_received_now(
-                received, dihedral=True, query_cleanup=service.settings.match_query_cleanup
+                received,
+                dihedral=True,
+                query_cleanup=service.settings.match_query_cleanup,
+                feature_query=bool(matcher.features),
             )
             thumbnail = thumbnail_uri(received.path, received.limits) if result.ok else None
     except ApiError as error:

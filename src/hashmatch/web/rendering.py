@@ -37,6 +37,7 @@ NAVIGATION = (
     NavItem("Review", "/ui/review", "review"),
     NavItem("Reports", "/ui/reports", "report"),
     NavItem("Evidence", "/ui/evidence", "evidence"),
+    NavItem("Statements", "/ui/statements", "evidence"),
     NavItem("Banks", "/ui/banks", "read"),
     NavItem("Match tester", "/ui/match", "test"),
     NavItem("Rules", "/ui/rules", "read"),

@@ -88,6 +88,15 @@ def _kept(request: Request, submission_id: int) -> KeptFile | None:
         return None
 
 
+def shielded_kept_preview(request: Request, view: View, submission_id: int) -> Preview | None:
+    """The submission's kept media as ``view`` shields it; None when none is
+    kept or it cannot be shown."""
+    kept = _kept(request, submission_id)
+    if kept is None:
+        return None
+    return shielded_preview(kept.data, blur_px=view.blur_px, **_limits(request))
+
+
 def _allowlist_options(request: Request) -> list[tuple[str, str]]:
     """The allowlist banks a false positive may add to, as the form offers them."""
     banks = service_of(request).banks.all()
@@ -99,12 +108,7 @@ def shielded_media(request: Request, viewer: Viewer, item: dict[str, Any]) -> di
     ``_media.html``, ``_matches.html``) show of ``item``: its submission, its
     media as the viewer's wellness settings shield it, and their reveals left."""
     view = view_of(request, viewer)
-    kept = _kept(request, item["submission"]["submission_id"])
-    preview = (
-        shielded_preview(kept.data, blur_px=view.blur_px, **_limits(request))
-        if kept is not None
-        else None
-    )
+    preview = shielded_kept_preview(request, view, item["submission"]["submission_id"])
     return {
         "submission": item["submission"],
         "view": view,

@@ -48,6 +48,8 @@ class DryRunRow:
     verdict_then: str
     verdict: str
     actions: list[dict[str, Any]]
+    #: The user's counts the rule's ``user_history`` conditions looked at.
+    user_history: list[dict[str, Any]]
 
 
 def _rules(request: Request) -> Rules:
@@ -75,6 +77,7 @@ def dry_run(rules: Rules, rule: RuleSpec | None) -> list[DryRunRow]:
                 verdict,
                 tried["verdict"],
                 tried["actions"],
+                tried["user_history"],
             )
         )
     return rows

@@ -97,9 +97,18 @@ def transparency_download(
     viewer: Viewer = Depends(page("read")),
 ) -> Response:
     report = _report(request, parse_period(period))
-    disposition = f'attachment; filename="{download_name(report, output_format)}"'
+    return download_response(
+        render_report(report, output_format), output_format, download_name(report, output_format)
+    )
+
+
+def download_response(body: str, output_format: str, filename: str) -> Response:
+    """A rendered report as a file to save, never cached (it is a signed-in page's)."""
     return Response(
-        render_report(report, output_format),
+        body,
         media_type=MEDIA_TYPES[output_format],
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
     )

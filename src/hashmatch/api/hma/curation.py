@@ -30,7 +30,6 @@ from hashmatch.api.hma.shapes import (
     disable_until_ts,
     disabled_until,
     enabled_from_ratio,
-    frames_from_compact,
     json_body,
     json_body_doc,
     json_object,
@@ -54,6 +53,7 @@ from hashmatch.hashing import BANK_CROP_VARIANTS
 from hashmatch.hashlists import Entry
 from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import FrameHash
+from hashmatch.signals.vpdq_compact import frames_from_compact
 
 router = APIRouter(
     prefix="/c",
@@ -258,13 +258,18 @@ async def add_content(
 ) -> dict[str, Any]:
     banks = _banks(request)
     await run_in_threadpool(_bank, banks, bank_name)
+    features = (await run_in_threadpool(banks.get, bank_name)).local_features
     body = await json_object(request, required=False, not_an_object=EXPECTS_OBJECT)
     async with submitted_content(request, url, content_type) as submitted:
         extras = body or submitted.fields
         metadata = await run_in_threadpool(_metadata, extras.get("metadata"))
         note = _note(extras.get("note"))
         signals, result = await hash_submitted(
-            submitted, types, crop_variants=BANK_CROP_VARIANTS, image_variants=True
+            submitted,
+            types,
+            crop_variants=BANK_CROP_VARIANTS,
+            image_variants=True,
+            local_features=features,
         )
     if not signals:
         raise bad_request("No signals given")
@@ -272,7 +277,11 @@ async def add_content(
         if not value:
             raise bad_request(f"Invalid {name} signal: PDQ quality is below 50")
     frames = result.frames.get("vpdq") if "vpdq" in signals else None
-    entry = replace(_entry(signals, note, metadata, frames), variants=result.variants)
+    entry = replace(
+        _entry(signals, note, metadata, frames),
+        variants=result.variants,
+        features=result.features,
+    )
     added = await run_in_threadpool(_added, request, bank_name, entry)
     return with_not_computed(added, result)
 

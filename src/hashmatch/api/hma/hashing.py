@@ -21,13 +21,13 @@ from hashmatch.api.hma.shapes import (
     CONTENT_TYPES,
     SIGNAL_TYPES,
     bad_request,
-    compact_frames,
     with_not_computed,
 )
 from hashmatch.api.responses import KEYED, hma_error_responses
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.hashing import FileHashes
 from hashmatch.pdq import MIN_MATCH_QUALITY
+from hashmatch.signals.vpdq_compact import compact_frames
 
 router = APIRouter(
     prefix="/h",
@@ -125,6 +125,8 @@ async def hash_submitted(
     crop_variants: tuple[float, ...] = (),
     image_variants: bool = False,
     query_cleanup: bool = False,
+    local_features: bool = False,
+    feature_query: bool = False,
 ) -> tuple[dict[str, str], FileHashes]:
     """HMA's hashes of the content (a PDQ of quality below 50 is ""), and ours.
 
@@ -139,6 +141,8 @@ async def hash_submitted(
         crop_variants=crop_variants,
         image_variants=image_variants,
         query_cleanup=query_cleanup,
+        local_features=local_features,
+        feature_query=feature_query,
     )
     if result.error is not None and "vpdq" in wanted and len(wanted) > 1:
         why = result.error

@@ -19,7 +19,6 @@ from hashmatch.api.hma.shapes import (
     bad_request,
     by_bank,
     distance_text,
-    frames_from_compact,
     json_body,
     json_body_doc,
     ours,
@@ -33,6 +32,7 @@ from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match, Matcher
 from hashmatch.reporting.transparency.counts import LOOKUPS
 from hashmatch.signals import get_signal_type
+from hashmatch.signals.vpdq_compact import frames_from_compact
 from hashmatch.video_matching import match_video
 
 router = APIRouter(
@@ -146,7 +146,11 @@ async def lookup(
         matcher = await run_in_threadpool(_matcher_for, request, banks)
         async with submitted_content(request, url, content_type) as submitted:
             signals, result = await hash_submitted(
-                submitted, types, dihedral=True, query_cleanup=_cleanup_on(request)
+                submitted,
+                types,
+                dihedral=True,
+                query_cleanup=_cleanup_on(request),
+                feature_query=bool(matcher.features),
             )
         found = await run_in_threadpool(_lookup_result, request, matcher, result, signals, banks)
         if signal_type is not None:
@@ -176,7 +180,11 @@ async def lookup_upload(
     matcher = await run_in_threadpool(_matcher_for, request, banks)
     async with submitted_content(request, None, None) as submitted:
         signals, result = await hash_submitted(
-            submitted, types, dihedral=True, query_cleanup=_cleanup_on(request)
+            submitted,
+            types,
+            dihedral=True,
+            query_cleanup=_cleanup_on(request),
+            feature_query=bool(matcher.features),
         )
     return await run_in_threadpool(_lookup_result, request, matcher, result, signals, banks)
 

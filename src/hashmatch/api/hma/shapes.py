@@ -13,7 +13,6 @@ the shapes as HMA's server gives them.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -26,8 +25,8 @@ from hashmatch.api.errors import ApiError
 from hashmatch.banks import ContentInfo
 from hashmatch.hashing import FileHashes
 from hashmatch.matching import Match
-from hashmatch.signals import get_signal_type
 from hashmatch.signals.base import FrameHash
+from hashmatch.signals.vpdq_compact import compact_frames
 
 #: HMA signal type name -> hashmatch signal type name.
 SIGNAL_TYPES = {"pdq": "pdq", "video_md5": "md5", "vpdq": "vpdq"}
@@ -134,33 +133,6 @@ def signals_json(signals: dict[str, str], frames: list[FrameHash] | None = None)
     if frames:
         named["vpdq"] = compact_frames(frames)
     return named
-
-
-def compact_frames(frames: list[FrameHash]) -> str:
-    """Frames as threatexchange's vPDQ extension writes them."""
-    return json.dumps([f"{f.hash},{f.quality},{f.timestamp:.3}" for f in frames if not f.variant])
-
-
-def frames_from_compact(text: str) -> list[FrameHash]:
-    """The frames of a compact vPDQ signal; frame numbers are list positions
-    (the compact form has none).  ValueError for anything else."""
-    try:
-        items = json.loads(text or "[]")
-    except RecursionError:
-        raise ValueError("the frame list is nested too deeply") from None
-    expected = "expected a JSON list of 'hash,quality,timestamp' strings"
-    if not isinstance(items, list) or not items:
-        raise ValueError(expected)
-    frames = []
-    for number, item in enumerate(items):
-        if not isinstance(item, str):
-            raise ValueError(expected)
-        value, quality, seconds = item.split(",")
-        parsed = get_signal_type("pdq").parse(value)
-        if not 0 <= int(quality) <= 100 or not 0 <= float(seconds) < math.inf:
-            raise ValueError(f"frame {number} is out of range")
-        frames.append(FrameHash(number, int(quality), parsed, float(seconds)))
-    return frames
 
 
 def user_metadata(content: ContentInfo) -> dict[str, Any] | None:

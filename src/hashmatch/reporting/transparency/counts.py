@@ -43,6 +43,11 @@ AUTOMATED_DECISIONS = (
     "AUTOMATED_DECISION_PARTIALLY",
     "AUTOMATED_DECISION_NOT_AUTOMATED",
 )
+#: Complaints: the users' appeals (review/appeals.py), and the histogram of
+#: seconds from an appeal's receipt to its decision.
+COMPLAINTS = "complaints"
+COMPLAINT_DECISIONS = {"uphold": "upheld", "overturn": "overturned"}
+TO_DECIDE = "complaint_to_decision"
 #: Submission columns counted by value: where each goes in the figures.
 SUBMISSION_FIGURES = {
     "verdict": ("verdicts", "submissions"),
@@ -387,6 +392,41 @@ def _count_statements(session: Session, sql: _Sql, params: dict[str, Any], count
     counts.add(sent, STATEMENTS, "sent")
 
 
+def _count_complaints(session: Session, sql: _Sql, params: dict[str, Any], counts: Counts) -> None:
+    """Appeals received and decided in the period, by decision, and the
+    histogram of seconds from receipt to decision of those decided."""
+    received = session.execute(
+        _query(
+            f"SELECT {sql.month('received_at')}, '', count(*) FROM appeals "
+            "WHERE received_at >= :start AND received_at < :end GROUP BY 1"
+        ),
+        params,
+    )
+    counts.add(received, COMPLAINTS, "received")
+    decided_in = "decided_at >= :start AND decided_at < :end AND decision IS NOT NULL"
+    rows = session.execute(
+        _query(
+            f"SELECT {sql.month('decided_at')}, decision, count(*) FROM appeals "
+            f"WHERE {decided_in} GROUP BY 1, 2"
+        ),
+        params,
+    ).all()
+    counts.add(((m, "", n) for m, _, n in rows), COMPLAINTS, "decided")
+    for decision, name in COMPLAINT_DECISIONS.items():
+        counts.add(((m, "", n) for m, d, n in rows if d == decision), COMPLAINTS, name)
+    half = "CASE WHEN decided_at >= :middle THEN 'current' ELSE 'previous' END"
+    seconds = sql.seconds_between("received_at", "decided_at")
+    counts.add_histogram(
+        session.execute(
+            _query(
+                f"SELECT {half}, {seconds}, count(*) FROM appeals WHERE {decided_in} GROUP BY 1, 2"
+            ),
+            params,
+        ),
+        TO_DECIDE,
+    )
+
+
 def count_all(database: Database, period: Period) -> Counts:
     """Everything ``period`` and the period before it count, by month."""
     sql = _Sql(database.dialect)
@@ -400,6 +440,7 @@ def count_all(database: Database, period: Period) -> Counts:
             _count_reports(session, sql, params, counts)
             _count_evidence_and_lookups(session, sql, params, counts)
             _count_statements(session, sql, params, counts)
+            _count_complaints(session, sql, params, counts)
         for part in parts:
             counts.merge(part)
     return counts

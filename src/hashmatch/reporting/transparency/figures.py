@@ -26,9 +26,12 @@ from hashmatch.reporting.transparency.counts import (
     AUTOMATED_DECISIONS,
     AUTOMATED_DETECTIONS,
     CLASSIFICATIONS,
+    COMPLAINT_DECISIONS,
+    COMPLAINTS,
     CONTENT_TYPES,
     DECISIONS,
     STATEMENTS,
+    TO_DECIDE,
     UNCLASSIFIED,
     VERDICTS,
     Counts,
@@ -110,8 +113,16 @@ LAYOUT: dict[tuple[str, str], tuple[str, ...] | None] = {
     (STATEMENTS, "by_category"): (),
     (STATEMENTS, "by_automated_detection"): AUTOMATED_DETECTIONS,
     (STATEMENTS, "by_automated_decision"): AUTOMATED_DECISIONS,
+    (COMPLAINTS, "received"): None,
+    (COMPLAINTS, "decided"): None,
+    **{(COMPLAINTS, name): None for name in COMPLAINT_DECISIONS.values()},
 }
 MEDIANS = ("upload_to_verdict", "upload_to_decision", "upload_to_report")
+
+
+def hours(seconds: float | None) -> float | None:
+    """Seconds as hours to a tenth (a complaint's time to decide is told in hours)."""
+    return None if seconds is None else round(seconds / 3600, 1)
 
 
 def _figures(counts: Counts, period: Period) -> dict[str, Any]:
@@ -143,6 +154,9 @@ def _figures(counts: Counts, period: Period) -> dict[str, Any]:
     figures["medians_seconds"] = {
         name: _figure(middle(name, "current"), middle(name, "previous")) for name in MEDIANS
     }
+    figures[COMPLAINTS]["median_hours_to_decide"] = _figure(
+        hours(middle(TO_DECIDE, "current")), hours(middle(TO_DECIDE, "previous"))
+    )
     return dict(figures)
 
 

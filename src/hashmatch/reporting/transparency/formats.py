@@ -37,6 +37,7 @@ SECTION_TITLES = {
     "cybertip_reports": "CyberTipline reports",
     "evidence": "Evidence preserved",
     "statements_of_reasons": "Statements of reasons (EU DSA)",
+    "complaints": "Complaints (appeals against decisions)",
     "medians_seconds": "Median times (seconds from upload)",
 }
 #: The monthly trend chart's series and their fills.
