@@ -64,12 +64,22 @@ def _largest_per_folder(paths: list[Path]) -> list[Path]:
     return [by_folder[folder] for folder in sorted(by_folder)]
 
 
+def _light_versions(paths: list[Path]) -> list[Path]:
+    """GNOME ships most wallpapers twice, ``NAME-l`` and ``NAME-d``: the same
+    artwork recoloured for the light and dark styles (one picture, which a
+    matcher should find as one).  PDQ's 40-bit check caught most pairs, not
+    ``pixels`` (84 bits apart); the local-feature stage found its tiles, so
+    keep the light version of each pair."""
+    names = {path.stem for path in paths}
+    return [p for p in paths if not (p.stem.endswith("-d") and f"{p.stem[:-2]}-l" in names)]
+
+
 def bank_sources() -> dict[str, list[Path]]:
     # images_dark/ holds a recolour of the same wallpaper: not another picture.
     plasma = _largest_per_folder(_rasters(Path("/usr/share/wallpapers"), "*/contents/images/*"))
     return {
         "kde-plasma": plasma,
-        "gnome": _rasters(BACKGROUNDS / "gnome"),
+        "gnome": _light_versions(_rasters(BACKGROUNDS / "gnome")),
         "lomiri-ukui": _rasters(BACKGROUNDS, "*"),
         "scratch-photos": _rasters(DATA / "photos"),
     }

@@ -66,6 +66,16 @@ def test_a_reviewer_reads_the_history_a_page_at_a_time(api: tuple[Api, UserWorld
     assert [e["details"]["bank"] for e in matches] == ["known", "known"]
 
 
+def test_a_user_ref_with_a_slash_is_reachable(api: tuple[Api, UserWorld]) -> None:
+    http, world = api
+    world.upload("acct/42", matching=False)
+    for path in ("acct/42", "acct%2F42"):
+        page = _history(http, path)
+        assert page.status_code == 200, page.text
+        assert page.json()["counts"]["submission"] == 1
+    assert _history(http, "acct").status_code == 404
+
+
 def test_scopes_and_refusals(api: tuple[Api, UserWorld]) -> None:
     http, world = api
     world.upload("user-7", matching=False)

@@ -86,6 +86,8 @@ def bank_state(name: str, **changes: Any) -> dict[str, Any]:
         "labels": [],
         "thresholds": {},
         "image_variants": True,
+        "local_features": False,
+        "min_inliers": None,
         **changes,
     }
 

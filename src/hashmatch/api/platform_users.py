@@ -4,7 +4,8 @@ Reading the history needs the ``review`` scope (what a reviewer looks at
 before acting on an account); erasing needs ``admin``.  A user_ref nothing
 is known about answers 404 (``unknown_platform_user``), a cursor this
 server did not give or an unknown kind 400 (``invalid_history_request``).
-docs/platform-users.md has the rest.
+A user_ref may hold "/" (sent as is or as %2F): the routes take the rest
+of the path.  docs/platform-users.md has the rest.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class ErasureSummary(TypedDict):
 
 
 @router.get(
-    "/{user_ref}/history",
+    "/{user_ref:path}/history",
     summary="Everything known about one of the platform's users, newest first",
     response_model=History,
     responses=error_responses(400, 404),
@@ -139,7 +140,7 @@ def show_history(
 
 
 @router.delete(
-    "/{user_ref}",
+    "/{user_ref:path}",
     summary="Erase a user's records, except what a preserved report holds",
     response_model=ErasureSummary,
     responses=error_responses(400, 404),

@@ -66,7 +66,7 @@ class Bank(Base):
     image_variants: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Whether images added by hashing also store their local features
     #: (``content_features``) and queries run the second stage here.
-    local_features: Mapped[bool] = mapped_column(Boolean, default=False)
+    local_features: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     #: Verified inliers a local-features match needs; None: the library default.
     min_inliers: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -44,9 +44,12 @@ def upgrade() -> None:
         "banks", sa.Column("local_features", sa.Boolean, nullable=False, server_default="0")
     )
     op.add_column("banks", sa.Column("min_inliers", sa.Integer))
+    # Every index refresh asks which banks use the stage: never a table scan.
+    op.create_index("ix_banks_local_features", "banks", ["local_features"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_banks_local_features", table_name="banks")
     op.drop_column("banks", "min_inliers")
     op.drop_column("banks", "local_features")
     op.drop_table("content_features")
