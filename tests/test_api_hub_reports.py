@@ -170,3 +170,38 @@ def test_the_routes_answers_are_typed_in_the_openapi_document(hub: Hub) -> None:
         assert document["components"]["schemas"][reference]["properties"], (method, path)
     report = document["paths"]["/v1/hub/annual-report"]["get"]["responses"]["200"]["content"]
     assert set(report) == {"application/json", "text/csv", "text/html"}
+
+
+HOSTILE_BODIES = [
+    (b"{not json", "malformed"),
+    (b"[1, 2]", "not an object"),
+    (b'{"kind": 7, "name": ["x"], "title": {}, "type": null}', "wrong types"),
+    (b'{"name": "' + b"x" * 5000 + b'", "title": "' + b"x" * 5000 + b'"}', "oversize"),
+]
+
+
+@pytest.mark.parametrize(("body", "why"), HOSTILE_BODIES, ids=[why for _, why in HOSTILE_BODIES])
+def test_hostile_bodies_are_4xx_with_a_message(hub: Hub, body: bytes, why: str) -> None:
+    hub.member(1)
+    for path, who in [
+        ("/v1/hub/templates", "member1"),
+        ("/v1/hub/reports", "member1"),
+        ("/v1/hub/collections", "boss"),
+    ]:
+        answer = hub.http.post(
+            path, content=body, headers={**hub.as_(who), "Content-Type": "application/json"}
+        )
+        assert 400 <= answer.status_code < 500, (path, why, answer.text)
+        assert answer.json()["error"]["message"], (path, why)
+    assert (
+        len(hub.http.get("/v1/hub/templates", headers=hub.as_("member1")).json()["templates"]) == 0
+    )
+
+
+@pytest.mark.parametrize("period", ["", "2026-Q5", "x" * 5000, "20 26", "-1"])
+def test_hostile_periods_are_4xx_with_a_message(hub: Hub, period: str) -> None:
+    asked = hub.http.get(
+        "/v1/hub/annual-report", params={"period": period}, headers=hub.as_("boss")
+    )
+    assert 400 <= asked.status_code < 500, asked.text
+    assert asked.json()["error"]["message"]

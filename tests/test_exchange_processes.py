@@ -3,45 +3,20 @@ and two fetching one exchange at once write every record once."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import func, select
 
 from hashmatch.banks import Banks
-from hashmatch.errors import ExchangeBusyError
 from hashmatch.exchange import Exchanges, Fetcher, statuses
 from hashmatch.exchange.simulators import NcmecSimulator
 from hashmatch.media.download import UrlPolicy
 from hashmatch.store import Content, ContentSignal, Database
+from tests.child_process import fetch_child, kill_after, once_the_lease_lapses
 
 CREDENTIALS = "user:password"
 ENV = "TEST_NCMEC_CREDENTIALS"
-#: A child that fetches until the exchange is up to date, taking turns.
-CHILD = """
-import sys, time
-from hashmatch.errors import ExchangeBusyError
-from hashmatch.exchange import Fetcher
-from hashmatch.media.download import UrlPolicy
-from hashmatch.store import Database
-
-database = Database.open(sys.argv[1])
-fetcher = Fetcher(database, UrlPolicy(allow_private=True), retry_wait=0, lease_seconds=1)
-while True:
-    try:
-        result = fetcher.fetch("ncmec")
-    except ExchangeBusyError:
-        time.sleep(0.02)
-        continue
-    assert result.succeeded, result.error
-    if result.up_to_date:
-        break
-"""
 
 
 @pytest.fixture
@@ -62,10 +37,6 @@ def setup(database: Database, simulator: NcmecSimulator, max_records: str) -> No
     )
 
 
-def child(database_url: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", CHILD, database_url], env=os.environ.copy())
-
-
 def counts(database: Database) -> tuple[int, int, int]:
     with database.reading() as session:
         return (
@@ -80,24 +51,12 @@ def test_a_fetch_killed_midway_resumes_to_exactly_every_record(
     database: Database, database_url: str, simulator: NcmecSimulator
 ) -> None:
     setup(database, simulator, max_records="100000")
-    process = child(database_url)
-    try:
-        while statuses(database, "ncmec")[0].fetched_total < 500:
-            assert process.poll() is None, "the child ended before it was killed"
-            time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait()
+    kill_after(database, "ncmec", 500, database_url)
     [killed] = statuses(database, "ncmec")
     assert killed.fetched_total < 3000
     assert counts(database)[0] == killed.fetched_total  # the checkpoint is what the bank has
     fetcher = Fetcher(database, UrlPolicy(allow_private=True), retry_wait=0)
-    while True:
-        try:
-            result = fetcher.fetch("ncmec")
-            break
-        except ExchangeBusyError:  # until the killed child's lease lapses (1 s)
-            time.sleep(0.1)
+    result = once_the_lease_lapses(lambda: fetcher.fetch("ncmec"))
     assert result.succeeded
     assert result.up_to_date
     assert result.counts["added"] == 3000 - killed.fetched_total
@@ -109,7 +68,7 @@ def test_two_processes_fetching_one_exchange_write_each_record_once(
     database: Database, database_url: str, simulator: NcmecSimulator
 ) -> None:
     setup(database, simulator, max_records="300")
-    processes = [child(database_url), child(database_url)]
+    processes = [fetch_child(database_url, "ncmec"), fetch_child(database_url, "ncmec")]
     for process in processes:
         assert process.wait(timeout=240) == 0
     assert counts(database) == (3000, 3000, 6000)

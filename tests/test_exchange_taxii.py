@@ -8,10 +8,6 @@ bank to the server and a pull into another that then matches; and
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +23,7 @@ from typer.testing import CliRunner, Result
 
 from hashmatch.banks import Banks
 from hashmatch.cli import app
-from hashmatch.errors import ExchangeBusyError, ExchangeError
+from hashmatch.errors import ExchangeError
 from hashmatch.exchange import Exchanges, Fetcher, statuses
 from hashmatch.exchange.base import ExchangeSource, OpinionToSend, Sent
 from hashmatch.exchange.catalog import effective_options
@@ -59,6 +55,7 @@ from hashmatch.review.decisions import Verdict
 from hashmatch.signals import parse_query
 from hashmatch.store import Content, Database
 from hashmatch.store.models import utcnow
+from tests.child_process import kill_after, once_the_lease_lapses
 from tests.test_exchange_sources import SourceContract, make_source
 from tests.test_review import ALICE, open_world
 
@@ -435,26 +432,6 @@ def test_taxii2client_reads_the_simulator(taxii: TaxiiSimulator, publisher: Memb
 
 # -- kill -9 -----------------------------------------------------------------------
 
-CHILD = """
-import sys, time
-from hashmatch.errors import ExchangeBusyError, ExchangeError
-from hashmatch.exchange import Fetcher
-from hashmatch.media.download import UrlPolicy
-from hashmatch.store import Database
-
-database = Database.open(sys.argv[1])
-fetcher = Fetcher(database, UrlPolicy(allow_private=True), retry_wait=0, lease_seconds=1)
-while True:
-    try:
-        result = fetcher.fetch("hub")
-    except ExchangeBusyError:
-        time.sleep(0.02)
-        continue
-    assert result.succeeded, result.error
-    if result.up_to_date:
-        break
-"""
-
 
 @pytest.mark.slow
 def test_a_pull_killed_midway_resumes_to_exactly_every_indicator(
@@ -466,24 +443,12 @@ def test_a_pull_killed_midway_resumes_to_exactly_every_indicator(
     add_exchange(
         database, taxii, page_size="25", directory_url=directory(tmp_path / "d.json", publisher)
     )
-    process = subprocess.Popen([sys.executable, "-c", CHILD, database_url], env=os.environ.copy())
-    try:
-        while statuses(database, "hub")[0].fetched_total < 200:
-            assert process.poll() is None, "the child ended before it was killed"
-            time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait()
+    kill_after(database, "hub", 200, database_url)
     [killed] = statuses(database, "hub")
     assert killed.fetched_total < total
     with database.reading() as session:
         assert session.scalar(select(func.count()).select_from(Content)) == killed.fetched_total
-    while True:
-        try:
-            result = fetch(database)
-            break
-        except ExchangeBusyError:  # until the killed child's lease lapses (1 s)
-            time.sleep(0.1)
+    result = once_the_lease_lapses(lambda: fetch(database))
     assert result.succeeded
     assert result.up_to_date
     assert result.counts["added"] == total - killed.fetched_total

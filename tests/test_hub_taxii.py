@@ -157,6 +157,8 @@ def test_bad_queries_are_400s_not_tracebacks(hub: Hub) -> None:
     taxii_error(hub.http.post(OBJECTS, headers=headers, content=b"{not json"), 400)
     taxii_error(hub.http.post(OBJECTS, headers=headers, json={"objects": []}), 400)
     taxii_error(hub.http.post(OBJECTS, headers=headers, json=[1, 2]), 400)
+    too_many = {"objects": [{}] * (object_intake.MAX_OBJECTS + 1)}
+    assert "at most" in taxii_error(hub.http.post(OBJECTS, headers=headers, json=too_many), 400)
     plain = {**hub.basic(), "Content-Type": "text/plain"}
     taxii_error(hub.http.post(OBJECTS, headers=plain, content=b"{}"), 415)
 

@@ -86,6 +86,8 @@ class FeatureBanks:
             enabled = dict(
                 session.execute(select(Bank.id, Bank.name).where(Bank.local_features)).all()
             )
+            if not enabled and not self._banks:
+                return 0  # no bank uses the stage: no log to follow (one turned on loads whole)
             upto = latest_seq(session)
             for bank_id in set(self._banks) - set(enabled):
                 del self._banks[bank_id]

@@ -22,14 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from hashmatch.api.auth import require
-from hashmatch.api.errors import ApiError
 from hashmatch.api.hub import HubKey, hub_database, member_key
 from hashmatch.api.response_models import EXACT
 from hashmatch.api.responses import KEYED, error_responses
 from hashmatch.api.routing import GuardedRoute
 from hashmatch.api.transparency import report_response
 from hashmatch.apikeys import KeyInfo
-from hashmatch.errors import SignatureError
 from hashmatch.fieldlimits import DESCRIPTION_CHARS, MAX_ID
 from hashmatch.hub.annual_report import annual_report
 from hashmatch.hub.annual_report_formats import download_name, render
@@ -141,11 +139,9 @@ def receive_report(
     key: HubKey,
     envelope: Annotated[dict[str, Any], Body(description="The signed envelope.")],
 ) -> dict[str, Any]:
-    """A resend for the same period replaces the earlier record."""
-    try:
-        return PeriodReports(hub_database(request)).receive(member_key(key), envelope)
-    except SignatureError as error:
-        raise ApiError(422, "bad_signature", str(error)) from None
+    """A resend for the same period replaces the earlier record (a bad
+    signature is 422 ``bad_signature``, as everywhere: api/errors.py)."""
+    return PeriodReports(hub_database(request)).receive(member_key(key), envelope)
 
 
 @router.get(

@@ -27,21 +27,18 @@ if TYPE_CHECKING:
     from hashmatch.store import Database
 
 HELP = {"help_option_names": ["-h", "--help"]}
-hub_app = typer.Typer(
-    help="The coalition hub: applications, members, dues (hub_enabled; docs/hub.md).",
-    no_args_is_help=True,
-    context_settings=HELP,
+
+
+def hub_group(help_text: str) -> typer.Typer:
+    """A ``hashmatch hub`` command group: help on -h, and when run bare."""
+    return typer.Typer(help=help_text, no_args_is_help=True, context_settings=HELP)
+
+
+hub_app = hub_group("The coalition hub: applications, members, dues (hub_enabled; docs/hub.md).")
+applications_app = hub_group(
+    "Applications to join: list, show, check a criterion, approve, reject."
 )
-applications_app = typer.Typer(
-    help="Applications to join: list, show, check a criterion, approve, reject.",
-    no_args_is_help=True,
-    context_settings=HELP,
-)
-members_app = typer.Typer(
-    help="Members: list, show, suspend, reinstate, record dues and re-attestation.",
-    no_args_is_help=True,
-    context_settings=HELP,
-)
+members_app = hub_group("Members: list, show, suspend, reinstate, record dues and re-attestation.")
 hub_app.add_typer(applications_app, name="applications")
 hub_app.add_typer(members_app, name="members")
 
@@ -59,6 +56,15 @@ def hub_database(ctx: typer.Context) -> Database:
         )
         raise typer.Exit(EXIT_USAGE)
     return open_database(ctx)
+
+
+def parse_day(value: str, flag: str) -> date:
+    """A YYYY-MM-DD option's date: a usage error otherwise."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        typer.echo(f"error: {flag} {value[:40]!r} is not YYYY-MM-DD", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
 
 
 def _membership(ctx: typer.Context) -> Membership:
@@ -297,11 +303,7 @@ def dues(
     as_json: bool = AS_JSON,
 ) -> None:
     """Record a member's annual dues (recorded, not processed)."""
-    try:
-        day = date.fromisoformat(due)
-    except ValueError:
-        typer.echo(f"error: --due must be a date, YYYY-MM-DD, not {due!r}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+    day = parse_day(due, "--due")
     with reported_errors():
         member = _membership(ctx).dues.record(
             member_id,

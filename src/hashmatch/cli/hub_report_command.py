@@ -22,34 +22,23 @@ An imported rule template is added disabled: turn it on with
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
 from hashmatch.cli.context import open_database, settings_of
-from hashmatch.cli.errors import EXIT_USAGE, reported_errors
-from hashmatch.cli.hub_command import HELP, hub_database
+from hashmatch.cli.errors import reported_errors
+from hashmatch.cli.hub_command import hub_database, hub_group, parse_day
 from hashmatch.fieldlimits import MAX_ID
 
 if TYPE_CHECKING:
     from hashmatch.hub.hub_client import HubClient
 
-totals_app = typer.Typer(
-    help="National totals the annual report compares members with (hub).",
-    no_args_is_help=True,
-    context_settings=HELP,
-)
-forums_app = typer.Typer(
-    help="Forums the coalition held, for the annual report (hub).",
-    no_args_is_help=True,
-    context_settings=HELP,
-)
-templates_app = typer.Typer(
-    help="Rule templates and playbooks shared on the hub: list, show, publish, import.",
-    no_args_is_help=True,
-    context_settings=HELP,
+totals_app = hub_group("National totals the annual report compares members with (hub).")
+forums_app = hub_group("Forums the coalition held, for the annual report (hub).")
+templates_app = hub_group(
+    "Rule templates and playbooks shared on the hub: list, show, publish, import."
 )
 
 HUB_URL = typer.Option(..., "--hub", envvar="HASHMATCH_HUB_URL", help="The hub's address.")
@@ -135,11 +124,7 @@ def add_forum(
     """Record a forum the coalition held."""
     from hashmatch.hub.coalition_events import CoalitionEvents
 
-    try:
-        day = date.fromisoformat(held_on)
-    except ValueError:
-        typer.echo(f"error: --date {held_on[:40]!r} is not YYYY-MM-DD", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
+    day = parse_day(held_on, "--date")
     with reported_errors():
         forum = CoalitionEvents(hub_database(ctx)).add_forum(
             day, title, participants=participants, countries=countries.split(",")

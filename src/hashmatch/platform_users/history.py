@@ -290,18 +290,23 @@ def _report(row: Row[Any], key: Key) -> list[Entry]:
     ]
 
 
-def _appeal_rows(user_ref: str) -> Rows:
+def _of_submissions(model: type[Appeal] | type[Statement], user_ref: str, *columns: Any) -> Rows:
+    """``model``'s rows of the user's submissions: ``at``, ``row_id`` and ``columns``."""
     return (
-        select(
-            Appeal.created_at.label("at"),
-            Appeal.id.label("row_id"),
-            Appeal.submission_id,
-            Appeal.review_item_id,
-            Appeal.status,
-            Appeal.decision,
-        )
-        .join(Submission, Submission.id == Appeal.submission_id)
+        select(model.created_at.label("at"), model.id.label("row_id"), *columns)
+        .join(Submission, Submission.id == model.submission_id)
         .where(_mine(user_ref))
+    )
+
+
+def _appeal_rows(user_ref: str) -> Rows:
+    return _of_submissions(
+        Appeal,
+        user_ref,
+        Appeal.submission_id,
+        Appeal.review_item_id,
+        Appeal.status,
+        Appeal.decision,
     )
 
 
@@ -324,17 +329,13 @@ def _appeal(row: Row[Any], key: Key) -> list[Entry]:
 
 
 def _statement_rows(user_ref: str) -> Rows:
-    return (
-        select(
-            Statement.created_at.label("at"),
-            Statement.id.label("row_id"),
-            Statement.submission_id,
-            Statement.decision_kind,
-            Statement.decision_id,
-            Statement.status,
-        )
-        .join(Submission, Submission.id == Statement.submission_id)
-        .where(_mine(user_ref))
+    return _of_submissions(
+        Statement,
+        user_ref,
+        Statement.submission_id,
+        Statement.decision_kind,
+        Statement.decision_id,
+        Statement.status,
     )
 
 
