@@ -19,6 +19,7 @@ from hashmatch.api import create_app
 from hashmatch.api.ratelimit import RateLimiter
 from hashmatch.apikeys import ApiKeys
 from hashmatch.hub.criteria import CRITERION_KEYS
+from hashmatch.hub.object_intake import member_identity
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 from tests.hub_world import form_fields, public_key_pem
@@ -186,6 +187,9 @@ def test_the_admin_workflow_and_a_members_own_routes(hub: Hub) -> None:
     assert "32" in _error(bad_key, 400)
     (entry,) = hub.http.get("/v1/hub/members", headers=hub.as_("member2")).json()["members"]
     assert [k["kid"] for k in entry["keys"]] == [kid]
+    # The Identity its objects name as created_by_ref, as the hub's intake checks it.
+    assert entry["identity"] == member_identity(entry["id"])
+    assert entry["identity"].startswith("identity--")
     revoked = hub.http.delete(f"/v1/hub/me/keys/{kid}", headers=hub.as_("member2"))
     assert revoked.json()["revoked_at"] is not None
     member_id = approval["member"]["id"]

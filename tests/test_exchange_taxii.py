@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,12 @@ from typer.testing import CliRunner, Result
 
 from hashmatch.banks import Banks
 from hashmatch.cli import app
-from hashmatch.errors import ExchangeError
+from hashmatch.errors import ExchangeError, StixError
 from hashmatch.exchange import Exchanges, Fetcher, statuses
 from hashmatch.exchange.base import ExchangeSource, OpinionToSend, Sent
 from hashmatch.exchange.catalog import effective_options
 from hashmatch.exchange.runner import open_source
-from hashmatch.exchange.taxii import TaxiiSource
+from hashmatch.exchange.taxii import MEDIA_TYPE, TaxiiSource
 from hashmatch.exchange.taxii_confirmed import share_confirmed
 from hashmatch.exchange.taxii_records import keyed_value
 from hashmatch.exchange.taxii_share import share_bank
@@ -56,6 +57,7 @@ from hashmatch.signals import parse_query
 from hashmatch.store import Content, Database
 from hashmatch.store.models import utcnow
 from tests.child_process import kill_after, once_the_lease_lapses
+from tests.servers import http_server
 from tests.test_exchange_sources import SourceContract, make_source
 from tests.test_review import ALICE, open_world
 
@@ -258,6 +260,36 @@ def test_required_signatures_refuse_unsigned_objects_and_off_takes_them(
     assert fetch(database, "lax").counts["added"] == 1
 
 
+def test_another_producers_labels_are_ignored_ours_still_checked(
+    database: Database, taxii: TaxiiSimulator, publisher: Member
+) -> None:
+    """An OpenCTI or MISP indicator carries its own labels beside (or
+    instead of) hashmatch's; an unknown value inside our prefixes is still
+    refused, and so is any foreign label where hashmatch reads strictly
+    (the hub's intake of what its members post)."""
+
+    def foreign(value: str, labels: list[str]) -> dict[str, Any]:
+        obj = dict(publisher.indicator("pdq", value), labels=labels)
+        obj.pop("x_hashmatch_signature")  # another server's objects are unsigned
+        return obj
+
+    ours = foreign(HASHES[0], ["malicious-activity", "classification:A1"])
+    only_theirs = foreign(HASHES[1], ["malicious-activity", "tlp:green"])
+    bad_value = foreign(HASHES[2], ["malicious-activity", "classification:Z9"])
+    for obj in (ours, only_theirs, bad_value):
+        taxii.add(obj)
+    add_exchange(database, taxii)
+    result = fetch(database)
+    assert (result.counts["added"], result.counts["malformed"]) == (2, 1)
+    stored = contents(database)
+    assert stored[ours["id"]].labels == ["A1"]
+    assert stored[only_theirs["id"]].labels == []
+    [state] = statuses(database, "hub")
+    assert "unknown classification or category 'Z9'" in state.malformed_samples[0]["reason"]
+    with pytest.raises(StixError, match="unknown label 'malicious-activity'"):
+        parse_indicator(ours)
+
+
 def test_keyed_identifiers_are_kept_as_keyed_values(
     database: Database, taxii: TaxiiSimulator, publisher: Member, tmp_path: Path
 ) -> None:
@@ -305,6 +337,47 @@ def test_a_401_fails_at_once_and_stalls_and_500s_are_retried(
     failed = fetch(database)
     assert not failed.succeeded
     assert "did not arrive within 1 s" in (failed.error or "")
+
+
+def test_a_403_says_why_in_the_servers_words(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub refuses a suspended member's pull with a TAXII error message:
+    the run fails with the hub's reason, not with "the credentials may have
+    expired" (and a secret the server echoes is redacted)."""
+    monkeypatch.setenv(ENV, CREDENTIALS)
+    password = CREDENTIALS.split(":")[1]
+    description = f"hub member 'B' is suspended:\n shared outside (sent {password})"
+    refusal = json.dumps({"title": "membership inactive", "description": description}).encode()
+
+    class Forbidden(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(403)
+            self.send_header("Content-Type", MEDIA_TYPE)
+            self.send_header("Content-Length", str(len(refusal)))
+            self.end_headers()
+            self.wfile.write(refusal)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    Banks(database).create("b")
+    with http_server(Forbidden) as base:
+        Exchanges(database).create(
+            "hub",
+            "taxii",
+            bank="b",
+            options={"url": f"{base}/taxii2/hub/", "collection": COLLECTION},
+            credentials_env=ENV,
+        )
+        result = fetch(database)
+    assert not result.succeeded
+    assert result.error is not None
+    assert result.error.endswith(
+        "the server answered HTTP 403: hub member 'B' is suspended: shared outside (sent ***)"
+    )
+    assert "credentials" not in result.error
+    assert password not in result.error
 
 
 def test_opinions_go_back_as_signed_stix_opinions(
@@ -466,7 +539,12 @@ def test_confirmed_decisions_of_the_shared_labels_go_to_the_hub_once(
     key_file = tmp_path / "b.pem"
     key_file.write_text(me.pem)
     world, review = open_world(
-        database, database_url, tmp_path, hub_share_confirmed=True, hub_share_labels=["A1"]
+        database,
+        database_url,
+        tmp_path,
+        hub_share_confirmed=True,
+        hub_share_labels=["A1"],
+        hub_share_settle_seconds=0,
     )
     add_exchange(database, taxii, "shared", signing_key_file=str(key_file), identity=me.identity)
     taxii.trusted = key_ring([me.trusted()])

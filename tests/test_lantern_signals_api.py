@@ -20,6 +20,7 @@ from hashmatch.apikeys import ApiKeys
 from hashmatch.cli import app as cli_app
 from hashmatch.settings import Settings
 from hashmatch.store import Database
+from tests.conftest import DATA
 
 BANKED = {
     "url": "https://Example.com/gallery?id=7&utm_source=x",
@@ -115,6 +116,49 @@ def test_a_submission_carries_accounts_emails_urls_and_text(
         "url": ["https://example.com/gallery?id=7"],
     }  # the text is matched, not kept
 
+
+def test_a_file_upload_carries_the_signal_fields_too(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    fields = {
+        "content_ref": "post-file",
+        "emails": ["nobody@example.org", "JDoe+x@googlemail.com"],
+        "accounts": "kik:someone-else",
+        "text": "Trade pics?",
+    }
+    response = client.post(
+        "/v1/submissions", data=fields, files=PHOTO_FILE, headers=auth(keys["submit"])
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["verdict"] == "block"
+    assert sorted(m["signal_type"] for m in answer["matches"]) == ["email", "keyword"]
+    record = client.get(
+        f"/v1/submissions/{answer['submission_id']}", headers=auth(keys["submit"])
+    ).json()
+    assert record["content_type"] == "photo"
+    assert {"pdq", "md5", "sha256"} <= set(record["signals"])
+    assert record["signals"]["email"] == ["nobody@example.org", "jdoe@gmail.com"]
+    assert record["signals"]["username"] == ["kik:someone-else"]
+    for extra, status, named in FORM_HOSTILE:
+        bad = client.post(
+            "/v1/submissions",
+            data={"content_ref": "post-bad", **extra},
+            files=PHOTO_FILE,
+            headers=auth(keys["submit"]),
+        )
+        assert bad.status_code == status, (extra, bad.text)
+        assert named in json.dumps(bad.json()["error"]), extra
+
+
+PHOTO_FILE = {"file": ("a.jpg", (DATA / "photos" / "nature-beach-malibu.jpg").read_bytes())}
+FORM_HOSTILE: list[tuple[dict[str, Any], int, str]] = [
+    ({"emails": ["a@b.co", "not-an-address"]}, 400, "emails[1]"),
+    ({"urls": "example.com/no-scheme"}, 400, "urls[0]"),
+    ({"text": "x" * 100_001}, 422, "text"),
+    ({"text": ["one", "two"]}, 400, "text is given 2 times"),
+    ({"accounts": "a" * 1_001}, 422, "accounts"),
+]
 
 HOSTILE: list[tuple[dict[str, Any], int, str]] = [
     ({"urls": ["example.com/no-scheme"]}, 400, "urls[0]"),

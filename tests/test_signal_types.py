@@ -174,7 +174,7 @@ class TestUrl(SignalTypeContract):
         "http://exa mple.com/",
         "http://x.com/\x00",
         "http://x.com:99999/",
-        "https://example.com/" + "a" * 200,
+        "https://example.com/" + "a" * 2100,
     ]
     distances: ClassVar = [
         ("https://example.com/a", "https://example.com/a", 0),

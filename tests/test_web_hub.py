@@ -126,3 +126,26 @@ def test_only_admins_open_the_admin_pages(hub_ui: Ui) -> None:
         assert hub_ui.get("/ui/hub/applications").status_code == 403
         assert hub_ui.get("/ui/hub/members").status_code == 403
         assert hub_ui.post("/ui/hub/members/1/reinstate").status_code == 403
+
+
+HUB_LINK = 'href="/ui/hub/applications"'
+
+
+def test_the_navigation_links_the_hub_for_admins_when_it_is_on(hub_ui: Ui) -> None:
+    hub_ui.sign_in("admin")
+    dashboard = hub_ui.get("/ui/")
+    assert dashboard.status_code == 200
+    nav = dashboard.text.split('<nav class="main-nav"')[1].split("</nav>")[0]
+    assert f"{HUB_LINK}>Hub</a>" in nav
+    here = hub_ui.get("/ui/hub/members").text.split("</nav>")[0]
+    assert f'{HUB_LINK} aria-current="page">Hub</a>' in here
+    for role in ("curator", "reviewer", "viewer", "legal"):  # they may not open the pages
+        hub_ui.sign_in(role)
+        assert HUB_LINK not in hub_ui.get("/ui/").text
+
+
+def test_no_hub_link_when_the_hub_is_off(ui: Ui) -> None:
+    ui.sign_in("admin")
+    assert ui.get("/ui/").status_code == 200
+    assert HUB_LINK not in ui.get("/ui/").text
+    assert ui.get("/ui/hub/applications").status_code == 404

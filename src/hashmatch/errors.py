@@ -52,6 +52,7 @@
     │   └── ExchangeBusyError     another process is fetching that exchange now
     ├── HubError                  a coalition hub object, key or signature that cannot be used
     │   ├── HubKeyError           a public or private key that is not an Ed25519 key we read
+    │   ├── NoIdentifierKeyError  the hub has no identifier key to hand out
     │   ├── CanonicalJsonError    JSON that RFC 8785 cannot canonicalise (NaN, ints past 2^53)
     │   ├── StixError             a STIX object that is malformed or not one hashmatch shares
     │   ├── CollectionError       a hub TAXII collection that cannot be used or changed as asked
@@ -435,6 +436,10 @@ class HubError(HashmatchError, ValueError):
 
 class HubKeyError(HubError):
     """Text that is not an Ed25519 key in a form we read (PEM, base64url, JWK)."""
+
+
+class NoIdentifierKeyError(HubError):
+    """The hub has no identifier key to hand out (the setting ``identifier_keys`` is empty)."""
 
 
 class CanonicalJsonError(HubError):

@@ -19,22 +19,26 @@ A matcher puts three parts together, each usable alone:
 Every signal type is searched as its type says: a Hamming type by distance,
 through its rotations and flips when the query has them, unless the hash's
 quality is under the type's floor; a text-search type (keywords) by the
-banked phrases its query text contains; any other type byte for byte.
+banked phrases its query text contains; any other type byte for byte.  An
+email address or a username is also searched as the keyed value it has under
+each of the coalition's identifier keys (:mod:`hashmatch.hub.identifiers`),
+so that one pulled from the hub as a keyed hash matches this instance's own.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from hashmatch.feature_banks import FeatureBanks
 from hashmatch.feature_matching import with_local_features
 from hashmatch.hashing import FileHashes, HashRequest, hash_file
+from hashmatch.hub.identifiers import IdentifierKey, bank_values, parse_keys
 from hashmatch.live_indexes import LiveIndexes, hamming_type, space_of
 from hashmatch.match_policy import BankRules, Hit, Match, best_per_signal
 from hashmatch.signals import get_signal_type, is_text_search
@@ -42,20 +46,37 @@ from hashmatch.signals.base import DihedralSignalType, FrameHash
 from hashmatch.store import ContentSignal, Database
 from hashmatch.video_matching import collapse_frames, match_video, video_shares
 
+if TYPE_CHECKING:
+    from hashmatch.settings import Settings
+
 __all__ = ["Match", "Matcher"]
 
 
 class Matcher:
     """Matches queries against every bank, kept current from the change log."""
 
-    def __init__(self, database: Database, snapshot_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        snapshot_dir: Path | None = None,
+        *,
+        identifier_keys: Sequence[IdentifierKey] = (),
+    ) -> None:
         """Load the indexes: from ``snapshot_dir`` plus later changes when it
         holds snapshots of this database, else from the database (and then
-        write the snapshots there)."""
+        write the snapshots there).  ``identifier_keys``: the keys emails and
+        usernames are also searched as keyed values under."""
         self.database = database
+        self.identifier_keys = tuple(identifier_keys)
         self.indexes = LiveIndexes(database, snapshot_dir)
         self.rules = BankRules(database)
         self.features = FeatureBanks(database)
+
+    @classmethod
+    def configured(cls, database: Database, settings: Settings) -> Matcher:
+        """A matcher as the settings say: their snapshot folder and identifier keys."""
+        keys = parse_keys(settings.identifier_keys)
+        return cls(database, settings.snapshot_dir, identifier_keys=keys)
 
     # -- the indexes -------------------------------------------------------------
 
@@ -173,7 +194,10 @@ class Matcher:
                     else self.indexes.search_exact
                 )
                 for value in values:
-                    hits.extend(Hit(i, signal_type, 0, None) for i in search(signal_type, value))
+                    for wanted in (value, *bank_values(self.identifier_keys, signal_type, value)):
+                        hits.extend(
+                            Hit(i, signal_type, 0, None) for i in search(signal_type, wanted)
+                        )
                 continue
             radius = self.rules.radius(space)
             names = transforms.get(signal_type) or ["original"] * len(values)

@@ -28,9 +28,10 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
-from hashmatch.errors import ConfigurationError
+from hashmatch.errors import ConfigurationError, HubKeyError
 from hashmatch.statements.fields import EU_MEMBER_STATES, LANGUAGE, TERRITORIAL_SCOPE
 
 ENV_PREFIX = "HASHMATCH_"
@@ -478,6 +479,26 @@ class Settings(BaseSettings):
         description="The classifications (A1, A2, B1, B2) whose confirmed decisions "
         "hub_share_confirmed shares.",
     )
+    hub_share_confirmed_minutes: float = Field(
+        5.0,
+        gt=0,
+        description="How often `hashmatch serve` (with deliver_in_serve) and `hashmatch "
+        "worker` share newly confirmed decisions when hub_share_confirmed is on.",
+    )
+    hub_share_settle_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="A confirmed decision is shared once it is this old, so a review "
+        "transaction still committing is never passed over (hub_share_confirmed).",
+    )
+    identifier_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="The coalition's identifier keys (base64url of 32 bytes each), newest "
+        "first, for email addresses and usernames shared as keyed hashes. On a hub "
+        "(hub_enabled) the first is the one handed to members (`hashmatch hub identifier-key "
+        "new` makes one); on a member every key is used to match its users' emails and "
+        "usernames against keyed values (`hashmatch hub identifier-key fetch` gets the hub's).",
+    )
 
     @field_validator("url_allowed_hosts")
     @classmethod
@@ -485,6 +506,17 @@ class Settings(BaseSettings):
         for entry in entries:
             host_and_port(entry)
         return entries
+
+    @field_validator("identifier_keys")
+    @classmethod
+    def _identifier_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        from hashmatch.hub.identifiers import parse_keys
+
+        try:
+            parse_keys(keys)
+        except HubKeyError as error:  # says which key and why, never the key itself
+            raise ValueError(str(error)) from None
+        return keys
 
     @field_validator("dsa_territorial_scope")
     @classmethod
@@ -568,6 +600,8 @@ class Settings(BaseSettings):
             return cls(**given)
         except ValidationError as error:
             raise ConfigurationError(f"invalid settings: {_problems(error)}") from None
+        except SettingsError as error:  # an environment variable that is not JSON where a list is
+            raise ConfigurationError(f"invalid settings: {error} (a list is JSON there)") from None
         finally:
             _config_values.reset(token)
 

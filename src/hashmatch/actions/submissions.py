@@ -171,6 +171,25 @@ def signals_of(result: FileHashes) -> dict[str, list[str]]:
     return signals
 
 
+def parsed_signals(
+    hashes: Sequence[tuple[str, str]], fields: Sequence[str] = ()
+) -> dict[str, list[str]]:
+    """(signal type, value) pairs parsed: type -> distinct values, in order
+    (SubmissionError naming a bad one by its field in ``fields``, where
+    given, else as ``signals[i]``)."""
+    signals: dict[str, list[str]] = {}
+    for index, (kind, value) in enumerate(hashes):
+        try:
+            parsed = parse_query(kind, value)
+        except (InvalidHashError, UnknownSignalTypeError) as error:
+            field = fields[index] if index < len(fields) else f"signals[{index}]"
+            raise SubmissionError(f"{field}: {error}") from None
+        values = signals.setdefault(kind, [])
+        if parsed not in values:
+            values.append(parsed)
+    return signals
+
+
 def answer_of(row: Submission) -> dict[str, Any]:
     """The answer a submission was given (the contract of POST /v1/submissions)."""
     return {
@@ -238,29 +257,34 @@ class Submissions:
         with the submission (its matches say what it held)."""
         if not hashes:
             raise SubmissionError("signals: give at least one {signal_type, signal}")
-        signals: dict[str, list[str]] = {}
-        for index, (kind, value) in enumerate(hashes):
-            try:
-                parsed = parse_query(kind, value)
-            except (InvalidHashError, UnknownSignalTypeError) as error:
-                field = fields[index] if index < len(fields) else f"signals[{index}]"
-                raise SubmissionError(f"{field}: {error}") from None
-            values = signals.setdefault(kind, [])
-            if parsed not in values:
-                values.append(parsed)
+        signals = parsed_signals(hashes, fields)
         matches = [match.to_json() for match in matcher.match_hashes(signals)]
         kept = {kind: values for kind, values in signals.items() if not is_text_search(kind)}
         return self.submit(refs, content_type_of(kept), kept, matches)
 
     def submit_file(
-        self, matcher: Matcher, refs: References, result: FileHashes, path: Path, filename: str
+        self,
+        matcher: Matcher,
+        refs: References,
+        result: FileHashes,
+        path: Path,
+        filename: str,
+        *,
+        given: Sequence[tuple[str, str]] = (),
+        fields: Sequence[str] = (),
     ) -> Submitted:
         """A submission of a hashed file (``result`` from ``hash_file`` with
-        ``dihedral``); its bytes are read from ``path`` if they are kept."""
+        ``dihedral``); its bytes are read from ``path`` if they are kept.
+        ``given`` adds signals beside the file's (the uploader's accounts,
+        say), parsed and kept as :meth:`submit_hashes` does."""
         if result.error is not None:
             raise SubmissionError(result.error)
-        signals = signals_of(result)
+        extra = parsed_signals(given, fields)
         matches = [match.to_json() for match in matcher.match_result(result)]
+        if extra:
+            matches += [match.to_json() for match in matcher.match_hashes(extra)]
+        signals = signals_of(result)
+        signals.update((k, v) for k, v in extra.items() if not is_text_search(k))
         media = MediaSource(path, _storable_name(filename))
         return self.submit(refs, content_type_of(signals), signals, matches, media)
 

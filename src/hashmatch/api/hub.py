@@ -6,6 +6,7 @@
     POST   /v1/hub/me/keys                      register an Ed25519 public key (hub)
     DELETE /v1/hub/me/keys/{kid}                revoke one (hub)
     GET    /v1/hub/members                      the member directory (hub, active members)
+    GET    /v1/hub/identifier-key               the coalition's identifier key (hub, active members)
     ...    /v1/hub/admin/...                    applications, criteria, members, dues (admin)
 
 Every route needs an API key but the applicant's two: an organisation that
@@ -49,8 +50,10 @@ from hashmatch.hub.applications import (
 )
 from hashmatch.hub.criteria import CRITERION_KEYS
 from hashmatch.hub.dues import INVOICE_CHARS, MAX_GRACE_DAYS
+from hashmatch.hub.identifiers import hand_out, parse_keys
 from hashmatch.hub.keys import MAX_KEY_TEXT
 from hashmatch.hub.membership import Membership
+from hashmatch.hub.object_intake import member_identity
 from hashmatch.settings import Settings
 from hashmatch.store import Database
 from hashmatch.store.hub_models import APPLICATION_STATES, MEMBER_STATES
@@ -226,12 +229,28 @@ class DirectoryEntry(TypedDict):
     website: str
     state: Literal["active", "suspended", "lapsed"]
     joined: str
+    identity: Annotated[
+        str,
+        Field(
+            description="The STIX Identity id the member publishes as (its objects' "
+            "created_by_ref)."
+        ),
+    ]
     keys: Annotated[list[MemberKey], Field(description="Revoked ones too, with their time.")]
 
 
 @EXACT
 class Directory(TypedDict):
     members: list[DirectoryEntry]
+
+
+@EXACT
+class IdentifierKey(TypedDict):
+    key_id: Annotated[str, Field(description="The key's id, which every keyed value carries.")]
+    key: Annotated[
+        str,
+        Field(description="The key: base64url of its 32 bytes. Secret: into identifier_keys."),
+    ]
 
 
 @EXACT
@@ -417,7 +436,22 @@ def directory(request: Request, key: HubKey) -> dict[str, Any]:
     members = membership_of(request).members.directory(
         None if key is not None and "admin" in key.scopes else holder
     )
-    return {"members": members}
+    return {"members": [{**entry, "identity": member_identity(entry["id"])} for entry in members]}
+
+
+@router.get(
+    "/identifier-key",
+    summary="The coalition's identifier key, for keyed emails and usernames",
+    response_model=IdentifierKey,
+    responses=error_responses(404),
+)
+def identifier_key(request: Request, key: HubKey) -> dict[str, Any]:
+    """For active members: the hub's current key (the first of its
+    identifier_keys), to put first in the member's own.  Each read is audited;
+    404 ``no_identifier_key`` while the hub has none."""
+    holder = member_key(key)
+    settings: Settings = request.app.state.service.settings
+    return hand_out(hub_database(request), holder, parse_keys(settings.identifier_keys))
 
 
 # -- hub admins ------------------------------------------------------------------

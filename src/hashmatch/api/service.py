@@ -28,6 +28,7 @@ from hashmatch.banks.add_queue import AddQueue
 from hashmatch.errors import UnknownBankError
 from hashmatch.exchange import Fetcher, Scheduler
 from hashmatch.exchange.opinions import opinion_sending
+from hashmatch.exchange.taxii_confirmed import confirmed_sharing
 from hashmatch.hub.dues import lapse_checking
 from hashmatch.hub.membership import Membership
 from hashmatch.index.warmup import warm_up as warm_up_index
@@ -87,6 +88,10 @@ class Service:
         )
         #: Reviewers' opinions sent back to the exchanges, beside the deliveries.
         self.opinions = opinion_sending(database, settings) if settings.deliver_in_serve else None
+        #: Confirmed decisions shared with the hub (when hub_share_confirmed).
+        self.confirmed_sharing = (
+            confirmed_sharing(database, settings) if settings.deliver_in_serve else None
+        )
         #: Statements of reasons sent to the DSA Transparency Database (when enabled).
         self.statements = (
             statement_sending(database, settings) if settings.deliver_in_serve else None
@@ -139,6 +144,8 @@ class Service:
             self.filer.start()
         if self.opinions is not None:
             self.opinions.start()
+        if self.confirmed_sharing is not None:
+            self.confirmed_sharing.start()
         if self.statements is not None:
             self.statements.start()
         if self.hub_lapse_check is not None:
@@ -156,7 +163,7 @@ class Service:
             with announcing_compiles(lambda: log.info(INDEX_NOTICE), packages=("hashmatch.index",)):
                 warm_up_index()
             self._seen_commits = self.database.commits
-            self._matcher = Matcher(self.database, self.settings.snapshot_dir)
+            self._matcher = Matcher.configured(self.database, self.settings)
             self._refreshed = time.monotonic()
             self.current_at = time.time()
         except Exception as error:  # noqa: BLE001 - reported by /status, not lost
@@ -215,6 +222,8 @@ class Service:
             self.filer.stop(timeout=self.settings.cybertip_timeout_seconds + 5)
         if self.opinions is not None:
             self.opinions.stop()
+        if self.confirmed_sharing is not None:
+            self.confirmed_sharing.stop()
         if self.statements is not None:
             self.statements.stop()
         if self.hub_lapse_check is not None:

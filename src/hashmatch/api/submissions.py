@@ -4,9 +4,9 @@ get its verdict; read submissions back.  Every route needs the ``submit`` scope.
 ``POST /v1/submissions`` takes either a multipart upload (the file in
 ``file``, the references as form fields, ``metadata`` as a JSON string) or a
 JSON document with the upload's ``signals`` (as ``POST /v1/lookup`` takes
-them) and, as Lantern-style signals, the uploader's ``accounts`` and
-``emails``, the ``urls`` and the message ``text``.  The Content-Type decides
-which.  The answer is a contract
+them).  Both take, as Lantern-style signals, the uploader's ``accounts`` and
+``emails``, the ``urls`` and the message ``text`` (in a form, a list is its
+field repeated).  The Content-Type decides which.  The answer is a contract
 (docs/submissions.md): ``{"submission_id", "verdict", "matches", "actions"}``.
 A retry with the same ``content_ref`` (or ``Idempotency-Key`` header) within
 the window gets the first answer and sets nothing going again.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal, NotRequired
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -117,14 +118,12 @@ class SubmissionPage(TypedDict):
 # -- requests --------------------------------------------------------------------
 
 
-class SubmittedHashes(BaseModel):
-    """A submission by the upload's hashes."""
+class GivenSignals(BaseModel):
+    """The Lantern-style signals a submission may carry beside (or instead
+    of) the upload's hashes: JSON fields, or form fields beside a file."""
 
     model_config = ConfigDict(extra="forbid")
 
-    signals: list[HashQuery] = Field(
-        default_factory=list, description="As POST /v1/lookup's hashes."
-    )
     accounts: list[Annotated[str, Field(max_length=1_000)]] = Field(
         default_factory=list,
         description="The uploader's accounts, platform:handle (username signals).",
@@ -141,6 +140,31 @@ class SubmittedHashes(BaseModel):
         description="The message or caption: banked keywords are found in it (it is not "
         "stored; the matches say which phrases it held).",
     )
+
+    def pairs(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """Each (signal type, value) given, and the field it came from."""
+        hashes: list[tuple[str, str]] = []
+        fields: list[str] = []
+        for field, signal_type in TYPED_FIELDS:
+            for index, value in enumerate(getattr(self, field)):
+                hashes.append((signal_type, value))
+                fields.append(f"{field}[{index}]")
+        if self.text is not None:
+            hashes.append((names.KEYWORD, self.text))
+            fields.append("text")
+        return hashes, fields
+
+
+#: The fields that carry one signal type each (Lantern-style signals).
+TYPED_FIELDS = (("accounts", names.USERNAME), ("emails", names.EMAIL), ("urls", names.URL))
+
+
+class SubmittedHashes(GivenSignals):
+    """A submission by the upload's hashes."""
+
+    signals: list[HashQuery] = Field(
+        default_factory=list, description="As POST /v1/lookup's hashes."
+    )
     content_ref: str = Field(..., description="The platform's id for the upload.")
     user_ref: str | None = Field(None, description="The platform's id for the uploader.")
     uploaded_at: str | None = Field(None, description="When it was uploaded (RFC 3339).")
@@ -153,8 +177,23 @@ class SubmittedHashes(BaseModel):
     keep_media: bool | None = Field(None, description="Ignored: hashes carry no media.")
 
 
-#: The multipart form's text fields (besides ``file``).
+#: The multipart form's text fields (besides ``file``) other than the signals.
 FORM_FIELDS = ("content_ref", "user_ref", "uploaded_at", "content_url", "metadata", "keep_media")
+#: The form's signal fields: accounts, emails and urls repeated, one value each.
+FORM_SIGNALS = tuple(GivenSignals.model_fields)
+
+
+def _form_field(schema: dict[str, Any]) -> dict[str, Any]:
+    """A signal field of the JSON body as a form field: a list is the field
+    repeated, one value each; the text is a string."""
+    if schema.get("type") == "array":
+        return {
+            "type": "array",
+            "items": schema["items"],
+            "description": f"{schema['description']} One field per value, repeated.",
+        }
+    return {"type": "string", "maxLength": QUERY_CHARS, "description": schema["description"]}
+
 
 _FORM_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -170,6 +209,10 @@ _FORM_SCHEMA: dict[str, Any] = {
             "type": "boolean",
             "description": "Keep the bytes (encrypted) for review and reporting "
             "(default: setting keep_media).",
+        },
+        **{
+            name: _form_field(schema)
+            for name, schema in GivenSignals.model_json_schema()["properties"].items()
         },
     },
 }
@@ -228,11 +271,10 @@ def _by_hashes(service: Service, raw: bytes, idempotency_key: str | None) -> Sub
         body = SubmittedHashes.model_validate_json(raw)
     except ValidationError as error:
         raise _invalid(error) from None
-    hashes, fields = _given_signals(body)
-    if len(hashes) > service.settings.max_batch:
-        raise ApiError(
-            413, "batch_too_large", f"at most {service.settings.max_batch} signals per submission"
-        )
+    given, given_fields = body.pairs()
+    hashes = [(query.signal_type, query.signal) for query in body.signals] + given
+    fields = [f"signals[{index}]" for index in range(len(body.signals))] + given_fields
+    _check_batch(service, hashes)
     refs = References(
         body.content_ref,
         user_ref=body.user_ref,
@@ -245,38 +287,39 @@ def _by_hashes(service: Service, raw: bytes, idempotency_key: str | None) -> Sub
     return service.submissions.submit_hashes(service.matcher(), refs, hashes, fields=fields)
 
 
-#: The body's fields that carry one signal type each (Lantern-style signals).
-TYPED_FIELDS = (("accounts", names.USERNAME), ("emails", names.EMAIL), ("urls", names.URL))
+def _check_batch(service: Service, hashes: list[tuple[str, str]]) -> None:
+    if len(hashes) > service.settings.max_batch:
+        raise ApiError(
+            413, "batch_too_large", f"at most {service.settings.max_batch} signals per submission"
+        )
 
 
-def _given_signals(body: SubmittedHashes) -> tuple[list[tuple[str, str]], list[str]]:
-    """Every (signal type, value) the body gives, and the field each came from."""
-    hashes = [(query.signal_type, query.signal) for query in body.signals]
-    fields = [f"signals[{index}]" for index in range(len(hashes))]
-    for field, signal_type in TYPED_FIELDS:
-        for index, value in enumerate(getattr(body, field)):
-            hashes.append((signal_type, value))
-            fields.append(f"{field}[{index}]")
-    if body.text is not None:
-        hashes.append((names.KEYWORD, body.text))
-        fields.append("text")
-    return hashes, fields
+def _form_texts(form: FormData, name: str) -> list[str]:
+    values = form.getlist(name)
+    if not all(isinstance(value, str) for value in values):
+        raise ApiError(400, "invalid_submission", f"{name} must be a text field, not a file")
+    return [str(value) for value in values]
 
 
 def _form_text(form: FormData, name: str) -> str | None:
-    values = form.getlist(name)
+    values = _form_texts(form, name)
     if len(values) > 1:
         raise ApiError(400, "invalid_submission", f"{name} is given {len(values)} times")
-    if not values:
-        return None
-    [value] = values
-    if not isinstance(value, str):
-        raise ApiError(400, "invalid_submission", f"{name} must be a text field, not a file")
-    return value
+    return values[0] if values else None
+
+
+def _form_signals(form: FormData) -> tuple[list[tuple[str, str]], list[str]]:
+    """The form's signal fields, checked as the JSON body's are."""
+    given = {name: _form_texts(form, name) for name in FORM_SIGNALS if name != "text"}
+    try:
+        signals = GivenSignals.model_validate({**given, "text": _form_text(form, "text")})
+    except ValidationError as error:
+        raise _invalid(error) from None
+    return signals.pairs()
 
 
 def _form_references(form: FormData, idempotency_key: str | None) -> References:
-    unknown = sorted(set(form.keys()) - {"file", *FORM_FIELDS})
+    unknown = sorted(set(form.keys()) - {"file", *FORM_FIELDS, *FORM_SIGNALS})
     if unknown:
         raise ApiError(400, "invalid_submission", f"unknown form field {unknown[0]!r}")
     metadata_text = _form_text(form, "metadata")
@@ -309,6 +352,8 @@ async def _by_upload(request: Request, idempotency_key: str | None) -> Submitted
     service = _service(request)
     async with request.form() as form:
         refs = await run_in_threadpool(_form_references, form, idempotency_key)
+        given, fields = await run_in_threadpool(_form_signals, form)
+        _check_batch(service, given)
         uploads = form.getlist("file")
         if len(uploads) != 1 or not isinstance(uploads[0], UploadFile):
             raise ApiError(400, "invalid_submission", "file: give exactly one file upload")
@@ -321,7 +366,7 @@ async def _by_upload(request: Request, idempotency_key: str | None) -> Submitted
                 feature_query=bool(matcher.features),
             )
             return await run_in_threadpool(
-                service.submissions.submit_file,
+                partial(service.submissions.submit_file, given=given, fields=fields),
                 matcher,
                 refs,
                 result,
@@ -344,8 +389,9 @@ async def submit(
     ),
 ) -> dict[str, Any]:
     """Match the upload, let the rules decide, take their actions; the
-    verdict and what was done.  multipart/form-data: ``file`` and the
-    references as fields; application/json: ``signals`` and the references."""
+    verdict and what was done.  multipart/form-data: ``file``, the
+    references and the accounts, emails, urls and text as fields;
+    application/json: ``signals``, the same references and signal fields."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "application/json":
         raw = await request.body()

@@ -38,6 +38,7 @@ from hashmatch.cli.evidence_command import evidence_app
 from hashmatch.cli.exchange_command import exchange_app
 from hashmatch.cli.hub_collections_command import register as register_hub_collections
 from hashmatch.cli.hub_command import hub_app
+from hashmatch.cli.hub_identifier_command import register as register_hub_identifier_key
 from hashmatch.cli.hub_report_command import install as install_hub_reports
 from hashmatch.cli.hub_share_command import register as register_hub_share
 from hashmatch.cli.keys_command import keys_app
@@ -99,6 +100,7 @@ app.add_typer(statements_app, name="statements")
 register_hub_share(hub_app)
 register_hub_collections(hub_app)
 install_hub_reports(hub_app)
+register_hub_identifier_key(hub_app)
 app.add_typer(hub_app, name="hub")
 
 

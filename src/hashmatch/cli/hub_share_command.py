@@ -3,6 +3,7 @@ the coalition hub (docs/hub-member.md).
 
     hashmatch hub share BANK [--exchange NAME] [--collection ID] [--json]
     hashmatch hub share-confirmed [--exchange NAME]
+    hashmatch hub revoke [INDICATOR_ID ...] [--signal TYPE:VALUE ...] [--exchange NAME] [--json]
     hashmatch hub status [--json]
 
 Both work through ``taxii`` exchanges (docs/exchanges.md#taxii): the one
@@ -144,8 +145,60 @@ def share_confirmed(
         raise typer.Exit(EXIT_FAILED)
 
 
+def revoke(
+    ctx: typer.Context,
+    indicator_ids: list[str] | None = typer.Argument(
+        None, metavar="INDICATOR_ID", help="Indicators (indicator--...) to revoke."
+    ),
+    signals: list[str] | None = typer.Option(
+        None,
+        "--signal",
+        metavar="TYPE:VALUE",
+        help="Revoke this member's Indicator of a signal (md5:..., url:https://...); repeatable.",
+    ),
+    exchange: str | None = typer.Option(
+        None, "--exchange", help="The taxii exchange it was shared through (default: the only one)."
+    ),
+    collection: str | None = typer.Option(
+        None, "--collection", help="The collection it is in (default: the exchange's)."
+    ),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Retract signals this member shared: each Indicator goes to the hub
+    again as a signed version with revoked: true, and every member's next
+    pull drops it.  Exits 1 unless every one is revoked (or already was)."""
+    from hashmatch.exchange.taxii_revoke import revoke_indicators
+    from hashmatch.hub.patterns import PatternSignal, canonical_value
+    from hashmatch.media.download import UrlPolicy
+
+    if not (indicator_ids or signals):
+        typer.echo("error: name an INDICATOR_ID or a --signal TYPE:VALUE", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    with reported_errors():
+        shared = []
+        for text in signals or []:
+            signal_type, _, value = text.partition(":")
+            shared.append(PatternSignal(signal_type, canonical_value(signal_type, value)))
+        outcomes = revoke_indicators(
+            open_database(ctx),
+            UrlPolicy.from_settings(settings_of(ctx)),
+            indicator_ids or [],
+            signals=shared,
+            exchange=exchange,
+            collection=collection,
+        )
+    if as_json:
+        typer.echo(json.dumps({"indicators": [outcome.to_json() for outcome in outcomes]}))
+    for outcome in [] if as_json else outcomes:
+        why = f": {outcome.message}" if outcome.message else ""
+        typer.echo(f"{outcome.id} {outcome.outcome.replace('_', ' ')}{why}")
+    if any(outcome.outcome not in ("revoked", "already_revoked") for outcome in outcomes):
+        raise typer.Exit(EXIT_FAILED)
+
+
 def register(hub: typer.Typer) -> None:
     """Add the member's commands to the ``hub`` group."""
     hub.command("share")(share)
+    hub.command("revoke")(revoke)
     hub.command("share-confirmed")(share_confirmed)
     hub.command("status")(status)

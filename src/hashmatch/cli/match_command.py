@@ -67,7 +67,7 @@ def match_command(
     with reported_errors():
         for name in bank:
             Banks(database).get(name)
-        matcher = Matcher(database, settings_of(ctx).snapshot_dir)
+        matcher = Matcher.configured(database, settings_of(ctx))
         if matcher.snapshot_due:
             matcher.save_snapshot()  # the next start-up maps it instead of replaying
     rows: list[dict[str, Any]] = []

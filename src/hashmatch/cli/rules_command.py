@@ -149,7 +149,7 @@ def try_rules(
             return
         from hashmatch.matching import Matcher
 
-        matcher = Matcher(rules.database, settings_of(ctx).snapshot_dir)
+        matcher = Matcher.configured(rules.database, settings_of(ctx))
         if user is not None:
             from hashmatch.actions.submissions import REF_CHARS
 

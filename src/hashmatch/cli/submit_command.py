@@ -93,7 +93,7 @@ def submit_files_command(
     settings = settings_of(ctx)
     submissions = _submissions(ctx)
     with reported_errors():
-        matcher = Matcher(submissions.database, settings.snapshot_dir)
+        matcher = Matcher.configured(submissions.database, settings)
     request = HashRequest(
         dihedral=True,
         query_cleanup=settings.match_query_cleanup,

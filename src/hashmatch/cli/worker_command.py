@@ -1,5 +1,6 @@
-"""``hashmatch worker``: webhook deliveries, CyberTipline filing and opinions
-sent back to exchanges, apart from the HTTP service."""
+"""``hashmatch worker``: webhook deliveries, CyberTipline filing, opinions
+sent back to exchanges and confirmed decisions shared with the hub, apart
+from the HTTP service."""
 
 from __future__ import annotations
 
@@ -17,19 +18,22 @@ log = logging.getLogger("hashmatch.worker")
 
 
 def worker_command(ctx: typer.Context) -> None:
-    """Deliver webhooks, file CyberTipline reports and send reviewers' opinions
-    back to exchanges until SIGTERM or SIGINT,
+    """Deliver webhooks, file CyberTipline reports, send reviewers' opinions
+    back to exchanges and share confirmed decisions with the hub
+    (hub_share_confirmed) until SIGTERM or SIGINT,
     then finish the deliveries and report steps in flight and hand back the rest.
 
     Run one or more beside hashmatch serve with deliver_in_serve off (env
     HASHMATCH_DELIVER_IN_SERVE=false), or alone: every deliverer on a database
     takes its own jobs.  Settings: delivery_concurrency, webhook_* (docs/webhooks.md),
-    cybertip_* (docs/reporting.md), exchange_opinion_* (docs/exchanges.md).
+    cybertip_* (docs/reporting.md), exchange_opinion_* (docs/exchanges.md),
+    hub_share_* (docs/hub-member.md).
     """
     from hashmatch.actions.deliverer import Deliverer
     from hashmatch.actions.media_vault import load_vault
     from hashmatch.api.access_log import configure_logging
     from hashmatch.exchange.opinions import opinion_sending
+    from hashmatch.exchange.taxii_confirmed import confirmed_sharing
     from hashmatch.reporting.filer import Filer
     from hashmatch.statements.sender import statement_sending
     from hashmatch.store import Database
@@ -54,15 +58,20 @@ def worker_command(ctx: typer.Context) -> None:
     filer = Filer(database, settings, vault=vault)
     opinions = opinion_sending(database, settings)
     statements = statement_sending(database, settings)
+    sharing = confirmed_sharing(database, settings)
     try:
         deliverer.start()
         filer.start()
         opinions.start()
         if statements is not None:
             statements.start()
+        if sharing is not None:
+            sharing.start()
         while not stop.wait(1.0):  # woken by the handler; the timeout keeps signals prompt
             pass
     finally:
+        if sharing is not None:
+            sharing.stop()
         if statements is not None:
             statements.stop()
         opinions.stop()

@@ -64,6 +64,9 @@ DATE_ADDED_LAST = "X-TAXII-Date-Added-Last"
 #: hashmatch's opinion -> the verdict a STIX Opinion says.
 VERDICTS = {"positive": "confirmed", "negative": "false_positive"}
 CREDENTIALS_HELP = "username:password (HTTP Basic), or an API key (Bearer)"
+#: A TAXII server's "authenticated, but not allowed": why comes in its error message.
+FORBIDDEN = 403
+NOT_FOUND = 404
 
 
 def authorization(credentials: str | None) -> dict[str, str]:
@@ -145,9 +148,14 @@ class TaxiiSource(ExchangeSource):
             params["added_after"] = added_after
         if cursor:
             params["next"] = cursor
-        body, headers = self.http.exchange(
-            "GET", f"{self.objects_url}?{urlencode(params)}", None, self.headers
-        )
+        try:
+            body, headers = self.http.exchange(
+                "GET", f"{self.objects_url}?{urlencode(params)}", None, self.headers
+            )
+        except HttpStatusError as error:
+            if error.status != FORBIDDEN:
+                raise
+            raise PageError(self._forbidden(error), retry=False) from None
         objects, more, next_cursor = _envelope(body)
         last = headers.get(DATE_ADDED_LAST)
         if more and next_cursor:
@@ -163,6 +171,16 @@ class TaxiiSource(ExchangeSource):
                 items.append(item)
         return Page(items, after, more)
 
+    def _forbidden(self, error: HttpStatusError) -> str:
+        """Why the server refused the pull, in its own words: a hub says the
+        member is suspended or lapsed (and the reason it was given), or has
+        no grant on the collection; not a matter of credentials."""
+        try:
+            why = " ".join(str(parse_json(error.body)["description"]).split())
+        except (HashmatchError, KeyError, TypeError):  # not a TAXII error message
+            return self.http.refusal(error)
+        return f"{error}: {self.http.redact(why)}"
+
     def _directory(self) -> Mapping[str, TrustedKey]:
         where = self.config.option("directory_url")
         if not where:
@@ -177,6 +195,23 @@ class TaxiiSource(ExchangeSource):
             return trusted_keys(parse_json(text))
         except (OSError, ValueError) as error:
             raise PageError(f"member directory {where}: {error}", retry=False) from None
+
+    def latest_version(self, object_id: str) -> dict[str, Any] | None:
+        """The newest version of one object in the collection (None when the
+        server has none by that id)."""
+        url = f"{self.objects_url}{quote(object_id, safe='')}/"
+        try:
+            body = self.http.get(url, self.headers)
+        except HttpStatusError as error:
+            if error.status == NOT_FOUND:
+                return None
+            raise ExchangeError(self.http.refusal(error)) from None
+        objects = _envelope(body)[0]
+        versions = [obj for obj in objects if isinstance(obj, dict) and obj.get("id") == object_id]
+        try:
+            return max(versions, key=lambda obj: props.timestamp(obj, "modified"), default=None)
+        except HashmatchError as error:
+            raise ExchangeError(f"the server's {object_id[:80]} is not STIX: {error}") from None
 
     # -- posting -------------------------------------------------------------
 

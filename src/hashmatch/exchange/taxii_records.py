@@ -25,6 +25,10 @@ from typing import Any
 
 from hashmatch.errors import HashmatchError
 from hashmatch.exchange.base import Malformed, Record
+
+# KEYED_PREFIX is re-exported: the share side reads stored keyed values back.
+from hashmatch.hub.identifiers import KEYED_PREFIX as KEYED_PREFIX
+from hashmatch.hub.identifiers import keyed_value
 from hashmatch.hub.keys import parse_public_key
 from hashmatch.hub.object_intake import member_identity
 from hashmatch.hub.signing import SIGNATURE_PROPERTY, TrustedKey, key_ring, verify
@@ -34,13 +38,7 @@ from hashmatch.signals.vpdq_compact import frames_from_compact
 from hashmatch.store.models import iso_utc
 
 VERIFY_MODES = ("auto", "required", "off")
-KEYED_PREFIX = "hmac-sha256"
 _SAMPLE = 300
-
-
-def keyed_value(key_id: str, digest: str) -> str:
-    """How a keyed identifier is stored as a bank signal."""
-    return f"{KEYED_PREFIX}:{key_id}:{digest}"
 
 
 def trusted_keys(directory: Any) -> dict[str, TrustedKey]:
@@ -89,7 +87,7 @@ class IndicatorReader:
             self._keys = self._directory()  # a directory that cannot be read fails the page
         try:
             signer = verify(obj, self._keys).kid if self._keys is not None and checked else None
-            signal = parse_indicator(obj)
+            signal = parse_indicator(obj, foreign_labels=True)  # another server's labels
         except HashmatchError as error:
             return Malformed(f"{str(obj.get('id'))[:80]}: {error}", repr(obj)[:_SAMPLE])
         return self._record(signal, signer)

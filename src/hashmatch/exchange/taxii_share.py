@@ -90,6 +90,21 @@ def taxii_exchange(database: Database, name: str | None) -> ExchangeInfo:
     return found[0]
 
 
+def open_taxii(
+    database: Database, policy: UrlPolicy, exchange: str | None, collection: str | None = None
+) -> tuple[ExchangeInfo, TaxiiSource]:
+    """The ``taxii`` exchange named (or the only one), opened to send to
+    ``collection`` when given, else to its own."""
+    info = taxii_exchange(database, exchange)
+    options = effective_options(info)
+    if collection:
+        options["collection"] = collection
+    source = open_source(info, options, policy)
+    if not isinstance(source, TaxiiSource):
+        raise ExchangeError(f"exchange {info.name!r} is not a taxii exchange")
+    return info, source
+
+
 class BankShare:
     """One share of a bank, prepared (every object built and signed), then
     POSTed an envelope at a time (a caller may draw progress between them)."""
@@ -104,18 +119,11 @@ class BankShare:
         collection: str | None = None,
     ) -> None:
         self.database = database
-        self.info = taxii_exchange(database, exchange)
-        options = effective_options(self.info)
-        if collection:
-            options["collection"] = collection
-        source = open_source(self.info, options, policy)
-        if not isinstance(source, TaxiiSource):
-            raise ExchangeError(f"exchange {self.info.name!r} is not a taxii exchange")
-        self.source = source
-        key, identity = source.signer()
+        self.info, self.source = open_taxii(database, policy, exchange, collection)
+        key, identity = self.source.signer()
         banks = Banks(database)
         banks.get(bank)  # UnknownBankError before any work
-        self.result = ShareResult(self.info.name, options["collection"], bank)
+        self.result = ShareResult(self.info.name, self.source.config.option("collection"), bank)
         now = utcnow()
         self.objects: list[dict[str, Any]] = []
         for signal, classification in _signals(banks.export(bank), self.result):

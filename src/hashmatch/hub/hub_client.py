@@ -1,7 +1,9 @@
-"""A member's calls to its hub for the annual report and knowledge sharing.
+"""A member's calls to its hub for the annual report, knowledge sharing and
+the coalition's identifier key.
 
     hub = HubClient.connect("https://hub.example.org", api_key, UrlPolicy.from_settings(settings))
     me = hub.me()
+    hub.identifier_key()                # {"key_id": ..., "key": ...}
     hub.send_report(signed_report(report, member_id=me["id"], private_key=key, publish=False))
     hub.templates()
 
@@ -69,6 +71,11 @@ class HubClient:
 
     def me(self) -> dict[str, Any]:
         found: dict[str, Any] = self._call("GET", "/v1/hub/me")
+        return found
+
+    def identifier_key(self) -> dict[str, str]:
+        """The coalition's current identifier key: ``{"key_id", "key"}``."""
+        found: dict[str, str] = self._call("GET", "/v1/hub/identifier-key")
         return found
 
     def send_report(self, envelope: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,17 @@ hashes its own users' values the same way and matches the hashes, so the
 raw values never leave the platform that holds them.  A key is named by a
 short id derived from it (:attr:`IdentifierKey.key_id`), which travels
 with every keyed value so that a new key can replace an old one.
+
+A keyed value is kept in a bank as ``hmac-sha256:<key id>:<digest>``
+(:func:`keyed_value`), so no raw value can equal it; a member holding the
+key (the setting ``identifier_keys``, newest first) also searches its
+users' values in that form (:func:`bank_values`), under each of its keys::
+
+    keys = parse_keys(settings.identifier_keys)
+    bank_values(keys, "email", "J.Doe@Example.org")   # ["hmac-sha256:<id>:<hex>", ...]
+
+The hub hands its current key to active members (:func:`hand_out`, audited
+by its id only).
 """
 
 from __future__ import annotations
@@ -19,14 +30,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from hashmatch.errors import HubKeyError, InvalidHashError
+from pydantic import SecretStr
+
+from hashmatch import audit
+from hashmatch.errors import HubKeyError, InvalidHashError, NoIdentifierKeyError
 from hashmatch.hub.keys import b64url_decode, b64url_encode
+from hashmatch.hub.member_records import member_by_key
+from hashmatch.hub.members import require_active
 from hashmatch.signals import names
 from hashmatch.signals.base import SignalType
 from hashmatch.signals.email import EmailSignal
 from hashmatch.signals.username import UsernameSignal
+from hashmatch.store import Database
 
 #: The signal types whose values are personal identifiers.
 KEYED_TYPES: dict[str, SignalType] = {names.EMAIL: EmailSignal(), names.USERNAME: UsernameSignal()}
@@ -34,6 +52,13 @@ KEY_BYTES = 32
 #: Characters of the key id: 96 bits of SHA-256, enough never to collide.
 _KEY_ID_CHARS = 16
 _KEY_ID_CONTEXT = b"hashmatch identifier key id\x00"
+#: What a keyed value stored as a bank signal starts with.
+KEYED_PREFIX = "hmac-sha256"
+
+
+def keyed_value(key_id: str, digest: str) -> str:
+    """How a keyed identifier is stored as a bank signal."""
+    return f"{KEYED_PREFIX}:{key_id}:{digest}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +68,11 @@ class KeyedIdentifier:
     signal_type: str
     key_id: str
     digest: str
+
+    @property
+    def bank_value(self) -> str:
+        """How it is stored as a bank signal (:func:`keyed_value`)."""
+        return keyed_value(self.key_id, self.digest)
 
 
 @dataclass(frozen=True, repr=False)
@@ -66,9 +96,10 @@ class IdentifierKey:
     def from_text(cls, text: str) -> IdentifierKey:
         """Read a key written by :meth:`text` (base64url of its 32 bytes)."""
         try:
-            return cls(b64url_decode(text.strip()))
+            secret = b64url_decode(text.strip())
         except ValueError as exc:
             raise HubKeyError(f"the identifier key is not base64url: {exc}") from None
+        return cls(secret)
 
     def text(self) -> str:
         return b64url_encode(self.secret)
@@ -90,3 +121,46 @@ def keyed_identifier(key: IdentifierKey, signal_type: str, value: str) -> KeyedI
     message = f"{signal_type}:{kind.parse(value)}".encode()
     digest = hmac.new(key.secret, message, hashlib.sha256).hexdigest()
     return KeyedIdentifier(signal_type, key.key_id, digest)
+
+
+def parse_keys(texts: Iterable[SecretStr]) -> list[IdentifierKey]:
+    """The keys of the setting ``identifier_keys``, in order; HubKeyError
+    naming a bad one by its place (never quoting it)."""
+    keys = []
+    for place, text in enumerate(texts, 1):
+        try:
+            keys.append(IdentifierKey.from_text(text.get_secret_value()))
+        except HubKeyError as error:
+            raise HubKeyError(f"key {place}: {error}") from None
+    return keys
+
+
+def bank_values(keys: Sequence[IdentifierKey], signal_type: str, value: str) -> list[str]:
+    """The bank values ``value`` has under each key: none for a type that is
+    not a personal identifier, or a value that is not one (it matches nothing)."""
+    if signal_type not in KEYED_TYPES:
+        return []
+    try:
+        return [keyed_identifier(key, signal_type, value).bank_value for key in keys]
+    except InvalidHashError:
+        return []
+
+
+def hand_out(database: Database, key_name: str, keys: Sequence[IdentifierKey]) -> dict[str, str]:
+    """The hub's current key (the first) for the active member holding API key
+    ``key_name``; each hand-out is audited, naming the key by its id only."""
+    with database.transaction() as session:
+        member = member_by_key(session, key_name)
+        require_active(member)
+        if not keys:
+            raise NoIdentifierKeyError(
+                "this hub has no identifier key yet: its operator makes one with "
+                "`hashmatch hub identifier-key new` and sets identifier_keys"
+            )
+        audit.record(
+            session,
+            "hub.identifier_key_read",
+            f"hub-member:{member.id}",
+            after={"key_id": keys[0].key_id},
+        )
+    return {"key_id": keys[0].key_id, "key": keys[0].text()}

@@ -134,6 +134,12 @@ def build_identity(
     return obj
 
 
+def indicator_id(signal: PatternSignal, publisher: str) -> str:
+    """The id of ``publisher``'s Indicator for ``signal``: the same pattern
+    always has the same id, so sharing again sends the same object."""
+    return f"indicator--{uuid.uuid5(props.uuid_of(publisher), build_pattern(signal))}"
+
+
 def build_indicator(
     signal: PatternSignal,
     *,
@@ -152,7 +158,7 @@ def build_indicator(
     obj: dict[str, Any] = {
         "type": "indicator",
         "spec_version": SPEC_VERSION,
-        "id": f"indicator--{uuid.uuid5(props.uuid_of(publisher), pattern)}",
+        "id": indicator_id(signal, publisher),
         "created_by_ref": publisher,
         "created": stamp,
         "modified": stamp,
@@ -247,8 +253,13 @@ def parse_identity(obj: Any) -> MemberIdentity:
     )
 
 
-def parse_indicator(obj: Any) -> SharedSignal:
-    """The signal an Indicator shares, or StixError (see the module's docstring)."""
+def parse_indicator(obj: Any, *, foreign_labels: bool = False) -> SharedSignal:
+    """The signal an Indicator shares, or StixError (see the module's docstring).
+
+    With ``foreign_labels``, labels outside hashmatch's two prefixes (another
+    producer's own, such as ``malicious-activity``) are ignored rather than
+    refused: a pull from any TAXII server reads them so.  Inside the
+    prefixes an unknown value is refused either way."""
     version = props.check_properties(
         obj,
         "indicator",
@@ -269,7 +280,7 @@ def parse_indicator(obj: Any) -> SharedSignal:
         raise StixError("labels must be a list of strings")
     if "labels" in obj and not labels:
         raise StixError("labels must not be empty when given")
-    classification, categories = _read_labels(labels)
+    classification, categories = _read_labels(labels, foreign=foreign_labels)
     valid_from = props.timestamp(obj, "valid_from")
     valid_until = props.timestamp(obj, "valid_until") if "valid_until" in obj else None
     if valid_until is not None and valid_until <= valid_from:
@@ -323,21 +334,26 @@ _PARSERS: dict[str, Callable[[Any], object]] = {
 }
 
 
-def _read_labels(labels: list[str]) -> tuple[str | None, tuple[str, ...]]:
-    """(classification, categories) from the labels; StixError for any other label."""
+def _read_labels(labels: list[str], *, foreign: bool = False) -> tuple[str | None, tuple[str, ...]]:
+    """(classification, categories) from the labels; StixError for any other
+    label, unless ``foreign`` (then another producer's labels are skipped)."""
     classifications = []
     categories = []
+    ours = []
     for label in labels:
         if label.startswith(CLASSIFICATION_PREFIX):
             classifications.append(label.removeprefix(CLASSIFICATION_PREFIX))
         elif label.startswith(CATEGORY_PREFIX):
             categories.append(label.removeprefix(CATEGORY_PREFIX))
+        elif foreign:
+            continue
         else:
             raise StixError(
                 f"unknown label {label[:60]!r}: labels are {CLASSIFICATION_PREFIX}<class> "
                 f"and {CATEGORY_PREFIX}<category>"
             )
-    if len(set(labels)) != len(labels):
+        ours.append(label)
+    if len(set(ours)) != len(ours):
         raise StixError("labels repeat a label")
     if len(classifications) > 1:
         raise StixError("an indicator has at most one classification label")

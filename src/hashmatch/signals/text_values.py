@@ -18,10 +18,16 @@ import idna
 
 from hashmatch.errors import InvalidFieldError, InvalidHashError
 from hashmatch.fieldlimits import check_text
+from hashmatch.signals import names
 from hashmatch.signals.base import SignalType
 
-#: The width of the stored value column (``content_signals.value``).
-MAX_VALUE_CHARS = 128
+#: The width of the stored value column (``content_signals.value``): a
+#: normalised URL may fill it.
+MAX_VALUE_CHARS = 2048
+#: The types whose values are bounded tighter: an address as RFC 5321 allows
+#: (its IDNA domain may have grown it), ``platform:handle`` (32 + 1 + 100),
+#: and a phrase (a few words, not a message).
+MAX_CHARS_OF = {names.EMAIL: 254, names.USERNAME: 133, names.KEYWORD: 128}
 #: Labels of letters, digits, "-" and "_" (some real hosts have one), not
 #: starting or ending with "-", at most 63 characters each.
 _LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
@@ -46,12 +52,14 @@ def folded(text: str) -> str:
 
 
 def checked_value(signal_type: str, value: str) -> str:
-    """``value``, if it is not empty and fits the stored value column."""
+    """``value``, if it is not empty and fits its type's bound (at most
+    the stored value column)."""
     if not value:
         raise InvalidHashError(f"a {signal_type} signal cannot be empty")
-    if len(value) > MAX_VALUE_CHARS:
+    most = MAX_CHARS_OF.get(signal_type, MAX_VALUE_CHARS)
+    if len(value) > most:
         raise InvalidHashError(
-            f"a {signal_type} signal is at most {MAX_VALUE_CHARS} characters once "
+            f"a {signal_type} signal is at most {most} characters once "
             f"normalised, got {len(value)}: {value[:80]!r}"
         )
     return value

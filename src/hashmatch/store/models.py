@@ -146,7 +146,8 @@ class ContentSignal(Base):
     )
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"))
     signal_type: Mapped[str] = mapped_column(String(32))
-    value: Mapped[str] = mapped_column(String(128))
+    #: 2048 characters (migration 0019): a long URL fits.
+    value: Mapped[str] = mapped_column(String(2048))
     quality: Mapped[int | None] = mapped_column(Integer)
     frame: Mapped[int | None] = mapped_column(Integer)
     timestamp: Mapped[float | None] = mapped_column(Float)
