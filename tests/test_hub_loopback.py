@@ -323,7 +323,12 @@ def false_positive(
     assert {(row["opinion"], row["status"]) for row in sent} == {("negative", "sent")}
     feedback = {signal["id"]: signal["feedback"] for signal in coalition.signals(coalition.a)}
     for kind in ("pdq", "md5", "sha256"):
-        assert feedback[shared[kind].id] == {"confirmed": 0, "false_positive": 1, "disputed": 0}
+        assert feedback[shared[kind].id] == {
+            "confirmed": 0,
+            "false_positive": 1,
+            "disputed": 0,
+            "reported": 0,
+        }
     assert feedback[shared["url"].id]["false_positive"] == 0
 
 

@@ -291,8 +291,9 @@ def test_feedback_is_counted_per_indicator_for_the_publisher(hub: Hub) -> None:
     assert hub.post([orphan], member=1)["failure_count"] == 1
     mine = hub.http.get("/v1/hub/me/signals", headers=hub.bearer()).json()["signals"]
     counts = {signal["id"]: signal["feedback"] for signal in mine}
-    assert counts[shared["id"]] == {"confirmed": 1, "false_positive": 1, "disputed": 0}
-    assert counts[quiet["id"]] == {"confirmed": 0, "false_positive": 0, "disputed": 0}
+    none = {"confirmed": 0, "false_positive": 0, "disputed": 0, "reported": 0}
+    assert counts[shared["id"]] == {**none, "confirmed": 1, "false_positive": 1}
+    assert counts[quiet["id"]] == none
     assert hub.http.get("/v1/hub/me/signals", headers=hub.bearer(1)).json()["signals"] == []
     everyone = hub.http.get("/v1/hub/signals", headers=hub.admin()).json()["signals"]
     assert {s["id"] for s in everyone} == {shared["id"], quiet["id"]}

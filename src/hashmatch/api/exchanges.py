@@ -132,11 +132,15 @@ class ExchangeStatusOut(BaseModel):
 
 class OpinionOut(BaseModel):
     id: int
-    review_item_id: int
+    review_item_id: int | None = Field(description="The decided item (None for reported).")
+    report_id: int | None = Field(description="The filed CyberTipline report (reported only).")
     bank: str
     content_id: int
     external_id: str | None
-    opinion: str = Field(description="positive (confirmed) or negative (a false positive).")
+    opinion: str = Field(
+        description="positive (confirmed), negative (a false positive) or reported "
+        "(a match reported to the CyberTipline; TAXII exchanges only)."
+    )
     signal_types: list[str]
     status: str = Field(description="pending, sent, failed, not_sent or withdrawn.")
     attempts: int

@@ -72,6 +72,13 @@ class Feedback(TypedDict):
     confirmed: int
     false_positive: int
     disputed: int
+    reported: Annotated[
+        int,
+        Field(
+            description="Matches members reported to the authorities: the sum of the "
+            "counts of their unrevoked Sightings flagged x_hashmatch_reported."
+        ),
+    ]
 
 
 @EXACT
@@ -84,7 +91,9 @@ class Signal(TypedDict):
     date_added: str
     revoked: bool
     pattern: str | None
-    feedback: Annotated[Feedback, Field(description="Members' latest opinions, counted.")]
+    feedback: Annotated[
+        Feedback, Field(description="Members' latest opinions, counted; matches reported.")
+    ]
 
 
 @EXACT

@@ -23,7 +23,9 @@ A source that takes opinions back (reviewers' verdicts on its hashes) sets
 ``takes_opinions`` and overrides :meth:`ExchangeSource.send_opinions`; the
 opinion sender (``exchange/opinions.py``) leases pending opinions, hands a
 source at most ``opinion_batch`` of them at a time and records what each
-:class:`Sent` says.
+:class:`Sent` says.  A source that also takes ``reported`` opinions (a
+match of its content was reported to NCMEC's CyberTipline) sets
+``takes_reports``; a filed report queues them for no other type.
 """
 
 from __future__ import annotations
@@ -99,10 +101,13 @@ class OpinionToSend:
     id: int
     #: The source's own id of the content, as its records carried it.
     external_id: str
-    #: ``positive`` (confirmed) or ``negative`` (a false positive).
+    #: ``positive`` (confirmed), ``negative`` (a false positive) or
+    #: ``reported`` (a match was reported to the CyberTipline).
     opinion: str
     #: Which of the content's hashes the query matched ("pdq", "md5").
     signal_types: tuple[str, ...]
+    #: The report of a ``reported`` opinion (``cybertip_reports.id``); else None.
+    report_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +178,8 @@ class ExchangeSource(ABC):
     takes_opinions: ClassVar[bool] = False
     #: Most opinions handed to one send_opinions call.
     opinion_batch: ClassVar[int] = 1
+    #: Whether it also takes ``reported`` opinions (a filed report queues them).
+    takes_reports: ClassVar[bool] = False
 
     def send_opinions(self, opinions: Sequence[OpinionToSend]) -> list[Sent]:
         """Tell the source these opinions: one :class:`Sent` per opinion, in

@@ -6,7 +6,9 @@ leased, sent a batch at a time, settled; at least once.
 
 A review decision writes one ``opinions`` row per matched bank content
 (``review/decisions.py``); those about content an exchange sent
-(``source`` ``exchange:<name>``) are ``pending``.  A round:
+(``source`` ``exchange:<name>``) are ``pending``.  A filed CyberTipline
+report writes ``reported`` ones, for the exchanges whose type takes them
+(``exchange/reported.py``), sent the same way.  A round:
 
 1. claims due pending opinions: never tried or past their retry wait, and
    not leased to a live sender.  On PostgreSQL the rows are selected ``FOR
@@ -53,6 +55,7 @@ from hashmatch.exchange.catalog import (
     sends_opinions,
 )
 from hashmatch.exchange.registry import get_source_type
+from hashmatch.exchange.reported import REPORTED
 from hashmatch.exchange.runner import open_source
 from hashmatch.exchange.status import OPINION_STATUSES
 from hashmatch.media.download import UrlPolicy
@@ -148,6 +151,7 @@ class OpinionSender:
                     Opinion.opinion,
                     Opinion.signal_types,
                     Opinion.attempts,
+                    Opinion.report_id,
                 )
                 .where(_due(now))
                 .order_by(Opinion.id)
@@ -170,6 +174,7 @@ class OpinionSender:
                     row.external_id or "",
                     row.opinion,
                     tuple(str(kind) for kind in row.signal_types or ()),
+                    None if row.report_id is None else int(row.report_id),
                 ),
                 exchange_named(row.source) or "",
                 int(row.attempts),
@@ -188,11 +193,24 @@ class OpinionSender:
         refused = _refusal(exchange, info)
         if refused is not None or info is None:
             return [Settled(item.opinion.id, "not_sent", refused) for item in items]
+        # A filed report queues reported opinions only for a type that takes them.
+        takes_reports = get_source_type(info.source_type).takes_reports
+        why = f"exchange type {info.source_type!r} takes no reported feedback"
+        settled = [
+            Settled(item.opinion.id, "not_sent", why)
+            for item in items
+            if _reported(item) and not takes_reports
+        ]
+        items = [item for item in items if takes_reports or not _reported(item)]
+        if not items:
+            return settled
         try:
             source = open_source(info, effective_options(info), self.policy)
         except ExchangeError as error:  # credentials unreadable: an admin's to fix
-            return [self._after(item, Sent(item.opinion.id, str(error))) for item in items]
-        settled = [
+            return settled + [
+                self._after(item, Sent(item.opinion.id, str(error))) for item in items
+            ]
+        settled += [
             Settled(item.opinion.id, "failed", "the content has no external id to name it by")
             for item in items
             if not item.opinion.external_id
@@ -310,6 +328,10 @@ def _refusal(exchange: str, info: ExchangeInfo | None) -> str | None:
     return None
 
 
+def _reported(item: Claimed) -> bool:
+    return item.opinion.opinion == REPORTED
+
+
 def _due(now: datetime) -> Any:
     return and_(
         Opinion.status == "pending",
@@ -339,6 +361,7 @@ def opinion_json(row: Opinion) -> dict[str, Any]:
     return {
         "id": row.id,
         "review_item_id": row.item_id,
+        "report_id": row.report_id,
         "bank": row.bank,
         "content_id": row.content_id,
         "external_id": row.external_id,

@@ -21,7 +21,10 @@ as a hashmatch hub takes its members' keys).
 Opinions go back as signed STIX Opinions (``agree`` for a confirmed match,
 ``disagree`` for a false positive) POSTed to the same collection in one
 envelope per batch; they need the member's key (``signing_key_file``) and
-Identity (``identity``).  The status resource the server answers says which
+Identity (``identity``).  A ``reported`` opinion (a filed CyberTipline report
+matched the indicator: ``exchange/reported.py``) goes as a signed STIX
+Sighting flagged ``x_hashmatch_reported``, its id derived from the report's,
+so sending it again sends the same object.  The status resource the server answers says which
 objects it refused: those opinions fail with its message.
 """
 
@@ -51,12 +54,13 @@ from hashmatch.exchange.base import (
     Sent,
 )
 from hashmatch.exchange.http import HttpStatusError, retry_helps
+from hashmatch.exchange.reported import REPORTED
 from hashmatch.exchange.taxii_records import VERIFY_MODES, IndicatorReader, trusted_keys
 from hashmatch.hub import stix_properties as props
 from hashmatch.hub.canonical import parse_json
 from hashmatch.hub.keys import parse_private_key
 from hashmatch.hub.signing import TrustedKey, sign
-from hashmatch.hub.stix import build_opinion
+from hashmatch.hub.stix import build_opinion, build_sighting
 from hashmatch.store.models import utcnow
 
 MEDIA_TYPE = "application/taxii+json;version=2.1"
@@ -111,6 +115,7 @@ class TaxiiSource(ExchangeSource):
     credentials_help = CREDENTIALS_HELP
     takes_opinions = True
     opinion_batch = 100
+    takes_reports = True
 
     @classmethod
     def check_options(cls, options: Mapping[str, str]) -> None:
@@ -239,32 +244,41 @@ class TaxiiSource(ExchangeSource):
         except ExchangeError as error:
             return [Sent(opinion.id, str(error)) for opinion in opinions]
         answers: list[Sent] = []
-        batch: dict[str, OpinionToSend] = {}
-        objects = []
+        # Opinions that become one object (two decisions on one indicator)
+        # go as one: the last of them, answered for all.
+        batch: list[tuple[str, OpinionToSend]] = []
+        objects: dict[str, dict[str, Any]] = {}
         for opinion in opinions:
             try:
                 obj = sign(_opinion(opinion, identity, utcnow()), key)
             except HashmatchError as error:
                 answers.append(Sent(opinion.id, str(error), retry=False))
                 continue
-            batch[obj["id"]] = opinion
-            objects.append(obj)
+            batch.append((obj["id"], opinion))
+            objects[obj["id"]] = obj
         if not objects:
             return answers
         try:
-            failures = self.post_objects(objects)
+            failures = self.post_objects(list(objects.values()))
         except HttpStatusError as error:
             why, retry = self.http.refusal(error), retry_helps(error)
-            return answers + [Sent(o.id, why, retry=retry) for o in batch.values()]
+            return answers + [Sent(o.id, why, retry=retry) for _, o in batch]
         except ExchangeError as error:  # a stall, a refused connection, no status resource
-            return answers + [Sent(o.id, str(error)) for o in batch.values()]
+            return answers + [Sent(o.id, str(error)) for _, o in batch]
         return answers + [
             Sent(o.id, failures[oid], retry=False) if oid in failures else Sent(o.id)
-            for oid, o in batch.items()
+            for oid, o in batch
         ]
 
 
 def _opinion(opinion: OpinionToSend, identity: str, now: datetime) -> dict[str, Any]:
+    """The STIX object an opinion goes as: an Opinion, or for ``reported`` a Sighting."""
+    if opinion.opinion == REPORTED:
+        if opinion.report_id is None:
+            raise InvalidFieldError("a reported opinion names no report")
+        return build_sighting(
+            opinion.external_id, publisher=identity, created=now, report=str(opinion.report_id)
+        )
     verdict = VERDICTS.get(opinion.opinion)
     if verdict is None:
         raise InvalidFieldError(f"a TAXII collection takes no {opinion.opinion!r} opinion")

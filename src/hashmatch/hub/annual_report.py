@@ -14,8 +14,9 @@ it with the members' CyberTipline reports filed (:data:`NATIONAL_FIGURE`).
 A member *deploys hash technologies* when its record shows content hashed
 (submissions or lookups) or matches by any signal type.  Signals shared
 and feedback given are the hub's own rows (``hub_objects``) added in the
-period: indicators (each once, however many versions) and opinions by
-verdict.
+period: indicators (each once, however many versions), and opinions by
+verdict with sightings of reported matches as ``reported`` (each object
+version once, not its count).
 
 ``audience="members"`` is the published version: per-member figures only
 for the members that chose to publish their own (``publish``).
@@ -264,7 +265,7 @@ def _feedback(session: Any, start: int, end: int) -> tuple[int, dict[str, int]]:
     )
     opinions = session.execute(
         select(HubObject.verdict, func.count())
-        .where(HubObject.type == "opinion", *in_period)
+        .where(HubObject.type.in_(("opinion", "sighting")), *in_period)
         .group_by(HubObject.verdict)
     )
     return int(indicators or 0), {str(verdict): int(n) for verdict, n in opinions if verdict}

@@ -6,8 +6,11 @@ view of what its signals did.
 
 Feedback is Opinion objects on indicators (``hub/object_intake.py`` keeps
 each one's indicator and verdict); each member's latest opinion on an
-indicator counts once, as confirmed, false_positive or disputed.  A revoked
-opinion (the member took it back) does not count.
+indicator counts once, as confirmed, false_positive or disputed.  And it is
+Sighting objects flagged ``x_hashmatch_reported``: a member reported matches
+of the indicator to the authorities (one sighting per member and report);
+``reported`` is the sum of their counts.  A revoked opinion or sighting
+(the member took it back) does not count.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from hashmatch.hub.taxii_objects import taxii_timestamp
 from hashmatch.store import Database
 from hashmatch.store.hub_object_models import HubCollection, HubObject
 
-VERDICTS = ("confirmed", "false_positive", "disputed")
+VERDICTS = ("confirmed", "false_positive", "disputed", "reported")
 MAX_SIGNALS = 1000
 
 
@@ -49,15 +52,17 @@ class Feedback:
             counts: dict[tuple[str, str], dict[str, int]] = {}
             ids = [(row[0].collection_id, row[0].stix_id) for row in rows]
             if ids:
+                # An opinion counts once; a sighting, its count.
                 opinions = session.execute(
                     select(
                         HubObject.collection_id,
                         HubObject.refers_to,
                         HubObject.verdict,
-                        func.count(),
+                        func.sum(func.coalesce(HubObject.sighting_count, 1)),
                     )
                     .where(
-                        HubObject.type == "opinion",
+                        HubObject.type.in_(("opinion", "sighting")),
+                        HubObject.verdict.in_(VERDICTS),
                         HubObject.is_latest.is_(True),
                         HubObject.revoked.is_(False),
                         HubObject.refers_to.in_({stix_id for _c, stix_id in ids}),
@@ -65,7 +70,9 @@ class Feedback:
                     .group_by(HubObject.collection_id, HubObject.refers_to, HubObject.verdict)
                 )
                 for collection_id, refers_to, verdict, count in opinions:
-                    counts.setdefault((collection_id, str(refers_to)), {})[str(verdict)] = count
+                    counts.setdefault((collection_id, str(refers_to)), {})[str(verdict)] = int(
+                        count
+                    )
         return [
             {
                 "row": indicator.id,

@@ -4,14 +4,14 @@ Add Objects), each object verified before the hub keeps it.
     intake = ObjectIntake(database)
     status = intake.post("hub-7", collection_id, {"objects": [signed, ...]})
 
-For each object, in order: it parses as a hashmatch Identity, Indicator or
-Opinion (``hub/stix.py``); its publisher is the posting member's Identity
+For each object, in order: it parses as a hashmatch Identity, Indicator,
+Opinion or Sighting (``hub/stix.py``); its publisher is the posting member's Identity
 (:func:`member_identity`); its signature verifies against the member's
 registered, unrevoked keys (``hub/signing.py``); its signal fits the
 collection's kind, and a ``keyed`` collection takes email addresses and
 usernames only as keyed hashes; an earlier version is the same member's and
-not revoked (a revoked object is final); an opinion's indicator is in the
-collection.  A refused object is a failure in the status resource, with the
+not revoked (a revoked object is final); an opinion's or a sighting's
+indicator is in the collection.  A refused object is a failure in the status resource, with the
 reason, and ``hub.object_rejected`` in the audit log; the others are kept,
 as received, signature included, so receivers verify it themselves.  A
 version already held is a success and stored once.
@@ -39,7 +39,13 @@ from hashmatch.hub.keys import parse_public_key
 from hashmatch.hub.member_records import member_by_key
 from hashmatch.hub.members import require_active
 from hashmatch.hub.signing import TrustedKey, key_ring, verify
-from hashmatch.hub.stix import identity_id, parse_identity, parse_indicator, parse_opinion
+from hashmatch.hub.stix import (
+    identity_id,
+    parse_identity,
+    parse_indicator,
+    parse_opinion,
+    parse_sighting,
+)
 from hashmatch.hub.taxii_objects import micros, taxii_timestamp
 from hashmatch.signals import names
 from hashmatch.store import Database
@@ -74,6 +80,7 @@ class Candidate:
     revoked: bool
     refers_to: str | None = None
     verdict: str | None = None
+    sighting_count: int | None = None
 
 
 class RefusedObjectError(Exception):
@@ -216,6 +223,7 @@ def _check(
     verified = verify(obj, ring)
     kind_of = obj.get("type")
     refers_to = verdict = None
+    count = None
     if kind_of == "indicator":
         signal = parse_indicator(obj)
         version, revoked = signal.modified, signal.revoked
@@ -232,12 +240,17 @@ def _check(
         opinion = parse_opinion(obj)
         version, revoked = opinion.modified, opinion.revoked
         refers_to, verdict = opinion.indicator_id, opinion.verdict
+    elif kind_of == "sighting":
+        sighting = parse_sighting(obj)
+        version, revoked = sighting.modified, sighting.revoked
+        refers_to, count = sighting.indicator_id, sighting.count
+        verdict = "reported" if sighting.reported else None
     elif kind_of == "identity":
         identity = parse_identity(obj)
         version, revoked = identity.modified, identity.revoked
     else:
         raise RefusedObjectError(
-            f"the hub keeps identity, indicator and opinion objects, not {kind_of!r}"
+            f"the hub keeps identity, indicator, opinion and sighting objects, not {kind_of!r}"
         )
     return Candidate(
         stix_id=str(obj["id"]),
@@ -248,6 +261,7 @@ def _check(
         revoked=revoked,
         refers_to=refers_to,
         verdict=verdict,
+        sighting_count=count,
     )
 
 
@@ -274,7 +288,7 @@ def _keep(
         )
         if not indicator:
             raise RefusedObjectError(
-                f"the opinion's indicator {item.refers_to} is not in this collection"
+                f"the {item.type}'s indicator {item.refers_to} is not in this collection"
             )
     latest = all(row.modified_us < item.modified_us for row in held)
     if latest and held:
@@ -298,6 +312,7 @@ def _keep(
             is_latest=latest,
             refers_to=item.refers_to,
             verdict=item.verdict,
+            sighting_count=item.sighting_count,
         )
     )
     session.flush()

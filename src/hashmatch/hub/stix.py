@@ -1,5 +1,6 @@
 """The STIX 2.1 objects the hub carries: members' Identities, signals as
-Indicators, and feedback as Opinions; built here and read back strictly.
+Indicators, and feedback as Opinions and Sightings; built here and read
+back strictly.
 
 Ids are deterministic (UUIDv5), so sharing a signal twice makes the same
 object, and a new version keeps its id:
@@ -7,7 +8,11 @@ object, and a new version keeps its id:
 * a member's Identity: ``identity--uuid5(NAMESPACE, member_ref)``;
 * an Indicator: ``indicator--uuid5(<publisher's identity UUID>, pattern)``;
 * an Opinion: ``opinion--uuid5(<publisher's identity UUID>, indicator id)``:
-  one opinion per member and indicator, changed by new versions.
+  one opinion per member and indicator, changed by new versions;
+* a Sighting: ``sighting--uuid5(<publisher's identity UUID>, "<indicator id>
+  <report>")``, ``report`` the member's own id of the CyberTipline report
+  that reported the match: one sighting per member, indicator and report,
+  so sending it again sends the same object.
 
 Labels carry the industry classification and the signal's category:
 ``classification:A1`` (A1, A2, B1 or B2; at most one) and
@@ -53,6 +58,11 @@ _VERDICTS = {
     "strongly-disagree": "false_positive",
 }
 NAME_CHARS = 200
+#: The custom property saying a sighting's matches were reported to the
+#: authorities (NCMEC's CyberTipline).
+REPORTED_PROPERTY = "x_hashmatch_reported"
+#: STIX 2.1's bounds of a sighting's count.
+MAX_SIGHTING_COUNT = 999_999_999
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,24 @@ class SharedOpinion:
     verdict: str
     publisher: str
     explanation: str | None
+    created: datetime
+    modified: datetime
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class SharedSighting:
+    """A member's sighting of one indicator: ``count`` matches, reported to
+    the authorities when ``reported``."""
+
+    id: str
+    indicator_id: str
+    publisher: str
+    #: How many times it was sighted (STIX: absent means unknown; read as 1).
+    count: int
+    reported: bool
+    first_seen: datetime | None
+    last_seen: datetime | None
     created: datetime
     modified: datetime
     revoked: bool
@@ -204,6 +232,42 @@ def build_opinion(
     if explanation is not None:
         obj["explanation"] = explanation
     parse_opinion(obj)
+    return obj
+
+
+def sighting_id(indicator_id: str, *, publisher: str, report: str) -> str:
+    """The id of ``publisher``'s sighting of an indicator for its own report ``report``."""
+    return f"sighting--{uuid.uuid5(props.uuid_of(publisher), f'{indicator_id} {report}')}"
+
+
+def build_sighting(
+    indicator_id: str,
+    *,
+    publisher: str,
+    created: datetime,
+    report: str,
+    count: int = 1,
+) -> dict[str, Any]:
+    """``publisher`` reported ``count`` matches of an indicator to the
+    authorities, in its report ``report`` (its own id: only the object's id
+    is derived from it)."""
+    props.reference(publisher, "identity", "created_by_ref")
+    props.reference(indicator_id, "indicator", "sighting_of_ref")
+    stamp = stix_timestamp(created)
+    obj: dict[str, Any] = {
+        "type": "sighting",
+        "spec_version": SPEC_VERSION,
+        "id": sighting_id(indicator_id, publisher=publisher, report=report),
+        "created_by_ref": publisher,
+        "created": stamp,
+        "modified": stamp,
+        "sighting_of_ref": indicator_id,
+        "count": count,
+        "first_seen": stamp,
+        "last_seen": stamp,
+        REPORTED_PROPERTY: True,
+    }
+    parse_sighting(obj)
     return obj
 
 
@@ -327,10 +391,42 @@ def parse_opinion(obj: Any) -> SharedOpinion:
     )
 
 
+def parse_sighting(obj: Any) -> SharedSighting:
+    version = props.check_properties(
+        obj,
+        "sighting",
+        {"created_by_ref", "sighting_of_ref"},
+        {"count", "first_seen", "last_seen", REPORTED_PROPERTY},
+    )
+    count = obj.get("count", 1)
+    if type(count) is not int or not 0 <= count <= MAX_SIGHTING_COUNT:
+        raise StixError(f"count must be a whole number from 0 to {MAX_SIGHTING_COUNT:,}")
+    reported = obj.get(REPORTED_PROPERTY, False)
+    if not isinstance(reported, bool):
+        raise StixError(f"{REPORTED_PROPERTY} must be true or false")
+    first = props.timestamp(obj, "first_seen") if "first_seen" in obj else None
+    last = props.timestamp(obj, "last_seen") if "last_seen" in obj else None
+    if first is not None and last is not None and last < first:
+        raise StixError("last_seen must not be earlier than first_seen")
+    return SharedSighting(
+        id=obj["id"],
+        indicator_id=props.reference(obj["sighting_of_ref"], "indicator", "sighting_of_ref"),
+        publisher=obj["created_by_ref"],
+        count=count,
+        reported=reported,
+        first_seen=first,
+        last_seen=last,
+        created=version.created,
+        modified=version.modified,
+        revoked=version.revoked,
+    )
+
+
 _PARSERS: dict[str, Callable[[Any], object]] = {
     "identity": parse_identity,
     "indicator": parse_indicator,
     "opinion": parse_opinion,
+    "sighting": parse_sighting,
 }
 
 

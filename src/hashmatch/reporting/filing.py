@@ -29,7 +29,9 @@ the start (a ``refile`` entry in its timeline, a new NCMEC id).  Errors by
 kind (``responses.kind_of``): "retry" waits (exponential backoff with jitter,
 at most an hour) with the status unchanged; "credentials", "invalid" and
 "protocol" fail the report, with NCMEC's description, an audit entry
-``report.failed`` and a log line.  A finished report's evidence is preserved
+``report.failed`` and a log line.  Finishing queues the ``reported``
+feedback for the exchanges that sent matched content
+(``exchange/reported.py``).  A finished report's evidence is preserved
 next (``preservation``), and its submissions' kept media purged if nothing
 else needs it.
 """
@@ -48,6 +50,7 @@ from hashmatch import audit
 from hashmatch.actions.outbox import Retries
 from hashmatch.actions.upkeep import purge_if_unneeded
 from hashmatch.errors import HashmatchError, ReportConflictError, ReportingError, UnknownReportError
+from hashmatch.exchange.reported import queue_reported
 from hashmatch.reporting.cybertip.client import Call, CybertipCallError, CybertipClient
 from hashmatch.reporting.cybertip.report_xml import file_details_xml
 from hashmatch.reporting.leases import ACTIVE, DEFAULT_LEASE, ReportLeases
@@ -265,6 +268,7 @@ class Filing:
             warning = f"NCMEC finished the report with files {answered}; we uploaded {ours}"
             row.details = {**row.details, "warnings": [*row.details.get("warnings", []), warning]}
         announce_filed(session, row, files)
+        queue_reported(session, row.id, {f.submission_id for f in files})
 
     # -- calls and their answers -----------------------------------------------------------------
 

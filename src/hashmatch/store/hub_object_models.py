@@ -35,7 +35,7 @@ COLLECTION_KINDS = ("hashes", "signals")
 #: How a collection takes email addresses and usernames: as sent, or keyed hashes only.
 IDENTIFIER_MODES = ("raw", "keyed")
 #: The STIX object types a collection stores.
-OBJECT_TYPES = ("identity", "indicator", "opinion")
+OBJECT_TYPES = ("identity", "indicator", "opinion", "sighting")
 Micros = BigInteger().with_variant(Integer, "sqlite")
 
 
@@ -99,9 +99,12 @@ class HubObject(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The version with the latest ``modified`` of its object in this collection.
     is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
-    #: An opinion's indicator and verdict (confirmed, false_positive, disputed).
+    #: An opinion's or a sighting's indicator, and its verdict: confirmed,
+    #: false_positive, disputed, or ``reported`` (a sighting of reported matches).
     refers_to: Mapped[str | None] = mapped_column(String(100))
     verdict: Mapped[str | None] = mapped_column(String(16))
+    #: A sighting's count (migration 0020); None for other objects.
+    sighting_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class HubObjectStatus(Base):

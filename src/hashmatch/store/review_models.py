@@ -106,14 +106,19 @@ class Opinion(Base):
     """What a review decision says about one matched bank content: ``positive``
     (confirmed) or ``negative`` (a false positive), for the exchange the
     content came from (``source`` ``exchange:<name>``) to be told, through
-    the opinion sender's leases (``exchange/opinions.py``)."""
+    the opinion sender's leases (``exchange/opinions.py``).  A filed
+    CyberTipline report writes ``reported`` ones (``exchange/reported.py``):
+    they belong to the report (``report_id``), not to a review decision."""
 
     __tablename__ = "opinions"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    item_id: Mapped[int] = mapped_column(
+    #: The review item decided (None for a ``reported`` opinion).
+    item_id: Mapped[int | None] = mapped_column(
         ForeignKey("review_items.id", ondelete="CASCADE"), index=True
     )
+    #: The CyberTipline report that reported the match (``reported`` only; migration 0020).
+    report_id: Mapped[int | None] = mapped_column(Id, index=True)
     bank: Mapped[str] = mapped_column(String(100))
     content_id: Mapped[int] = mapped_column(Id, index=True)
     external_id: Mapped[str | None] = mapped_column(String(300))
