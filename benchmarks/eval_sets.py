@@ -23,7 +23,12 @@ Every picture is scaled to at most 1024 px on its long side, as platforms
 scale uploads.  A picture too flat for PDQ (quality under the least that is
 matched) or within 40 bits of one already taken, in any rotation or flip
 (the same wallpaper at another size, the reference set's edits of one
-photo), is left out: it would be a duplicate, not a distractor.
+photo), is left out: it would be a duplicate, not a distractor.  So is a
+tile that the local-feature stage verifies as a copy of a tile of its
+wallpaper already taken, as it is or mirrored: the tiles of a repeating
+pattern (GNOME's ``licorice``) are one picture shifted by a period, and the
+two halves of a symmetric wallpaper (Lomiri's ``the-mouse``) one picture
+mirrored, which no matcher should tell apart.
 """
 
 from __future__ import annotations
@@ -34,9 +39,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from hashmatch.evaluation.scenes import scene
+from hashmatch.features.extract import Features, extract_features
+from hashmatch.features.matcher import MIN_INLIERS
+from hashmatch.features.verify import inlier_count
 from hashmatch.pdq import MIN_MATCH_QUALITY, hasher
 
 #: The project's own copies of the sample photos and the PDQ reference images.
@@ -137,6 +145,12 @@ class Taken:
         return True
 
 
+def _repeats(tile: list[Features], taken: list[Features]) -> bool:
+    """Whether a tile (its features as it is and mirrored) verifies, by local
+    features, as a copy of a tile of its wallpaper already taken."""
+    return any(inlier_count(side, other) >= MIN_INLIERS for side in tile for other in taken)
+
+
 def write_set(folder: Path, sources: dict[str, list[Path]], taken: Taken) -> int:
     count = 0
     for source, paths in sources.items():
@@ -147,8 +161,14 @@ def write_set(folder: Path, sources: dict[str, list[Path]], taken: Taken) -> int
             except OSError as error:
                 print(f"skipped {path}: {error}", file=sys.stderr)
                 continue
+            tiles: list[Features] = []
             for number, picture in enumerate(found):
+                features = extract_features(picture)
+                mirrored = extract_features(ImageOps.mirror(picture))
+                if len(found) > 1 and _repeats([features, mirrored], tiles):
+                    continue
                 if taken.take(picture):
+                    tiles.append(features)
                     target = folder / source / f"{index:04d}-{path.stem}-{number}.jpg"
                     target.parent.mkdir(parents=True, exist_ok=True)
                     picture.save(target, quality=92)
