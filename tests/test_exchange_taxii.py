@@ -32,6 +32,7 @@ from hashmatch.exchange.runner import open_source
 from hashmatch.exchange.taxii import MEDIA_TYPE, TaxiiSource
 from hashmatch.exchange.taxii_confirmed import share_confirmed
 from hashmatch.exchange.taxii_records import keyed_value
+from hashmatch.exchange.taxii_revoke import REVOKE_ACTION, revoke_indicators
 from hashmatch.exchange.taxii_share import share_bank
 from hashmatch.exchange.taxii_simulator import COLLECTION, TaxiiSimulator
 from hashmatch.hashing import HashRequest, hash_file
@@ -40,7 +41,7 @@ from hashmatch.hub.identifiers import IdentifierKey, keyed_identifier
 from hashmatch.hub.keys import generate_signing_key, parse_private_key, parse_public_key
 from hashmatch.hub.object_intake import member_identity
 from hashmatch.hub.patterns import PatternSignal
-from hashmatch.hub.signing import TrustedKey, key_ring, sign
+from hashmatch.hub.signing import TrustedKey, key_ring, sign, verify
 from hashmatch.hub.stix import (
     build_indicator,
     identity_id,
@@ -55,7 +56,7 @@ from hashmatch.media.download import UrlPolicy
 from hashmatch.review.decisions import Verdict
 from hashmatch.signals import parse_query
 from hashmatch.store import Content, Database
-from hashmatch.store.models import utcnow
+from hashmatch.store.models import AuditEntry, utcnow
 from tests.child_process import kill_after, once_the_lease_lapses
 from tests.servers import http_server
 from tests.test_exchange_sources import SourceContract, make_source
@@ -611,3 +612,110 @@ def test_the_hubs_directory_names_members_by_id(
     taxii.add(seventh.indicator("pdq", HASHES[1]))
     refused = fetch(database)
     assert "member directory" in (refused.error or "")
+
+
+# -- hashmatch hub revoke (exchange/taxii_revoke.py) -----------------------------------------
+
+UNKNOWN_INDICATOR = "indicator--00000000-0000-4000-8000-000000000000"
+REVOKED_MD5 = "9e107d9d372bb6826bd81d3542a419d6"
+
+
+@pytest.fixture
+def sharer(database: Database, taxii: TaxiiSimulator, tmp_path: Path) -> Member:
+    """This member, with a taxii exchange that signs, and a verifying server."""
+    mine = member("member-a")
+    key_file = tmp_path / "a.pem"
+    key_file.write_text(mine.pem)
+    add_exchange(database, taxii, signing_key_file=str(key_file), identity=mine.identity)
+    taxii.trusted = key_ring([mine.trusted()])
+    return mine
+
+
+def test_an_indicator_is_revoked_by_its_signal_once_and_only_the_publishers(
+    database: Database, taxii: TaxiiSimulator, sharer: Member
+) -> None:
+    shared, pdq = sharer.indicator("md5", REVOKED_MD5), sharer.indicator("pdq", HASHES[0])
+    theirs = member("member-b").indicator("pdq", HASHES[1])
+    for obj in (shared, pdq, theirs):
+        taxii.add(obj)
+    done = revoke_indicators(
+        database,
+        LOOPBACK,
+        [pdq["id"], theirs["id"], UNKNOWN_INDICATOR],
+        signals=[PatternSignal("md5", REVOKED_MD5)],
+    )
+    outcomes = {outcome.id: outcome.outcome for outcome in done}
+    assert outcomes == {
+        pdq["id"]: "revoked",
+        theirs["id"]: "not_ours",
+        UNKNOWN_INDICATOR: "not_found",
+        shared["id"]: "revoked",
+    }
+    # Posted as the next versions, signed by this member, revoked.
+    assert {obj["id"] for obj in taxii.received} == {pdq["id"], shared["id"]}
+    for obj in taxii.received:
+        assert obj["revoked"] is True
+        assert obj["modified"] > shared["modified"]
+        verify(obj, key_ring([sharer.trusted()]))
+    again = revoke_indicators(database, LOOPBACK, [shared["id"]])
+    assert [(o.outcome, o.message) for o in again] == [("already_revoked", None)]
+    assert len(taxii.received) == 2  # nothing sent the second time
+    with database.reading() as session:
+        audited = session.scalars(
+            select(AuditEntry.after).where(AuditEntry.action == REVOKE_ACTION)
+        ).all()
+    assert [len(after["outcomes"]) for after in audited] == [4, 1]
+
+
+def test_a_refusal_is_said_with_the_servers_reason(
+    database: Database, taxii: TaxiiSimulator, sharer: Member
+) -> None:
+    shared = sharer.indicator("md5", REVOKED_MD5)
+    taxii.add(shared)
+    taxii.trusted = key_ring([member("member-b").trusted()])  # the server no longer knows us
+    [refused] = revoke_indicators(database, LOOPBACK, [shared["id"]])
+    assert refused.outcome == "refused"
+    assert "no member registered" in (refused.message or "")
+
+
+def test_a_servers_garbage_is_one_clear_error(
+    database: Database, taxii: TaxiiSimulator, sharer: Member
+) -> None:
+    shared = sharer.indicator("md5", REVOKED_MD5)
+    taxii.add(shared)
+    taxii.fail_next("malformed")
+    with pytest.raises(ExchangeError, match="not a TAXII envelope"):
+        revoke_indicators(database, LOOPBACK, [shared["id"]])
+    taxii.fail_next("500")
+    with pytest.raises(ExchangeError, match="HTTP 500"):
+        revoke_indicators(database, LOOPBACK, [shared["id"]])
+    assert taxii.received == []
+
+
+def test_the_command_prints_outcomes_and_refuses_bad_arguments(
+    database_url: str, database: Database, taxii: TaxiiSimulator, sharer: Member
+) -> None:
+    shared = sharer.indicator("md5", REVOKED_MD5)
+    taxii.add(shared)
+    done = cli(database_url, "revoke", "--signal", f"md5:{REVOKED_MD5.upper()}", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == {
+        "indicators": [{"id": shared["id"], "outcome": "revoked", "message": None}]
+    }
+    mixed = cli(database_url, "revoke", shared["id"], UNKNOWN_INDICATOR)
+    assert mixed.exit_code == 1
+    assert f"{shared['id']} already revoked" in mixed.stdout
+    assert (
+        f"{UNKNOWN_INDICATOR} not found: the collection holds no object by this id" in mixed.stdout
+    )
+    for args in (
+        [],
+        ["--signal", "nonsense"],
+        ["--signal", "md5:zz"],
+        ["--signal", "pdq:" + "0" * 10],
+        [UNKNOWN_INDICATOR, "--exchange", "nowhere"],
+    ):
+        refused = cli(database_url, "revoke", *args)
+        assert refused.exit_code != 0, args
+        assert "Traceback" not in refused.output
+        assert "error" in refused.output.lower(), (args, refused.output)

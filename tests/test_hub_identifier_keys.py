@@ -318,3 +318,44 @@ def test_fetch_prints_the_hubs_current_key(hub: Hub, monkeypatch: pytest.MonkeyP
     assert refused.stdout == ""
     assert refused.stderr.startswith("error: the hub refused (403)")
     assert len(refused.stderr.splitlines()) == 1
+
+
+class Answering:
+    """A hub that answers every call with ``body`` (a peer sending garbage)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def send(self, method: str, url: str, body: bytes | None, headers: Any = None) -> bytes:
+        return self.body
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (b"not json", "error:"),
+        (b"[]", "holds no identifier key"),
+        (b'{"key_id": "x"}', "holds no identifier key"),
+        (b'{"key_id": "x", "key": "short"}', "holds no identifier key"),
+        (
+            json.dumps({"key_id": "not-its-id", "key": CURRENT.text()}).encode(),
+            "does not match the key id",
+        ),
+    ],
+)
+def test_fetch_refuses_a_hubs_garbage_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, answer: bytes, says: str
+) -> None:
+    monkeypatch.setattr(
+        hub_identifier_command,
+        "hub_client",
+        lambda _ctx, url, api_key: HubClient(url, api_key, Answering(answer)),
+    )
+    fetched = runner.invoke(
+        cli_app, ["hub", "identifier-key", "fetch", "--hub", HUB_URL, "--api-key", "k"]
+    )
+    assert fetched.exit_code == 1, fetched.output
+    assert fetched.stdout == ""
+    assert fetched.stderr.startswith("error:")
+    assert says in fetched.stderr
+    assert len(fetched.stderr.splitlines()) == 1

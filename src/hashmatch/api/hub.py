@@ -50,7 +50,7 @@ from hashmatch.hub.applications import (
 )
 from hashmatch.hub.criteria import CRITERION_KEYS
 from hashmatch.hub.dues import INVOICE_CHARS, MAX_GRACE_DAYS
-from hashmatch.hub.identifiers import hand_out, parse_keys
+from hashmatch.hub.identifiers import parse_keys
 from hashmatch.hub.keys import MAX_KEY_TEXT
 from hashmatch.hub.membership import Membership
 from hashmatch.hub.object_intake import member_identity
@@ -451,7 +451,9 @@ def identifier_key(request: Request, key: HubKey) -> dict[str, Any]:
     404 ``no_identifier_key`` while the hub has none."""
     holder = member_key(key)
     settings: Settings = request.app.state.service.settings
-    return hand_out(hub_database(request), holder, parse_keys(settings.identifier_keys))
+    return membership_of(request).members.identifier_key(
+        holder, parse_keys(settings.identifier_keys)
+    )
 
 
 # -- hub admins ------------------------------------------------------------------

@@ -11,7 +11,8 @@ It serves TAXII 2.1's discovery (``/taxii2/``), one API root (``/api1/``),
 its collections, a collection's ``objects/`` (GET with ``added_after``,
 ``limit``, ``next`` and ``match[type]``, answering the
 ``X-TAXII-Date-Added-First``/``-Last`` headers; POST of an envelope,
-answered 202 with a status resource) and ``status/{id}/``.  A collection
+answered 202 with a status resource), one object (``objects/{id}/``, its
+latest version) and ``status/{id}/``.  A collection
 keeps the last version of each object, in the order they were added; each
 addition gets a later ``date_added``.  With :attr:`TaxiiSimulator.trusted`
 set, a POSTed object must carry a signature those keys verify, or the
@@ -27,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from hashmatch.errors import HashmatchError
 from hashmatch.exchange.simulators import Simulator, basic_authorized
@@ -112,6 +114,8 @@ class TaxiiSimulator(Simulator):
                 body = self._collection(collection)
             elif rest == "objects/":
                 body = self._objects(collection, query)
+            elif rest.startswith("objects/") and rest.count("/") == 2:
+                body = self._object(collection, unquote(rest.split("/")[1]))
             else:
                 raise KeyError(path)
         return MEDIA_TYPE, json.dumps(body).encode()
@@ -203,6 +207,15 @@ class TaxiiSimulator(Simulator):
                 DATE_ADDED_LAST: page[-1][0],
             }
         return envelope
+
+    def _object(self, collection: str, object_id: str) -> dict[str, Any]:
+        """One object's envelope (its latest version: the only one kept); KeyError if none."""
+        with self._lock:
+            entries = self.collections[collection].entries
+            found = [obj for _, held, obj in entries if held == object_id]
+        if not found:
+            raise KeyError(object_id)
+        return {"more": False, "objects": found}
 
 
 def _type(obj: Any) -> str | None:

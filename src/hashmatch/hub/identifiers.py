@@ -21,8 +21,8 @@ users' values in that form (:func:`bank_values`), under each of its keys::
     keys = parse_keys(settings.identifier_keys)
     bank_values(keys, "email", "J.Doe@Example.org")   # ["hmac-sha256:<id>:<hex>", ...]
 
-The hub hands its current key to active members (:func:`hand_out`, audited
-by its id only).
+The hub hands its current key to active members
+(:meth:`hashmatch.hub.members.Members.identifier_key`, audited by its id only).
 """
 
 from __future__ import annotations
@@ -35,16 +35,12 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from hashmatch import audit
-from hashmatch.errors import HubKeyError, InvalidHashError, NoIdentifierKeyError
+from hashmatch.errors import HubKeyError, InvalidHashError
 from hashmatch.hub.keys import b64url_decode, b64url_encode
-from hashmatch.hub.member_records import member_by_key
-from hashmatch.hub.members import require_active
 from hashmatch.signals import names
 from hashmatch.signals.base import SignalType
 from hashmatch.signals.email import EmailSignal
 from hashmatch.signals.username import UsernameSignal
-from hashmatch.store import Database
 
 #: The signal types whose values are personal identifiers.
 KEYED_TYPES: dict[str, SignalType] = {names.EMAIL: EmailSignal(), names.USERNAME: UsernameSignal()}
@@ -144,23 +140,3 @@ def bank_values(keys: Sequence[IdentifierKey], signal_type: str, value: str) -> 
         return [keyed_identifier(key, signal_type, value).bank_value for key in keys]
     except InvalidHashError:
         return []
-
-
-def hand_out(database: Database, key_name: str, keys: Sequence[IdentifierKey]) -> dict[str, str]:
-    """The hub's current key (the first) for the active member holding API key
-    ``key_name``; each hand-out is audited, naming the key by its id only."""
-    with database.transaction() as session:
-        member = member_by_key(session, key_name)
-        require_active(member)
-        if not keys:
-            raise NoIdentifierKeyError(
-                "this hub has no identifier key yet: its operator makes one with "
-                "`hashmatch hub identifier-key new` and sets identifier_keys"
-            )
-        audit.record(
-            session,
-            "hub.identifier_key_read",
-            f"hub-member:{member.id}",
-            after={"key_id": keys[0].key_id},
-        )
-    return {"key_id": keys[0].key_id, "key": keys[0].text()}

@@ -6,6 +6,7 @@ hub admins, and the directory members read each other's keys from.
     members.reinstate(3)
     members.me("hub-7")                 # the member holding API key hub-7
     members.directory("hub-7")          # MembershipAccessError unless hub-7's member is active
+    members.identifier_key("hub-7", keys)   # the hub's current key, audited
 
 A member is ``active`` (shares and reads), ``suspended`` (by an admin) or
 ``lapsed`` (unpaid dues or an overdue re-attestation, ``dues.py``).  Only an
@@ -18,7 +19,7 @@ refused: the lapse check would lapse it again at once.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,10 +32,12 @@ from hashmatch.errors import (
     MembershipAccessError,
     MembershipConflictError,
     MembershipError,
+    NoIdentifierKeyError,
     UnknownMemberError,
 )
 from hashmatch.fieldlimits import check_text
 from hashmatch.hub.dues import lapse_reason
+from hashmatch.hub.identifiers import IdentifierKey
 from hashmatch.hub.member_records import (
     ATTESTATION_PERIOD,
     directory_entry,
@@ -132,6 +135,26 @@ class Members:
             members = list(session.scalars(select(HubMember).order_by(HubMember.id)))
             keys = keys_of(session, [member.id for member in members])
             return [directory_entry(member, keys[member.id]) for member in members]
+
+    def identifier_key(self, key_name: str, keys: Sequence[IdentifierKey]) -> dict[str, str]:
+        """The hub's current identifier key (the first of ``keys``) for an
+        active member's key; each hand-out is audited, naming the key by its
+        id only (NoIdentifierKeyError while the hub has none)."""
+        with self.database.transaction() as session:
+            member = member_by_key(session, key_name)
+            require_active(member)
+            if not keys:
+                raise NoIdentifierKeyError(
+                    "this hub has no identifier key yet: its operator makes one with "
+                    "`hashmatch hub identifier-key new` and sets identifier_keys"
+                )
+            audit.record(
+                session,
+                "hub.identifier_key_read",
+                f"hub-member:{member.id}",
+                after={"key_id": keys[0].key_id},
+            )
+        return {"key_id": keys[0].key_id, "key": keys[0].text()}
 
     def suspend(self, member_id: int, reason: str) -> dict[str, Any]:
         """End the member's sharing access until reinstated; it is told why."""
