@@ -24,11 +24,10 @@ scale uploads.  A picture too flat for PDQ (quality under the least that is
 matched) or within 40 bits of one already taken, in any rotation or flip
 (the same wallpaper at another size, the reference set's edits of one
 photo), is left out: it would be a duplicate, not a distractor.  So is a
-tile that the local-feature stage verifies as a copy of a tile of its
-wallpaper already taken, as it is or mirrored: the tiles of a repeating
-pattern (GNOME's ``licorice``) are one picture shifted by a period, and the
-two halves of a symmetric wallpaper (Lomiri's ``the-mouse``) one picture
-mirrored, which no matcher should tell apart.
+tile that the local-feature stage matches, as it is or mirrored, with a
+tile of its wallpaper already taken (as a bank stores it): the two halves of
+a symmetric wallpaper (Lomiri's ``the-mouse``) are one picture mirrored,
+which no matcher should tell apart.
 """
 
 from __future__ import annotations
@@ -44,6 +43,7 @@ from PIL import Image, ImageOps
 from hashmatch.evaluation.scenes import scene
 from hashmatch.features.extract import Features, extract_features
 from hashmatch.features.matcher import MIN_INLIERS
+from hashmatch.features.storage import decode_features, encode_features
 from hashmatch.features.verify import inlier_count
 from hashmatch.pdq import MIN_MATCH_QUALITY, hasher
 
@@ -147,7 +147,8 @@ class Taken:
 
 def _repeats(tile: list[Features], taken: list[Features]) -> bool:
     """Whether a tile (its features as it is and mirrored) verifies, by local
-    features, as a copy of a tile of its wallpaper already taken."""
+    features, as a copy of a tile of its wallpaper already taken (``taken``
+    holds their features as a bank stores them: what the matcher compares)."""
     return any(inlier_count(side, other) >= MIN_INLIERS for side in tile for other in taken)
 
 
@@ -168,7 +169,7 @@ def write_set(folder: Path, sources: dict[str, list[Path]], taken: Taken) -> int
                 if len(found) > 1 and _repeats([features, mirrored], tiles):
                     continue
                 if taken.take(picture):
-                    tiles.append(features)
+                    tiles.append(decode_features(encode_features(features)))  # as banked
                     target = folder / source / f"{index:04d}-{path.stem}-{number}.jpg"
                     target.parent.mkdir(parents=True, exist_ok=True)
                     picture.save(target, quality=92)

@@ -183,7 +183,10 @@ def main() -> None:
     parser.add_argument("--mix", type=float, default=0.5)
     parser.add_argument("--quick", action="store_true", help="1k images, fewer queries")
     parser.add_argument(
-        "--faiss-queries", type=int, default=20, help="queries timed on faiss (the slow side)"
+        "--faiss-queries",
+        type=int,
+        default=20,
+        help="queries timed on faiss (the slow side); 0 skips the comparison",
     )
     args = parser.parse_args()
     sizes = [1000] if args.quick else [int(s) for s in args.sizes.split(",")]
@@ -306,8 +309,10 @@ def run_size(
     }
     print("RESULT " + " ".join(f"{k}={v}" for k, v in line.items()), flush=True)
 
-    all_descriptors = np.concatenate(sets)
     compare = hit_stages.searched[: args.faiss_queries]
+    if not compare:
+        return  # --faiss-queries 0: no comparison
+    all_descriptors = np.concatenate(sets)
     exact = search_times(matcher._index, compare, args.radius)
     faiss_mih = faiss_times(all_descriptors, compare, args.radius, flips=None)
     faiss_chunks = faiss_times(all_descriptors, compare, args.radius, flips=0)
