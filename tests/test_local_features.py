@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageOps
 
 from hashmatch.features import (
+    Features,
     LocalFeatureMatcher,
     QueryFeatures,
     decode_features,
@@ -20,6 +21,7 @@ from hashmatch.features import (
 )
 from hashmatch.features import extract as extract_module
 from hashmatch.features import matcher as matcher_module
+from hashmatch.features import verify as verify_module
 from hashmatch.features.extract import WORKING_SIZE, extract_features
 from hashmatch.features.matcher import VOTE_KEYPOINTS
 from hashmatch.features.search import DescriptorIndex
@@ -422,6 +424,22 @@ def test_matchers_share_one_extraction_of_a_query(
     assert LocalFeatureMatcher().query(views) == []
     assert [cid for cid, _ in matcher.query(views)] == [BANK[2].stem]
     assert len(calls) == 2  # the picture as it is, and mirrored once
+
+
+def test_a_fit_explaining_too_few_of_the_matches_is_not_a_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As with a repeating pattern's period shift: every descriptor matches,
+    but only 50 of 200 keypoints (25%) sit where one transform puts them."""
+    bank = extract_features(load(BANK[0])).head(STORED_KEYPOINTS)
+    rng = np.random.default_rng(7)
+    points = bank.points.copy()
+    points[50:] = rng.uniform(40, [bank.width - 40, bank.height - 40], (len(bank) - 50, 2))
+    query = Features(bank.width, bank.height, points, bank.octaves, bank.angles, bank.descriptors)
+    assert verify_module.inlier_count(query, bank) == 0
+    monkeypatch.setattr(verify_module, "MIN_INLIER_SHARE", 0.0)
+    # Without the rule the 50 (fewer distinct positions) verify as a copy.
+    assert verify_module.inlier_count(query, bank) >= matcher_module.MIN_INLIERS
 
 
 def test_votes_count_each_query_descriptor_once_per_image() -> None:
