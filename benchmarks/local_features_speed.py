@@ -63,14 +63,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from hashmatch.features import matcher as matcher_module
-from hashmatch.features.extract import Features, extract_features
+from hashmatch.features.extract import Features, extract_features, turned_features
 from hashmatch.features.search import SEARCH_RADIUS, DescriptorIndex
 from hashmatch.features.storage import (
     STORED_KEYPOINTS,
     decode_features,
     encode_features,
 )
-from hashmatch.features.verify import inlier_count
+from hashmatch.features.verify import inlier_count, similarity_fit
 from hashmatch.index.hamming import words_from_bytes
 
 T = TypeVar("T")
@@ -351,6 +351,8 @@ class StageClock:
         self._views = 0
         self._verified = 0
         matcher_module.extract_features = self._timed("extract", extract_features)
+        matcher_module.turned_features = self._timed("extract", turned_features)
+        matcher_module.similarity_fit = self._timed("verify", similarity_fit)
         matcher_module.inlier_count = self._timed("verify", inlier_count)
         votes = matcher._index.votes
 

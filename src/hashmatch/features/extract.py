@@ -23,6 +23,7 @@ hash stage only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -122,9 +123,9 @@ def working_gray(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(gray)
 
 
-def _detect(gray: np.ndarray, limit: int) -> list[cv2.KeyPoint]:
+def _detect(gray: np.ndarray, limit: int, mask: np.ndarray | None) -> list[cv2.KeyPoint]:
     """Corners at the low threshold, capped: ORB keeps the best by Harris score."""
-    return list(_orb(FAST_THRESHOLD, nfeatures=limit * CANDIDATES_PER_KEPT).detect(gray, None))
+    return list(_orb(FAST_THRESHOLD, nfeatures=limit * CANDIDATES_PER_KEPT).detect(gray, mask))
 
 
 def _orb(threshold: int, nfeatures: int) -> cv2.ORB:
@@ -172,11 +173,39 @@ def extract_features(
 
     Returns empty features when the image has too little texture.
     """
-    gray = working_gray(image)
+    return _gray_features(working_gray(image), max_keypoints)
+
+
+def turned_features(gray: np.ndarray, degrees: float) -> Features:
+    """Features of a working-size gray image turned by ``degrees`` (the
+    angle of a fit from bank image to query, y pointing down), so that a
+    rotated copy stands as its bank image does.
+
+    ORB's descriptors follow a rotation only roughly: on copies rotated by
+    10 degrees the right fit explained a fifth to a quarter of the matches,
+    and the same copy turned upright two fifths or more.  The turned image
+    is drawn on a canvas that holds all of it, its corners filled by
+    reflection; no keypoint is taken within half a patch of the fill.
+    """
+    height, width = gray.shape
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
+    cos, sin = abs(turn[0, 0]), abs(turn[0, 1])
+    size = (math.ceil(width * cos + height * sin), math.ceil(width * sin + height * cos))
+    turn[:, 2] += (size[0] - width) / 2, (size[1] - height) / 2
+    turned = cv2.warpAffine(gray, turn, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    inside = cv2.warpAffine(np.full_like(gray, 255), turn, size, flags=cv2.INTER_NEAREST)
+    inside = cv2.erode(inside, np.ones((_PATCH, _PATCH), np.uint8))
+    return _gray_features(turned, MAX_KEYPOINTS, inside)
+
+
+def _gray_features(
+    gray: np.ndarray, max_keypoints: int, mask: np.ndarray | None = None
+) -> Features:
+    """Features of a gray image as it is, keypoints only where ``mask`` is set."""
     height, width = gray.shape
     if min(height, width) <= 2 * _PATCH:
         return Features.empty(width, height)
-    detected = _detect(gray, max_keypoints)
+    detected = _detect(gray, max_keypoints, mask)
     chosen = [detected[i] for i in spread(detected, width, height, max_keypoints)]
     if len(chosen) < MIN_KEYPOINTS:
         return Features.empty(width, height)

@@ -11,22 +11,25 @@ the others and a second extraction and search would double every query).
 The first :data:`VOTE_KEYPOINTS` query descriptors (spread over the image)
 vote; the best-voted bank images are verified geometrically against all of
 them, and one is reported with its inlier count when that reaches
-``min_inliers``.  Thread-safe: queries run alongside adds and removals.
+``min_inliers``.  When none does but a fit at an angle came close (a
+rotated copy: ORB's descriptors follow a rotation only roughly), the query
+is turned upright by that angle, extracted once more and verified again.
+Thread-safe: queries run alongside adds and removals.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from hashmatch.features.extract import Features, extract_features
+from hashmatch.features.extract import Features, extract_features, turned_features, working_gray
 from hashmatch.features.search import SEARCH_RADIUS, DescriptorIndex
 from hashmatch.features.storage import decode_features, encode_features
-from hashmatch.features.verify import inlier_count
+from hashmatch.features.verify import Fit, inlier_count, similarity_fit
 
 #: Verified inliers a match needs.  On the evaluation sets (601 bank
 #: pictures, 2,909 queries, benchmarks/local_features_margin.py) no wrong
@@ -42,6 +45,13 @@ CANDIDATES = 12
 MIN_VOTES = 3
 #: Query descriptors that vote (the search's cost is proportional to them).
 VOTE_KEYPOINTS = 250
+#: A rejected fit is a near miss worth a turned query when it explains this
+#: many matches and turns the bank image by TURN_DEGREES (below, turning
+#: changes nothing; beyond, the edit is not a small rotation).
+NEAR_MISS_AGREEING = 12
+TURN_DEGREES = (1.5, 45.0)
+#: Near misses whose angles differ by at most this share one turned query.
+SAME_TURN_DEGREES = 3.0
 
 
 @dataclass(frozen=True)
@@ -52,19 +62,39 @@ class _Entry:
 
 class QueryFeatures:
     """A query picture's features, extracted once for every matcher it is
-    searched in: the picture as it is now, the mirrored one only when a
-    matcher first asks for it."""
+    searched in: the picture as it is now; the mirrored one, and the picture
+    turned upright by a near miss's angle, only when a matcher first asks."""
 
     def __init__(self, image: Image.Image | np.ndarray) -> None:
-        self._array = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image
-        self.plain = extract_features(self._array)
+        self._gray = working_gray(image)
+        self.plain = extract_features(self._gray)
         self._mirrored: Features | None = None
+        self._turned: dict[tuple[bool, float], Features] = {}
 
     @property
     def mirrored(self) -> Features:
         if self._mirrored is None:  # two threads may both extract: same result
-            self._mirrored = extract_features(np.ascontiguousarray(self._array[:, ::-1]))
+            self._mirrored = extract_features(self._source(mirrored=True))
         return self._mirrored
+
+    def view(self, mirrored: bool) -> Features:
+        return self.mirrored if mirrored else self.plain
+
+    def turned(self, mirrored: bool, degrees: float) -> Features:
+        """The view turned by ``degrees`` (to a tenth of a degree: a fit's
+        angle is mostly that close, and a degree off loses half the inliers)."""
+        key = (mirrored, round(degrees, 1))
+        if key not in self._turned:  # two threads may both turn it: same result
+            self._turned[key] = turned_features(self._source(mirrored), key[1])
+        return self._turned[key]
+
+    @property
+    def turns(self) -> int:
+        """Turned extractions made so far (each costs about one extraction)."""
+        return len(self._turned)
+
+    def _source(self, mirrored: bool) -> np.ndarray:
+        return np.ascontiguousarray(self._gray[:, ::-1]) if mirrored else self._gray
 
 
 class LocalFeatureMatcher:
@@ -128,22 +158,59 @@ class LocalFeatureMatcher:
         """Bank images that match, with verified inliers, most first.  Several
         matchers can share one :class:`QueryFeatures` (one extraction)."""
         views = image if isinstance(image, QueryFeatures) else QueryFeatures(image)
-        found = self._verified(views.plain)
+        found = self._verified(views, mirrored=False)
         if not found:
-            found = self._verified(views.mirrored)
+            found = self._verified(views, mirrored=True)
         return sorted(found, key=lambda item: -item[1])
 
-    def _verified(self, features: Features) -> list[tuple[Hashable, int]]:
+    def candidates_of(self, features: Features, limit: int) -> list[tuple[Hashable, Features]]:
+        """Up to ``limit`` bank images with enough votes, best-voted first."""
         if not len(features):
             return []
         slots, votes = self._index.votes(features.descriptors[:VOTE_KEYPOINTS], self.search_radius)
         found = []
-        for slot in slots[votes >= MIN_VOTES][: self.candidates]:
+        for slot in slots[votes >= MIN_VOTES][:limit]:
             content_id = self._content_of_slot.get(int(slot))
             entry = None if content_id is None else self._entries.get(content_id)
-            if entry is None or entry.slot != slot:
-                continue  # removed or replaced since the search
-            inliers = inlier_count(features, entry.features)
-            if inliers >= self.min_inliers:
-                found.append((content_id, inliers))
+            if entry is not None and entry.slot == slot:  # else removed or replaced since
+                found.append((content_id, entry.features))
         return found
+
+    def inliers(
+        self, views: QueryFeatures, mirrored: bool, banked: Sequence[Features]
+    ) -> list[int]:
+        """Verified inliers of each bank image in one view of the query.
+
+        When none reaches ``min_inliers``, the near misses at about one angle
+        (the one whose fit explains most) are verified again against the view
+        turned upright by that angle.
+        """
+        features = views.view(mirrored)
+        fits = [similarity_fit(features, bank) for bank in banked]
+        counts = [fit.inliers for fit in fits]
+        near = [i for i, fit in enumerate(fits) if self._near_miss(fit)]
+        if max(counts, default=0) >= self.min_inliers or not near:
+            return counts
+        degrees = max((fits[i] for i in near), key=lambda fit: fit.agreeing).degrees
+        turned = views.turned(mirrored, degrees)
+        for i in near:
+            if abs(fits[i].degrees - degrees) <= SAME_TURN_DEGREES:
+                counts[i] = max(counts[i], inlier_count(turned, banked[i]))
+        return counts
+
+    def _near_miss(self, fit: Fit) -> bool:
+        low, high = TURN_DEGREES
+        return (
+            fit.inliers < self.min_inliers
+            and fit.agreeing >= NEAR_MISS_AGREEING
+            and low <= abs(fit.degrees) <= high
+        )
+
+    def _verified(self, views: QueryFeatures, mirrored: bool) -> list[tuple[Hashable, int]]:
+        found = self.candidates_of(views.view(mirrored), self.candidates)
+        counts = self.inliers(views, mirrored, [features for _, features in found])
+        return [
+            (content_id, count)
+            for (content_id, _), count in zip(found, counts, strict=True)
+            if count >= self.min_inliers
+        ]

@@ -11,6 +11,9 @@ are counted once per distinct position on each side.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -49,11 +52,28 @@ def _distinct(points: np.ndarray) -> int:
     return int(np.unique(np.rint(points).astype(np.int64), axis=0).shape[0])
 
 
-def inlier_count(query: Features, bank: Features) -> int:
-    """Matches consistent with one similarity transform from bank to query (0 if none)."""
+@dataclass(frozen=True)
+class Fit:
+    """The best similarity RANSAC found between a bank image and a query.
+
+    ``inliers`` is what a match is judged by: the distinct inliers, or 0 when
+    the fit is rejected (too few matches, scale out of range, too small a
+    share).  ``agreeing`` (the matches the fit explains, rejected or not)
+    and ``degrees`` (the bank image's rotation in the query) tell a near
+    miss at an angle, which the matcher tries again with the query turned
+    upright.
+    """
+
+    inliers: int
+    agreeing: int = 0
+    degrees: float = 0.0
+
+
+def similarity_fit(query: Features, bank: Features) -> Fit:
+    """The similarity transform from bank image to query most matches agree on."""
     pairs = mutual_matches(query.descriptors, bank.descriptors)
     if pairs.shape[0] < _MIN_MATCHES:
-        return 0
+        return Fit(0)
     source = bank.points[pairs[:, 1]].astype(np.float32)
     target = query.points[pairs[:, 0]].astype(np.float32)
     threshold = max(_MIN_REPROJECTION_PX, REPROJECTION_SHARE * max(query.width, query.height))
@@ -66,11 +86,19 @@ def inlier_count(query: Features, bank: Features) -> int:
         confidence=0.995,
     )
     if model is None or mask is None:
-        return 0
+        return Fit(0)
+    inliers = mask.ravel().astype(bool)
+    agreeing = int(inliers.sum())
+    degrees = math.degrees(math.atan2(model[1, 0], model[0, 0]))
     scale = float(np.hypot(model[0, 0], model[1, 0]))
     if not MIN_SCALE <= scale <= MAX_SCALE:
-        return 0
-    inliers = mask.ravel().astype(bool)
-    if inliers.sum() < MIN_INLIER_SHARE * pairs.shape[0]:
-        return 0  # a repeated pattern's shift, not a copy
-    return min(_distinct(source[inliers]), _distinct(target[inliers]))
+        return Fit(0, agreeing, degrees)
+    if agreeing < MIN_INLIER_SHARE * pairs.shape[0]:
+        return Fit(0, agreeing, degrees)  # a repeated pattern's shift, not a copy
+    distinct = min(_distinct(source[inliers]), _distinct(target[inliers]))
+    return Fit(distinct, agreeing, degrees)
+
+
+def inlier_count(query: Features, bank: Features) -> int:
+    """Matches consistent with one similarity transform from bank to query (0 if none)."""
+    return similarity_fit(query, bank).inliers
