@@ -31,9 +31,9 @@ from hashmatch.features.search import SEARCH_RADIUS, DescriptorIndex
 from hashmatch.features.storage import decode_features, encode_features
 from hashmatch.features.verify import Fit, inlier_count, similarity_fit
 
-#: Verified inliers a match needs.  On the evaluation sets (601 bank
-#: pictures, 2,909 queries, benchmarks/local_features_margin.py) no wrong
-#: picture among the 30 best-voted reached more than 11; on the sample
+#: Verified inliers a match needs.  On the evaluation sets (523 bank
+#: pictures, 3,025 queries, benchmarks/local_features_margin.py) no wrong
+#: picture among the 30 best-voted reached more than 7; on the sample
 #: photos, edited copies had a median of 64 to 193 by edit
 #: (benchmarks/local_features_recall.py, docs/robust-matching.md).
 MIN_INLIERS = 24
