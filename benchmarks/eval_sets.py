@@ -20,9 +20,10 @@ grid of non-overlapping tiles (at most 4 per side, each at least 512 px),
 each tile a picture of its own: tiles show distinct regions, but share
 their wallpaper's style.  A wallpaper that repeats one pattern (a lattice
 of dots or diamonds, a tiled wood texture: its edges line up again at a
-shift, see :func:`repeats_a_pattern`) is taken whole: its tiles would be
-one pattern at different shifts, not distinct pictures, and local features
-cannot tell such tiles apart (a 10% crop of one of GNOME's ``licorice``
+shift, see :func:`pattern_peak`; ``--peaks`` prints it for every large
+wallpaper) is taken whole: its tiles would be one pattern at different
+shifts, not distinct pictures, and local features cannot tell such tiles
+apart (a 10% crop of one of GNOME's ``licorice``
 tiles verified as another tile with 27 inliers).
 Every picture is scaled to at most 1024 px on its long side, as platforms
 scale uploads.  A picture too flat for PDQ (quality under the least that is
@@ -40,7 +41,6 @@ hexagon tiles verified with 21 inliers before the JPEG and 27 after).
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +50,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from hashmatch.evaluation.scenes import scene
+from hashmatch.evaluation.transforms import jpeg
 from hashmatch.features.extract import Features, extract_features
 from hashmatch.features.matcher import MIN_INLIERS
 from hashmatch.features.storage import decode_features, encode_features
@@ -68,9 +69,9 @@ DUPLICATE_BITS = 40
 JPEG_QUALITY = 92
 #: A wallpaper repeats a pattern when its edges, shifted by at least
 #: PATTERN_SHIFT pixels (of 1,024), correlate with themselves this well.
-#: Measured on the bank's wallpapers: a tiled wood texture 1.0, dots, lattices
-#: and Truchet tiles 0.53-0.80, parallel planks and cables 0.55-0.61, the
-#: others 0.36 or less.
+#: Measured on the bank's wallpapers (``--peaks``): a tiled wood texture 1.0,
+#: dots, lattices and Truchet tiles 0.52-0.79, parallel planks and cables
+#: 0.55-0.61, the others 0.38 or less.
 PATTERN_PEAK = 0.5
 PATTERN_SHIFT = 32
 
@@ -122,11 +123,9 @@ def distractor_sources() -> dict[str, list[Path]]:
 def pictures(path: Path) -> Iterator[Image.Image]:
     """The picture, or its grid of tiles when it is a large wallpaper that
     does not repeat a pattern; each scaled to at most LONG_SIDE."""
-    with Image.open(path) as opened:
-        picture = opened.convert("RGBA").convert("RGB")
-    columns = min(GRID_MAX, picture.width // TILE_MIN)
-    rows = min(GRID_MAX, picture.height // TILE_MIN)
-    if columns * rows <= 1 or repeats_a_pattern(_scaled(picture)):
+    picture = _opened(path)
+    columns, rows = _grid(picture)
+    if columns * rows <= 1 or pattern_peak(_scaled(picture)) >= PATTERN_PEAK:
         yield _scaled(picture)
         return
     width, height = picture.width // columns, picture.height // rows
@@ -136,11 +135,21 @@ def pictures(path: Path) -> Iterator[Image.Image]:
             yield _scaled(picture.crop(box))
 
 
-def repeats_a_pattern(picture: Image.Image) -> bool:
-    """Whether the picture's edges (a Laplacian) line up with themselves
+def _opened(path: Path) -> Image.Image:
+    with Image.open(path) as opened:
+        return opened.convert("RGBA").convert("RGB")
+
+
+def _grid(picture: Image.Image) -> tuple[int, int]:
+    """Tiles across and down a picture would be cut into."""
+    return min(GRID_MAX, picture.width // TILE_MIN), min(GRID_MAX, picture.height // TILE_MIN)
+
+
+def pattern_peak(picture: Image.Image) -> float:
+    """How well the picture's edges (a Laplacian) line up with themselves
     again at a shift of PATTERN_SHIFT pixels or more: the highest local
     peak of their autocorrelation, normalised by the overlap, beyond the
-    central one."""
+    central one (1.0: a pattern tiled exactly; 0: no repeat)."""
     gray = np.asarray(picture.convert("L"), np.float32)
     edges = cv2.Laplacian(cv2.GaussianBlur(gray, (0, 0), 1.0), cv2.CV_32F)
     edges -= edges.mean()
@@ -155,13 +164,13 @@ def repeats_a_pattern(picture: Image.Image) -> bool:
     dy, dx = np.mgrid[-half_h : half_h + 1, -half_w : half_w + 1]
     correlation = correlation / ((height - np.abs(dy)) * (width - np.abs(dx)))
     if correlation[half_h, half_w] <= 0:
-        return False  # no edges at all
+        return 0.0  # no edges at all
     correlation = (correlation / correlation[half_h, half_w]).astype(np.float32)
     far = np.hypot(dx, dy) >= PATTERN_SHIFT
     peaks = far & (correlation >= cv2.dilate(np.where(far, correlation, 0), np.ones((3, 3))))
     # A peak next to the excluded disc is the central peak's slope, not a repeat.
     peaks &= np.hypot(dx, dy) >= PATTERN_SHIFT + 2
-    return bool(peaks.any() and correlation[peaks].max() >= PATTERN_PEAK)
+    return float(correlation[peaks].max()) if peaks.any() else 0.0
 
 
 def _scaled(picture: Image.Image) -> Image.Image:
@@ -197,14 +206,6 @@ def _repeats(tile: list[Features], taken: list[Features]) -> bool:
     return any(inlier_count(side, other) >= MIN_INLIERS for side in tile for other in taken)
 
 
-def as_read(picture: Image.Image) -> tuple[Image.Image, bytes]:
-    """The picture as the evaluation will read it, and the JPEG file's bytes."""
-    buffer = io.BytesIO()
-    picture.save(buffer, "JPEG", quality=JPEG_QUALITY)
-    with Image.open(io.BytesIO(buffer.getvalue())) as decoded:
-        return decoded.convert("RGB"), buffer.getvalue()
-
-
 def write_set(folder: Path, sources: dict[str, list[Path]], taken: Taken) -> int:
     count = 0
     for source, paths in sources.items():
@@ -217,7 +218,7 @@ def write_set(folder: Path, sources: dict[str, list[Path]], taken: Taken) -> int
                 continue
             tiles: list[Features] = []
             for number, picture in enumerate(found):
-                read, jpeg = as_read(picture)
+                read = jpeg(picture, JPEG_QUALITY)  # as the evaluation reads the file
                 features = extract_features(read)
                 mirrored = extract_features(ImageOps.mirror(read))
                 if len(found) > 1 and _repeats([features, mirrored], tiles):
@@ -226,7 +227,7 @@ def write_set(folder: Path, sources: dict[str, list[Path]], taken: Taken) -> int
                     tiles.append(decode_features(encode_features(features)))  # as banked
                     target = folder / source / f"{index:04d}-{path.stem}-{number}.jpg"
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(jpeg)
+                    picture.save(target, quality=JPEG_QUALITY)  # the same bytes
                     count += 1
     return count
 
@@ -244,13 +245,31 @@ def write_scenes(folder: Path, count: int, taken: Taken) -> int:
     return written
 
 
+def print_peaks() -> None:
+    for paths in bank_sources().values():
+        for path in paths:
+            picture = _opened(path)
+            columns, rows = _grid(picture)
+            if columns * rows > 1:
+                print(f"{pattern_peak(_scaled(picture)):.2f} {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="Folder to write bank/ and distractors/ into.")
     parser.add_argument(
         "--distractors", type=int, default=1100, help="Distractors in all (scenes fill up)."
     )
+    parser.add_argument(
+        "--peaks",
+        action="store_true",
+        help="Only print each large bank wallpaper's pattern peak (taken whole at "
+        f"{PATTERN_PEAK} or more).",
+    )
     arguments = parser.parse_args()
+    if arguments.peaks:
+        print_peaks()
+        return
     taken = Taken()
     banked = write_set(arguments.out / "bank", bank_sources(), taken)
     found = write_set(arguments.out / "distractors", distractor_sources(), taken)

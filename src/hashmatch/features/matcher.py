@@ -81,8 +81,8 @@ class QueryFeatures:
         return self.mirrored if mirrored else self.plain
 
     def turned(self, mirrored: bool, degrees: float) -> Features:
-        """The view turned by ``degrees`` (to a tenth of a degree: a fit's
-        angle is mostly that close, and a degree off loses half the inliers)."""
+        """The view turned by ``degrees``, kept to a tenth of a degree: what a
+        coarser turn leaves of the rotation costs inliers again."""
         key = (mirrored, round(degrees, 1))
         if key not in self._turned:  # two threads may both turn it: same result
             self._turned[key] = turned_features(self._source(mirrored), key[1])
